@@ -1,0 +1,158 @@
+"""SQLite backend: one file per ledger, WAL with synchronous=FULL, so a committed group survives power loss.
+
+Readers (queries, the writer's prefetch) each use their own connection and see committed state only; the writer
+commits on a connection of its own inside BEGIN IMMEDIATE. A second process that opens the same file for writing is
+refused by an flock on `<file>.lock`, because two writers' in-memory views would diverge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from corridor.ledger.errors import LedgerLocked, SchemaError
+from corridor.ledger.storage.base import CommitGroup
+from corridor.ledger.storage.sql import ACCOUNT_COLUMNS, TRANSFER_COLUMNS, SqlStorage, migration_scripts
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA temp_store=MEMORY",
+)
+_WRITER_CACHE_KIB = 262_144
+
+
+class SqliteStorage(SqlStorage):
+    backend = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self.readonly = readonly
+        self._lock_file: IO[str] | None = None
+        self._writer: sqlite3.Connection | None = None
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no ledger at {self.path}")
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._take_writer_lock()
+        try:
+            self._writer = self._open_connection(cache_kib=_WRITER_CACHE_KIB)
+            self._migrate(self._writer)
+        except BaseException:
+            self.close()
+            raise
+
+    def _take_writer_lock(self) -> None:
+        lock_file = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held open for the ledger's lifetime
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            raise LedgerLocked(f"the ledger {self.path} is open for writing by another process") from None
+        self._lock_file = lock_file
+
+    def _open_connection(self, cache_kib: int = 16_384) -> sqlite3.Connection:
+        if self.readonly:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in _PRAGMAS:
+            if self.readonly and "journal_mode" in pragma:
+                continue
+            conn.execute(pragma)
+        conn.execute(f"PRAGMA cache_size=-{cache_kib}")
+        return conn
+
+    def _connect(self) -> Any:
+        return self._open_connection()
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        scripts = migration_scripts("sqlite")
+        applied = self._applied_versions(conn)
+        self._check_schema_version(applied, scripts)
+        for version, name, sql in scripts:
+            if version in applied:
+                continue
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, datetime.now(UTC).isoformat()),
+                )
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise SchemaError(f"migration {name} failed on {self.path}: {exc}") from exc
+
+    def commit(self, group: CommitGroup) -> None:
+        assert self._writer is not None, "commit on a read-only ledger"
+        assert group.journal is not None
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if group.new_accounts:
+                conn.executemany(
+                    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 14)})", group.new_accounts
+                )
+            if group.new_transfers:
+                conn.executemany(
+                    f"INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+                    group.new_transfers,
+                )
+            if group.account_updates:
+                conn.executemany(
+                    "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
+                    "credits_posted = ?, closed = ?, last_transfer_ts = ? WHERE id = ?",
+                    group.account_updates,
+                )
+            if group.new_pending:
+                conn.executemany(
+                    "INSERT INTO pending_transfers (id, timestamp, status, expires_at, resolved_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    group.new_pending,
+                )
+            if group.pending_updates:
+                conn.executemany(
+                    "UPDATE pending_transfers SET status = ?, resolved_at = ? WHERE id = ?", group.pending_updates
+                )
+            if group.balances:
+                conn.executemany("INSERT INTO account_balances VALUES (?, ?, ?, ?, ?, ?)", group.balances)
+            j = group.journal
+            conn.execute(
+                "INSERT INTO journal (seq, first_ts, last_ts, count, digest, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (j.seq, j.first_ts, j.last_ts, j.count, j.digest, j.prev_hash, j.hash),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        super().close()
+        if self._writer is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.close()
+            self._writer = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (ours hold no semicolons inside literals or triggers)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
