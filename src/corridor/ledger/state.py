@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -147,6 +147,14 @@ class PendingState:
 UndoEntry = Callable[[], object]
 
 
+@dataclass(frozen=True, slots=True)
+class GroupToken:
+    """What the view may forget once its group is committed."""
+
+    created: list[int]
+    resolved: list[PendingState]
+
+
 class StateMachine:
     """Applies groups of batches. Call begin(), prefetch, apply batches, expire, then finish() for the rows."""
 
@@ -160,9 +168,11 @@ class StateMachine:
         self._seq = head.seq if head else 0
         self._head_hash = head.hash if head else bytes(32)
         self._next_ts = storage.max_timestamp() + 1
+        # Transfers created by groups not yet known to be committed: storage cannot answer for them yet.
+        self._created: dict[int, tuple[Transfer, int, int, int, int, int, int]] = {}
+        self._group_created: list[int] = []
         # Per-group state, reset by begin().
         self._existing: dict[int, Transfer] = {}
-        self._created: dict[int, tuple[Transfer, int, int, int, int, int, int]] = {}
         self._rows: list[tuple[Any, ...]] = []
         self._parts: list[bytes] = []
         self._balances: list[tuple[Any, ...]] = []
@@ -182,7 +192,7 @@ class StateMachine:
     def begin(self, now_ns: int) -> int:
         """Start a group at max(last timestamp + 1, now) and release the pending transfers expired by then."""
         self._existing = {}
-        self._created = {}
+        self._group_created = []
         self._rows = []
         self._parts = []
         self._balances = []
@@ -221,6 +231,7 @@ class StateMachine:
                 account_ids.add(state.debit)
                 account_ids.add(state.credit)
         transfer_ids |= pending_ids
+        transfer_ids -= self._created.keys()
         if transfer_ids:
             self._existing = {t.id: t for t in self._storage.load_transfers(transfer_ids)}
         account_ids.discard(0)
@@ -229,11 +240,12 @@ class StateMachine:
             for rec in self._storage.load_accounts(missing):
                 self.accounts[rec.account.id] = AccountState(rec.account, rec.created_flags, rec.closed, rec.last_transfer_ts)
 
-    def finish(self) -> CommitGroup:
-        """Close the group: the rows to write and the journal entry that chains them."""
+    def finish(self) -> tuple[CommitGroup, GroupToken]:
+        """Close the group: the rows to write, the journal entry that chains them, and a token for committed()."""
         group = CommitGroup()
+        token = GroupToken(self._group_created, [p for p in self._dirty_pending if p.status != _STATUS_PENDING])
         if not self._parts:
-            return group
+            return group, token
         group.new_accounts = [a.row() for a in self._new_accounts.values()]
         group.account_updates = [
             (a.dp, a.dpo, a.cp, a.cpo, int(a.closed), a.last_ts, a.id_b)
@@ -255,15 +267,22 @@ class StateMachine:
         group.journal = JournalEntry(seq, first_ts, last_ts, len(self._parts), digest, self._head_hash, link)
         self._seq = seq
         self._head_hash = link
-        return group
+        return group, token
 
-    def forget_resolved(self) -> None:
-        """After a commit: drop resolved pending transfers from the view, storage now holds their final state."""
-        for p in self._dirty_pending:
-            if p.status != _STATUS_PENDING:
-                self.pending.pop(p.id, None)
+    def committed(self, token: GroupToken) -> None:
+        """A group's commit is durable: storage can now answer for its transfers and resolved pending transfers."""
+        created = self._created
+        for tid in token.created:
+            created.pop(tid, None)
+        for p in token.resolved:
+            if p.status != _STATUS_PENDING and self.pending.get(p.id) is p:
+                del self.pending[p.id]
 
     # --- expiry ----------------------------------------------------------------------------------------------
+
+    def has_due(self, now_ns: int) -> bool:
+        """Whether a pending transfer's timeout has passed (the idle writer then commits its expiry)."""
+        return bool(self._expiring) and self._expiring[0][0] <= now_ns
 
     def _expire(self, now: int) -> None:
         heap = self._expiring
@@ -607,6 +626,7 @@ class StateMachine:
         self._dirty.add(dr)
         self._dirty.add(cr)
         self._created[tid] = (t, ts, amount, dr.id, cr.id, ledger, code)
+        self._group_created.append(tid)
         if dr.flags & _HISTORY:
             self._balances.append((dr.id_b, ts, dr.dp, dr.dpo, dr.cp, dr.cpo))
         if cr.flags & _HISTORY:

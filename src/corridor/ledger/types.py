@@ -91,7 +91,7 @@ class Account:
     id: int
     ledger: int
     code: int
-    flags: int = AccountFlags.NONE
+    flags: int = 0
     user_data_128: int = 0
     user_data_64: int = 0
     user_data_32: int = 0
@@ -102,7 +102,23 @@ class Account:
     timestamp: int = 0
 
     def __post_init__(self) -> None:
-        _check_fields(self, _ACCOUNT_LIMITS)
+        if type(self.flags) is not int and isinstance(self.flags, int) and not isinstance(self.flags, bool):
+            object.__setattr__(self, "flags", int(self.flags))  # IntFlag -> int: the engine does plain bit tests
+        if not (
+            type(self.id) is int and 0 <= self.id <= ID_MAX
+            and type(self.ledger) is int and 0 <= self.ledger <= U32_MAX
+            and type(self.code) is int and 0 <= self.code <= U16_MAX
+            and type(self.flags) is int and 0 <= self.flags <= U16_MAX
+            and type(self.user_data_128) is int and 0 <= self.user_data_128 <= ID_MAX
+            and type(self.user_data_64) is int and 0 <= self.user_data_64 <= U64_MAX
+            and type(self.user_data_32) is int and 0 <= self.user_data_32 <= U32_MAX
+            and type(self.debits_pending) is int and 0 <= self.debits_pending <= AMOUNT_MAX
+            and type(self.debits_posted) is int and 0 <= self.debits_posted <= AMOUNT_MAX
+            and type(self.credits_pending) is int and 0 <= self.credits_pending <= AMOUNT_MAX
+            and type(self.credits_posted) is int and 0 <= self.credits_posted <= AMOUNT_MAX
+            and type(self.timestamp) is int and 0 <= self.timestamp <= AMOUNT_MAX
+        ):
+            _check_fields(self, _ACCOUNT_LIMITS)
 
     @property
     def balance(self) -> int:
@@ -129,7 +145,7 @@ class Transfer:
     amount: int = 0
     ledger: int = 0
     code: int = 0
-    flags: int = TransferFlags.NONE
+    flags: int = 0
     pending_id: int = 0
     timeout: int = 0
     user_data_128: int = 0
@@ -138,7 +154,25 @@ class Transfer:
     timestamp: int = 0
 
     def __post_init__(self) -> None:
-        _check_fields(self, _TRANSFER_LIMITS)
+        if type(self.flags) is not int and isinstance(self.flags, int) and not isinstance(self.flags, bool):
+            object.__setattr__(self, "flags", int(self.flags))  # IntFlag -> int: the engine does plain bit tests
+        # One expression for the common, valid case; the slow loop below only runs to name the bad field.
+        if not (
+            type(self.id) is int and 0 <= self.id <= ID_MAX
+            and type(self.debit_account_id) is int and 0 <= self.debit_account_id <= ID_MAX
+            and type(self.credit_account_id) is int and 0 <= self.credit_account_id <= ID_MAX
+            and type(self.amount) is int and 0 <= self.amount <= AMOUNT_MAX
+            and type(self.ledger) is int and 0 <= self.ledger <= U32_MAX
+            and type(self.code) is int and 0 <= self.code <= U16_MAX
+            and type(self.flags) is int and 0 <= self.flags <= U16_MAX
+            and type(self.pending_id) is int and 0 <= self.pending_id <= ID_MAX
+            and type(self.timeout) is int and 0 <= self.timeout <= U32_MAX
+            and type(self.user_data_128) is int and 0 <= self.user_data_128 <= ID_MAX
+            and type(self.user_data_64) is int and 0 <= self.user_data_64 <= U64_MAX
+            and type(self.user_data_32) is int and 0 <= self.user_data_32 <= U32_MAX
+            and type(self.timestamp) is int and 0 <= self.timestamp <= AMOUNT_MAX
+        ):
+            _check_fields(self, _TRANSFER_LIMITS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,13 @@ from concurrent.futures import Future
 from typing import Any
 
 from corridor.ledger.errors import LedgerUnavailable
-from corridor.ledger.state import StateMachine
+from corridor.ledger.state import GroupToken, StateMachine
 from corridor.ledger.storage.base import Storage
 from corridor.ledger.types import Account, Transfer
 
 GROUP_MAX = 65_536
 IDLE_SWEEP_S = 1.0
+PIPELINE_DEPTH = 1
 
 
 class _Request:
@@ -40,15 +41,26 @@ _STOP = object()
 
 
 class Writer:
+    """Two threads in a pipeline: the writer applies group N+1 while the committer makes group N durable.
+
+    The state machine's view runs ahead of storage by at most PIPELINE_DEPTH groups; it keeps what storage cannot yet
+    answer for (transfers and resolved pending transfers of uncommitted groups) until the committer reports back.
+    Python's GIL is released while SQLite or PostgreSQL work, so the two halves overlap on two cores.
+    """
+
     def __init__(self, storage: Storage, clock: Callable[[], int], name: str = "ledger") -> None:
         self._storage = storage
         self._clock = clock
         self._state = StateMachine(storage)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._commits: queue.Queue[Any] = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self._done: queue.SimpleQueue[GroupToken] = queue.SimpleQueue()
         self._failure: BaseException | None = None
         self._stopped = False
         self._submit_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"corridor-writer-{name}", daemon=True)
+        self._committer = threading.Thread(target=self._commit_loop, name=f"corridor-commit-{name}", daemon=True)
+        self._committer.start()
         self._thread.start()
 
     @property
@@ -70,44 +82,56 @@ class Writer:
             self._stopped = True
             self._queue.put(_STOP)
         self._thread.join()
+        self._committer.join()
 
     def _why_unavailable(self) -> str:
         if self._failure is not None:
             return f"the ledger writer stopped after a storage failure ({self._failure!r}); reopen the ledger"
         return "the ledger is closed"
 
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            try:
-                first = self._queue.get(timeout=IDLE_SWEEP_S)
-            except queue.Empty:
-                self._commit([])
-                continue
-            if first is _STOP:
-                break
-            group = [first]
-            count = len(first.events)
-            while count < GROUP_MAX:
-                try:
-                    request = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if request is _STOP:
-                    stop = True
-                    break
-                group.append(request)
-                count += len(request.events)
-            self._commit(group)
-            if self._failure is not None:
-                break
-        self._fail_waiting()
+    # --- the writer thread: apply ----------------------------------------------------------------------------
 
-    def _commit(self, group: list[_Request]) -> None:
-        if self._failure is not None:
+    def _run(self) -> None:
+        try:
+            stop = False
+            while not stop and self._failure is None:
+                try:
+                    first = self._queue.get(timeout=IDLE_SWEEP_S)
+                except queue.Empty:
+                    self._apply([])
+                    continue
+                if first is _STOP:
+                    break
+                group = [first]
+                count = len(first.events)
+                while count < GROUP_MAX:
+                    try:
+                        request = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if request is _STOP:
+                        stop = True
+                        break
+                    group.append(request)
+                    count += len(request.events)
+                self._apply(group)
+        except BaseException as exc:  # a bug in the state machine: stop rather than commit a corrupt view
+            self._failure = self._failure or exc
+        finally:
+            self._commits.put(_STOP)
+            self._committer.join()
+            self._fail_waiting()
+
+    def _apply(self, group: list[_Request]) -> None:
+        state = self._state
+        while True:
+            try:
+                state.committed(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if not group and not state.has_due(self._clock()):
             return
         try:
-            state = self._state
             state.begin(self._clock())
             accounts = [r.events for r in group if r.kind == "accounts"]
             transfers = [r.events for r in group if r.kind == "transfers"]
@@ -116,17 +140,34 @@ class Writer:
                 state.create_accounts(r.events) if r.kind == "accounts" else state.create_transfers(r.events)  # type: ignore[arg-type]
                 for r in group
             ]
-            commit = state.finish()
-            if not commit.empty:
-                self._storage.commit(commit)
-            state.forget_resolved()
+            commit, token = state.finish()
         except BaseException as exc:
             self._failure = exc
             for request in group:
                 request.future.set_exception(LedgerUnavailable(self._why_unavailable()))
-            return
-        for request, result in zip(group, results, strict=True):
-            request.future.set_result(result)
+            raise
+        self._commits.put((commit, token, group, results))
+
+    # --- the committer thread: make durable, then answer -----------------------------------------------------
+
+    def _commit_loop(self) -> None:
+        while True:
+            item = self._commits.get()
+            if item is _STOP:
+                return
+            commit, token, group, results = item
+            if self._failure is None and not commit.empty:
+                try:
+                    self._storage.commit(commit)
+                except BaseException as exc:
+                    self._failure = exc
+            if self._failure is not None:
+                for request in group:
+                    request.future.set_exception(LedgerUnavailable(self._why_unavailable()))
+                continue
+            self._done.put(token)
+            for request, result in zip(group, results, strict=True):
+                request.future.set_result(result)
 
     def _fail_waiting(self) -> None:
         while True:
