@@ -32,8 +32,17 @@ def make_batch(round_: int, client: int, k: int) -> list[Transfer]:
         credit = 1 + (debit % ACCOUNTS)
         linked = TransferFlags.LINKED if chained and n < BATCH - 1 else TransferFlags.NONE
         pending = TransferFlags.PENDING if n % 5 == 0 else TransferFlags.NONE
-        batch.append(Transfer(id=tid, debit_account_id=debit, credit_account_id=credit, amount=1 + n, ledger=643,
-                              code=1, flags=linked | pending))
+        batch.append(
+            Transfer(
+                id=tid,
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount=1 + n,
+                ledger=643,
+                code=1,
+                flags=linked | pending,
+            )
+        )
     return batch
 
 

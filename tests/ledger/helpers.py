@@ -12,10 +12,25 @@ def account(id: int, ledger: int = RUB, flags: int = AccountFlags.NONE, code: in
     return Account(id=id, ledger=ledger, code=code, flags=flags)
 
 
-def transfer(id: int, debit: int, credit: int, amount: int, ledger: int = RUB,
-             flags: int = TransferFlags.NONE, timeout: int = 0) -> Transfer:
-    return Transfer(id=id, debit_account_id=debit, credit_account_id=credit, amount=amount, ledger=ledger, code=1,
-                    flags=flags, timeout=timeout)
+def transfer(
+    id: int,
+    debit: int,
+    credit: int,
+    amount: int,
+    ledger: int = RUB,
+    flags: int = TransferFlags.NONE,
+    timeout: int = 0,
+) -> Transfer:
+    return Transfer(
+        id=id,
+        debit_account_id=debit,
+        credit_account_id=credit,
+        amount=amount,
+        ledger=ledger,
+        code=1,
+        flags=flags,
+        timeout=timeout,
+    )
 
 
 def post(id: int, pending_id: int, amount: int = 0) -> Transfer:

@@ -7,11 +7,13 @@ import pytest
 from corridor.ledger import (
     BATCH_MAX,
     Account,
-    CreateTransferResult as TR,
     InvalidBatch,
     InvalidEvent,
     Transfer,
     TransferFlags,
+)
+from corridor.ledger import (
+    CreateTransferResult as TR,
 )
 from tests.ledger.helpers import account, transfer
 

@@ -11,10 +11,14 @@ from corridor.ledger import (
     AMOUNT_MAX,
     Account,
     AccountFlags,
-    CreateAccountResult as AR,
-    CreateTransferResult as TR,
     PendingStatus,
     TransferFlags,
+)
+from corridor.ledger import (
+    CreateAccountResult as AR,
+)
+from corridor.ledger import (
+    CreateTransferResult as TR,
 )
 from tests.ledger.helpers import RUB, VES, account, post, transfer, void
 

@@ -51,7 +51,11 @@ def test_an_altered_amount_is_detected(ledger_file):
 
 def test_an_altered_balance_is_detected(ledger_file):
     path, _ = ledger_file
-    tamper(path, "UPDATE accounts SET credits_posted = credits_posted + 1000 WHERE id = ?", (3).to_bytes(16, "big"))
+    tamper(
+        path,
+        "UPDATE accounts SET credits_posted = credits_posted + 1000 WHERE id = ?",
+        (3).to_bytes(16, "big"),
+    )
     assert any("account 0x3" in p for p in verify(path).problems)
 
 

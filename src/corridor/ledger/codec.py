@@ -36,7 +36,14 @@ def i64_to_u64(value: int) -> int:
 
 
 def account_bytes(
-    id_b: bytes, user_data_128: int, user_data_64: int, user_data_32: int, ledger: int, code: int, flags: int, ts: int
+    id_b: bytes,
+    user_data_128: int,
+    user_data_64: int,
+    user_data_32: int,
+    ledger: int,
+    code: int,
+    flags: int,
+    ts: int,
 ) -> bytes:
     return _ACCOUNT.pack(
         b"A", id_b, user_data_128.to_bytes(16, "big"), user_data_64, user_data_32, ledger, code, flags, ts

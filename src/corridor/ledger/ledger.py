@@ -89,8 +89,9 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # --- writes ---------------------------------------------------------------------------------------------
@@ -143,9 +144,7 @@ class Ledger:
         """The account's transfers, newest first; pass the last page's oldest timestamp as `before`."""
         return self._storage.account_transfers(account_id, limit, before)
 
-    def account_balances(
-        self, account_id: int, *, limit: int = 100, before: int | None = None
-    ) -> list[AccountBalance]:
+    def account_balances(self, account_id: int, *, limit: int = 100, before: int | None = None) -> list[AccountBalance]:
         return self._storage.account_balances(account_id, limit, before)
 
     def pending_transfers(self, *, limit: int = 100, after: int | None = None) -> list[PendingTransfer]:

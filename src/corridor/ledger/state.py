@@ -29,7 +29,7 @@ from corridor.ledger.codec import (
 )
 from corridor.ledger.results import CreateAccountResult as AR
 from corridor.ledger.results import CreateTransferResult as TR
-from corridor.ledger.storage.base import AccountRecord, CommitGroup, JournalEntry, PendingRecord, Storage
+from corridor.ledger.storage.base import CommitGroup, JournalEntry, PendingRecord, Storage
 from corridor.ledger.types import (
     ACCOUNT_FLAGS_KNOWN,
     AMOUNT_MAX,
@@ -83,9 +83,9 @@ class AccountState:
         "last_ts",
         "ledger",
         "timestamp",
-        "user_data_128",
         "user_data_32",
         "user_data_64",
+        "user_data_128",
     )
 
     def __init__(self, a: Account, created_flags: int, closed: bool, last_ts: int) -> None:
@@ -127,8 +127,19 @@ class AccountState:
 class PendingState:
     """A pending transfer in play: what it reserved, and whether it has been resolved yet."""
 
-    __slots__ = ("amount", "code", "credit", "debit", "expires_at", "flags", "id", "ledger", "resolved_at", "status",
-                 "timestamp")
+    __slots__ = (
+        "amount",
+        "code",
+        "credit",
+        "debit",
+        "expires_at",
+        "flags",
+        "id",
+        "ledger",
+        "resolved_at",
+        "status",
+        "timestamp",
+    )
 
     def __init__(self, t: Transfer, status: int, expires_at: int | None, resolved_at: int | None) -> None:
         self.id = t.id
@@ -238,7 +249,9 @@ class StateMachine:
         missing = [i for i in account_ids if i not in self.accounts]
         if missing:
             for rec in self._storage.load_accounts(missing):
-                self.accounts[rec.account.id] = AccountState(rec.account, rec.created_flags, rec.closed, rec.last_transfer_ts)
+                self.accounts[rec.account.id] = AccountState(
+                    rec.account, rec.created_flags, rec.closed, rec.last_transfer_ts
+                )
 
     def finish(self) -> tuple[CommitGroup, GroupToken]:
         """Close the group: the rows to write, the journal entry that chains them, and a token for committed()."""
@@ -299,7 +312,9 @@ class StateMachine:
         missing_accounts = [i for i in need if i not in self.accounts]
         if missing_accounts:
             for rec in self._storage.load_accounts(missing_accounts):
-                self.accounts[rec.account.id] = AccountState(rec.account, rec.created_flags, rec.closed, rec.last_transfer_ts)
+                self.accounts[rec.account.id] = AccountState(
+                    rec.account, rec.created_flags, rec.closed, rec.last_transfer_ts
+                )
         for expires_at, pid in sorted(due):
             p = self.pending.get(pid)
             if p is None or p.status != _STATUS_PENDING or p.expires_at != expires_at:
@@ -329,8 +344,9 @@ class StateMachine:
     def create_transfers(self, batch: Sequence[Transfer]) -> list[TR]:
         return self._run(batch, self._create_transfer, TR.linked_event_failed, TR.linked_event_chain_open, TR)
 
-    def _run(self, batch: Sequence[Any], apply: Callable[[Any, int], Any], failed: Any, chain_open: Any,
-             kind: Any) -> list[Any]:
+    def _run(
+        self, batch: Sequence[Any], apply: Callable[[Any, int], Any], failed: Any, chain_open: Any, kind: Any
+    ) -> list[Any]:
         ok, exists = kind.ok, kind.exists
         n = len(batch)
         first_ts = self._next_ts
@@ -355,8 +371,18 @@ class StateMachine:
             i = end + 1
         return results
 
-    def _run_chain(self, batch: Sequence[Any], start: int, end: int, apply: Callable[[Any, int], Any],
-                   first_ts: int, results: list[Any], ok: Any, exists: Any, failed: Any) -> None:
+    def _run_chain(
+        self,
+        batch: Sequence[Any],
+        start: int,
+        end: int,
+        apply: Callable[[Any, int], Any],
+        first_ts: int,
+        results: list[Any],
+        ok: Any,
+        exists: Any,
+        failed: Any,
+    ) -> None:
         marks = (len(self._rows), len(self._parts), len(self._balances))
         self._undo = []
         try:
@@ -367,9 +393,9 @@ class StateMachine:
                     continue
                 for undo in reversed(self._undo):
                     undo()
-                del self._rows[marks[0]:]
-                del self._parts[marks[1]:]
-                del self._balances[marks[2]:]
+                del self._rows[marks[0] :]
+                del self._parts[marks[1] :]
+                del self._balances[marks[2] :]
                 for j in range(start, end + 1):
                     results[j] = failed
                 results[k] = result
@@ -434,7 +460,7 @@ class StateMachine:
             return _transfer_exists(t, self._stored_transfer(tid))
         if flags & _SPECIAL:
             kinds = (flags & _PENDING != 0) + (flags & _POST != 0) + (flags & _VOID != 0)
-            if kinds > 1 or flags & _RESOLVE and flags & (_BAL_DEBIT | _BAL_CREDIT | _CLOSE_DEBIT | _CLOSE_CREDIT):
+            if kinds > 1 or (flags & _RESOLVE and flags & (_BAL_DEBIT | _BAL_CREDIT | _CLOSE_DEBIT | _CLOSE_CREDIT)):
                 return TR.flags_are_mutually_exclusive
             if flags & _RESOLVE:
                 return self._resolve_pending(t, ts)
@@ -605,8 +631,17 @@ class StateMachine:
         self._record(t, ts, amount, dr, cr, p.ledger, p.code, id_bytes(pid))
         return TR.ok
 
-    def _record(self, t: Transfer, ts: int, amount: int, dr: AccountState, cr: AccountState, ledger: int,
-                code: int, pending_b: bytes) -> None:
+    def _record(
+        self,
+        t: Transfer,
+        ts: int,
+        amount: int,
+        dr: AccountState,
+        cr: AccountState,
+        ledger: int,
+        code: int,
+        pending_b: bytes,
+    ) -> None:
         """Append the stored transfer's row, digest part and history links, and remember it for this group."""
         tid = t.id
         id_b = id_bytes(tid)
@@ -614,12 +649,40 @@ class StateMachine:
         ud128_b = id_bytes(ud128) if ud128 else ZERO16
         flags = int(t.flags)
         self._rows.append(
-            (ts, id_b, dr.id_b, cr.id_b, amount, pending_b, ud128_b, u64_to_i64(t.user_data_64), t.user_data_32,
-             t.timeout, ledger, code, flags, dr.last_ts, cr.last_ts)
+            (
+                ts,
+                id_b,
+                dr.id_b,
+                cr.id_b,
+                amount,
+                pending_b,
+                ud128_b,
+                u64_to_i64(t.user_data_64),
+                t.user_data_32,
+                t.timeout,
+                ledger,
+                code,
+                flags,
+                dr.last_ts,
+                cr.last_ts,
+            )
         )
         self._parts.append(
-            transfer_bytes(id_b, dr.id_b, cr.id_b, amount, pending_b, ud128_b, t.user_data_64, t.user_data_32,
-                           t.timeout, ledger, code, flags, ts)
+            transfer_bytes(
+                id_b,
+                dr.id_b,
+                cr.id_b,
+                amount,
+                pending_b,
+                ud128_b,
+                t.user_data_64,
+                t.user_data_32,
+                t.timeout,
+                ledger,
+                code,
+                flags,
+                ts,
+            )
         )
         dr.last_ts = ts
         cr.last_ts = ts
@@ -639,8 +702,15 @@ class StateMachine:
         if created is None:
             return self._existing[tid]
         t, ts, amount, debit, credit, ledger, code = created
-        return replace(t, timestamp=ts, amount=amount, debit_account_id=debit, credit_account_id=credit,
-                       ledger=ledger, code=code)
+        return replace(
+            t,
+            timestamp=ts,
+            amount=amount,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            ledger=ledger,
+            code=code,
+        )
 
     def _cache_pending(self, record: PendingRecord) -> None:
         self.pending[record.transfer.id] = PendingState(

@@ -105,18 +105,30 @@ class Account:
         if type(self.flags) is not int and isinstance(self.flags, int) and not isinstance(self.flags, bool):
             object.__setattr__(self, "flags", int(self.flags))  # IntFlag -> int: the engine does plain bit tests
         if not (
-            type(self.id) is int and 0 <= self.id <= ID_MAX
-            and type(self.ledger) is int and 0 <= self.ledger <= U32_MAX
-            and type(self.code) is int and 0 <= self.code <= U16_MAX
-            and type(self.flags) is int and 0 <= self.flags <= U16_MAX
-            and type(self.user_data_128) is int and 0 <= self.user_data_128 <= ID_MAX
-            and type(self.user_data_64) is int and 0 <= self.user_data_64 <= U64_MAX
-            and type(self.user_data_32) is int and 0 <= self.user_data_32 <= U32_MAX
-            and type(self.debits_pending) is int and 0 <= self.debits_pending <= AMOUNT_MAX
-            and type(self.debits_posted) is int and 0 <= self.debits_posted <= AMOUNT_MAX
-            and type(self.credits_pending) is int and 0 <= self.credits_pending <= AMOUNT_MAX
-            and type(self.credits_posted) is int and 0 <= self.credits_posted <= AMOUNT_MAX
-            and type(self.timestamp) is int and 0 <= self.timestamp <= AMOUNT_MAX
+            type(self.id) is int
+            and 0 <= self.id <= ID_MAX
+            and type(self.ledger) is int
+            and 0 <= self.ledger <= U32_MAX
+            and type(self.code) is int
+            and 0 <= self.code <= U16_MAX
+            and type(self.flags) is int
+            and 0 <= self.flags <= U16_MAX
+            and type(self.user_data_128) is int
+            and 0 <= self.user_data_128 <= ID_MAX
+            and type(self.user_data_64) is int
+            and 0 <= self.user_data_64 <= U64_MAX
+            and type(self.user_data_32) is int
+            and 0 <= self.user_data_32 <= U32_MAX
+            and type(self.debits_pending) is int
+            and 0 <= self.debits_pending <= AMOUNT_MAX
+            and type(self.debits_posted) is int
+            and 0 <= self.debits_posted <= AMOUNT_MAX
+            and type(self.credits_pending) is int
+            and 0 <= self.credits_pending <= AMOUNT_MAX
+            and type(self.credits_posted) is int
+            and 0 <= self.credits_posted <= AMOUNT_MAX
+            and type(self.timestamp) is int
+            and 0 <= self.timestamp <= AMOUNT_MAX
         ):
             _check_fields(self, _ACCOUNT_LIMITS)
 
@@ -158,19 +170,32 @@ class Transfer:
             object.__setattr__(self, "flags", int(self.flags))  # IntFlag -> int: the engine does plain bit tests
         # One expression for the common, valid case; the slow loop below only runs to name the bad field.
         if not (
-            type(self.id) is int and 0 <= self.id <= ID_MAX
-            and type(self.debit_account_id) is int and 0 <= self.debit_account_id <= ID_MAX
-            and type(self.credit_account_id) is int and 0 <= self.credit_account_id <= ID_MAX
-            and type(self.amount) is int and 0 <= self.amount <= AMOUNT_MAX
-            and type(self.ledger) is int and 0 <= self.ledger <= U32_MAX
-            and type(self.code) is int and 0 <= self.code <= U16_MAX
-            and type(self.flags) is int and 0 <= self.flags <= U16_MAX
-            and type(self.pending_id) is int and 0 <= self.pending_id <= ID_MAX
-            and type(self.timeout) is int and 0 <= self.timeout <= U32_MAX
-            and type(self.user_data_128) is int and 0 <= self.user_data_128 <= ID_MAX
-            and type(self.user_data_64) is int and 0 <= self.user_data_64 <= U64_MAX
-            and type(self.user_data_32) is int and 0 <= self.user_data_32 <= U32_MAX
-            and type(self.timestamp) is int and 0 <= self.timestamp <= AMOUNT_MAX
+            type(self.id) is int
+            and 0 <= self.id <= ID_MAX
+            and type(self.debit_account_id) is int
+            and 0 <= self.debit_account_id <= ID_MAX
+            and type(self.credit_account_id) is int
+            and 0 <= self.credit_account_id <= ID_MAX
+            and type(self.amount) is int
+            and 0 <= self.amount <= AMOUNT_MAX
+            and type(self.ledger) is int
+            and 0 <= self.ledger <= U32_MAX
+            and type(self.code) is int
+            and 0 <= self.code <= U16_MAX
+            and type(self.flags) is int
+            and 0 <= self.flags <= U16_MAX
+            and type(self.pending_id) is int
+            and 0 <= self.pending_id <= ID_MAX
+            and type(self.timeout) is int
+            and 0 <= self.timeout <= U32_MAX
+            and type(self.user_data_128) is int
+            and 0 <= self.user_data_128 <= ID_MAX
+            and type(self.user_data_64) is int
+            and 0 <= self.user_data_64 <= U64_MAX
+            and type(self.user_data_32) is int
+            and 0 <= self.user_data_32 <= U32_MAX
+            and type(self.timestamp) is int
+            and 0 <= self.timestamp <= AMOUNT_MAX
         ):
             _check_fields(self, _TRANSFER_LIMITS)
 
@@ -245,8 +270,7 @@ def _check_fields(record: object, limits: tuple[tuple[str, tuple[int, str]], ...
         if not isinstance(value, int) or isinstance(value, bool):
             what = "a float" if isinstance(value, float) else f"a {type(value).__name__}"
             raise InvalidEvent(
-                f"{type(record).__name__}.{field}: must be an integer from 0 to {maximum_text}, "
-                f"got {what} ({value!r})",
+                f"{type(record).__name__}.{field}: must be an integer from 0 to {maximum_text}, got {what} ({value!r})",
                 field=field,
             )
         if value < 0 or value > maximum:

@@ -21,7 +21,5 @@ def validate_batch(batch: Sequence[object], kind: type[Account] | type[Transfer]
         raise InvalidBatch(f"{name}: a batch holds at most {BATCH_MAX} events, got {len(batch)}")
     for index, event in enumerate(batch):
         if type(event) is not kind:
-            raise InvalidBatch(
-                f"{name}[{index}] must be a {kind.__name__}, got {type(event).__name__}", index=index
-            )
+            raise InvalidBatch(f"{name}[{index}] must be a {kind.__name__}, got {type(event).__name__}", index=index)
     return list(batch)

@@ -100,19 +100,40 @@ def _events(storage: Storage, report: VerifyReport) -> Iterator[_Event]:
     def accounts() -> Iterator[_Event]:
         for rec in storage.scan_accounts():
             a = rec.account
-            data = account_bytes(id_bytes(a.id), a.user_data_128, a.user_data_64, a.user_data_32, a.ledger, a.code,
-                                 rec.created_flags, a.timestamp)
+            data = account_bytes(
+                id_bytes(a.id),
+                a.user_data_128,
+                a.user_data_64,
+                a.user_data_32,
+                a.ledger,
+                a.code,
+                rec.created_flags,
+                a.timestamp,
+            )
             yield a.timestamp, "A", data, rec
 
     def transfers() -> Iterator[_Event]:
         for t, prev_debit, prev_credit in storage.scan_transfers():
-            data = transfer_bytes(id_bytes(t.id), id_bytes(t.debit_account_id), id_bytes(t.credit_account_id),
-                                  t.amount, id_bytes(t.pending_id), id_bytes(t.user_data_128), t.user_data_64,
-                                  t.user_data_32, t.timeout, t.ledger, t.code, int(t.flags), t.timestamp)
+            data = transfer_bytes(
+                id_bytes(t.id),
+                id_bytes(t.debit_account_id),
+                id_bytes(t.credit_account_id),
+                t.amount,
+                id_bytes(t.pending_id),
+                id_bytes(t.user_data_128),
+                t.user_data_64,
+                t.user_data_32,
+                t.timeout,
+                t.ledger,
+                t.code,
+                int(t.flags),
+                t.timestamp,
+            )
             yield t.timestamp, "T", data, (t, prev_debit, prev_credit)
 
     expiries = sorted(
-        (resolved_at, pid) for pid, _, status, _, resolved_at in storage.scan_pending()
+        (resolved_at, pid)
+        for pid, _, status, _, resolved_at in storage.scan_pending()
         if status == PendingStatus.EXPIRED and resolved_at is not None
     )
 
@@ -123,8 +144,12 @@ def _events(storage: Storage, report: VerifyReport) -> Iterator[_Event]:
     return heapq.merge(accounts(), transfers(), expired(), key=lambda e: e[0])
 
 
-def _replay(storage: Storage, journal: list[JournalEntry], report: VerifyReport,
-            expected_pending: dict[int, tuple[int, int | None, int | None, int]]) -> dict[int, _Replayed]:
+def _replay(
+    storage: Storage,
+    journal: list[JournalEntry],
+    report: VerifyReport,
+    expected_pending: dict[int, tuple[int, int | None, int | None, int]],
+) -> dict[int, _Replayed]:
     accounts: dict[int, _Replayed] = {}
     open_pending: dict[int, tuple[int, int, int, int]] = {}
     history: set[tuple[int, int, int, int, int, int]] = set()
@@ -156,8 +181,11 @@ def _replay(storage: Storage, journal: list[JournalEntry], report: VerifyReport,
         if kind == "A":
             rec = record
             a = rec.account  # type: ignore[attr-defined]
-            accounts[a.id] = _Replayed(a.ledger, rec.created_flags,  # type: ignore[attr-defined]
-                                       closed=bool(rec.created_flags & AccountFlags.CLOSED))  # type: ignore[attr-defined]
+            accounts[a.id] = _Replayed(
+                a.ledger,
+                rec.created_flags,  # type: ignore[attr-defined]
+                closed=bool(rec.created_flags & AccountFlags.CLOSED),
+            )  # type: ignore[attr-defined]
             report.accounts += 1
         elif kind == "T":
             report.transfers += 1
@@ -177,17 +205,23 @@ def _replay(storage: Storage, journal: list[JournalEntry], report: VerifyReport,
         close_group(journal[index])
         index += 1
         digest, count = hashlib.sha256(), 0
-    stored_history = {(b.account_id, b.timestamp, b.debits_pending, b.debits_posted, b.credits_pending,
-                       b.credits_posted) for b in storage.scan_balances()}
+    stored_history = {
+        (b.account_id, b.timestamp, b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
+        for b in storage.scan_balances()
+    }
     if stored_history != history:
         report.problem(f"account balance history differs from the replay in {len(stored_history ^ history)} rows")
     return accounts
 
 
-def _replay_transfer(record: tuple[object, int, int], accounts: dict[int, _Replayed],
-                     open_pending: dict[int, tuple[int, int, int, int]],
-                     expected_pending: dict[int, tuple[int, int | None, int | None, int]],
-                     history: set[tuple[int, int, int, int, int, int]], report: VerifyReport) -> None:
+def _replay_transfer(
+    record: tuple[object, int, int],
+    accounts: dict[int, _Replayed],
+    open_pending: dict[int, tuple[int, int, int, int]],
+    expected_pending: dict[int, tuple[int, int | None, int | None, int]],
+    history: set[tuple[int, int, int, int, int, int]],
+    report: VerifyReport,
+) -> None:
     from corridor.ledger.types import Transfer
 
     t, prev_debit, prev_credit = record
@@ -249,14 +283,21 @@ def _compare_accounts(storage: Storage, replayed: dict[int, _Replayed], report: 
         r = replayed.get(a.id)
         if r is None:
             continue
-        stored = (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, rec.closed,
-                  rec.last_transfer_ts)
+        stored = (
+            a.debits_pending,
+            a.debits_posted,
+            a.credits_pending,
+            a.credits_posted,
+            rec.closed,
+            rec.last_transfer_ts,
+        )
         if stored != (r.dp, r.dpo, r.cp, r.cpo, r.closed, r.last_ts):
             report.problem(f"account {a.id:#x}: stored balances differ from the replay of its transfers")
 
 
-def _compare_pending(storage: Storage, expected: dict[int, tuple[int, int | None, int | None, int]],
-                     report: VerifyReport) -> None:
+def _compare_pending(
+    storage: Storage, expected: dict[int, tuple[int, int | None, int | None, int]], report: VerifyReport
+) -> None:
     seen: set[int] = set()
     for pid, ts, status, expires_at, resolved_at in storage.scan_pending():
         seen.add(pid)

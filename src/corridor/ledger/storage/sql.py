@@ -6,6 +6,7 @@ its bulk-write path. Everything else, including the history walk, is one SQL tex
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
@@ -20,7 +21,14 @@ from corridor.ledger.storage.base import (
     LedgerTotals,
     PendingRecord,
 )
-from corridor.ledger.types import Account, AccountBalance, AccountFlags, PendingStatus, PendingTransfer, Transfer
+from corridor.ledger.types import (
+    Account,
+    AccountBalance,
+    AccountFlags,
+    PendingStatus,
+    PendingTransfer,
+    Transfer,
+)
 
 ACCOUNT_COLUMNS = (
     "id, ledger, code, flags, closed, user_data_128, user_data_64, user_data_32, debits_pending, debits_posted, "
@@ -134,10 +142,8 @@ class SqlStorage(ABC):
     def close(self) -> None:
         with self._connections_lock:
             for conn in self._connections:
-                try:
+                with contextlib.suppress(Exception):  # best effort: the connection may already be broken
                     conn.close()
-                except Exception:  # closing is best effort: the connection may already be broken
-                    pass
             self._connections.clear()
         self._local = threading.local()
 

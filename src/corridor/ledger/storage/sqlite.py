@@ -62,8 +62,7 @@ class SqliteStorage(SqlStorage):
 
     def _open_connection(self, cache_kib: int = 16_384) -> sqlite3.Connection:
         if self.readonly:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
         else:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in _PRAGMAS:
@@ -104,7 +103,8 @@ class SqliteStorage(SqlStorage):
         try:
             if group.new_accounts:
                 conn.executemany(
-                    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 14)})", group.new_accounts
+                    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                    group.new_accounts,
                 )
             if group.new_transfers:
                 conn.executemany(
@@ -125,7 +125,8 @@ class SqliteStorage(SqlStorage):
                 )
             if group.pending_updates:
                 conn.executemany(
-                    "UPDATE pending_transfers SET status = ?, resolved_at = ? WHERE id = ?", group.pending_updates
+                    "UPDATE pending_transfers SET status = ?, resolved_at = ? WHERE id = ?",
+                    group.pending_updates,
                 )
             if group.balances:
                 conn.executemany("INSERT INTO account_balances VALUES (?, ?, ?, ?, ?, ?)", group.balances)
