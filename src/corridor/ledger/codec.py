@@ -23,8 +23,9 @@ def id_bytes(value: int) -> bytes:
     return value.to_bytes(16, "big")
 
 
-def id_int(value: bytes) -> int:
-    return int.from_bytes(value, "big")
+def id_int(value: bytes | None) -> int:
+    """A stored id back to an int; NULL stands for 0 in columns that are usually 0."""
+    return int.from_bytes(value, "big") if value is not None else 0
 
 
 def u64_to_i64(value: int) -> int:

@@ -23,8 +23,8 @@ CREATE TABLE transfers (
     debit_account_id BYTEA NOT NULL,
     credit_account_id BYTEA NOT NULL,
     amount BIGINT NOT NULL,
-    pending_id BYTEA NOT NULL,
-    user_data_128 BYTEA NOT NULL,
+    pending_id BYTEA,                   -- NULL: 0 (most transfers resolve no pending transfer)
+    user_data_128 BYTEA,                -- NULL: 0
     user_data_64 BIGINT NOT NULL,
     user_data_32 BIGINT NOT NULL,
     timeout BIGINT NOT NULL,

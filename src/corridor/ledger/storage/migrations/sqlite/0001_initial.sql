@@ -23,8 +23,8 @@ CREATE TABLE transfers (
     debit_account_id BLOB NOT NULL,
     credit_account_id BLOB NOT NULL,
     amount INTEGER NOT NULL,
-    pending_id BLOB NOT NULL,
-    user_data_128 BLOB NOT NULL,
+    pending_id BLOB,                    -- NULL: 0 (most transfers resolve no pending transfer)
+    user_data_128 BLOB,                 -- NULL: 0
     user_data_64 INTEGER NOT NULL,
     user_data_32 INTEGER NOT NULL,
     timeout INTEGER NOT NULL,
