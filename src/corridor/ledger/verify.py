@@ -25,7 +25,7 @@ from corridor.ledger.codec import (
     id_bytes,
     transfer_bytes,
 )
-from corridor.ledger.storage.base import JournalEntry, Storage
+from corridor.ledger.storage.base import AccountRecord, JournalEntry, Storage
 from corridor.ledger.types import NS_PER_S, AccountFlags, PendingStatus, TransferFlags
 
 MAX_PROBLEMS = 50
@@ -179,28 +179,27 @@ def _replay(
             digest.update(data)
             count += 1
         if kind == "A":
-            rec = record
-            a = rec.account  # type: ignore[attr-defined]
-            accounts[a.id] = _Replayed(
-                a.ledger,
-                rec.created_flags,  # type: ignore[attr-defined]
-                closed=bool(rec.created_flags & AccountFlags.CLOSED),
-            )  # type: ignore[attr-defined]
+            assert isinstance(record, AccountRecord)
+            flags = record.created_flags
+            accounts[record.account.id] = _Replayed(
+                record.account.ledger, flags, closed=bool(flags & AccountFlags.CLOSED)
+            )
             report.accounts += 1
         elif kind == "T":
             report.transfers += 1
             _replay_transfer(record, accounts, open_pending, expected_pending, history, report)  # type: ignore[arg-type]
         else:
             report.expiries += 1
+            assert isinstance(record, int)
             pid = record
-            p = open_pending.pop(pid, None)  # type: ignore[call-overload]
+            p = open_pending.pop(pid, None)
             if p is None:
                 report.problem(f"expiry at {ts} of {pid:#x}, which is not an open pending transfer")
                 continue
             debit, credit, amount, flags = p
             _release(accounts, debit, credit, amount, flags)
-            old = expected_pending[pid]  # type: ignore[index]
-            expected_pending[pid] = (PendingStatus.EXPIRED, old[1], ts, old[3])  # type: ignore[index]
+            old = expected_pending[pid]
+            expected_pending[pid] = (PendingStatus.EXPIRED, old[1], ts, old[3])
     while index < len(journal):
         close_group(journal[index])
         index += 1
