@@ -138,7 +138,8 @@ def _parse_decimal(amount: str | int | Decimal, cur: Currency) -> int:
     if isinstance(amount, bool):
         raise InvalidAmount(f"an amount must be a decimal string, an int or a Decimal, got {amount!r}")
     if isinstance(amount, int):
-        return int(amount) * 10**cur.exponent
+        scale: int = 10**cur.exponent
+        return amount * scale
     if isinstance(amount, str):
         text = _GROUPING.sub("", amount)
         if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
