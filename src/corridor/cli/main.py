@@ -1,0 +1,36 @@
+"""The `corridor` command: one entry point, one sub-app per part of the system."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from corridor import __version__
+from corridor.cli import bench_cmd, ledger_cmd
+from corridor.cli.demo import demo
+
+app = typer.Typer(
+    name="corridor",
+    no_args_is_help=True,
+    help="Corridor: a payment network for two countries trading in their own currencies.",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(bench_cmd.app, name="bench")
+app.command()(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"corridor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Corridor: a payment network for two countries trading in their own currencies."""
