@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -15,7 +15,7 @@ from corridor.cli.common import console, err_console, fail
 app = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figure beside a same-run baseline.")
 
 
-class Backend(str, Enum):
+class Backend(StrEnum):
     sqlite = "sqlite"
     postgres = "postgres"
 

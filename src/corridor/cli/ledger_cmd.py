@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -27,7 +27,7 @@ from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
 app = typer.Typer(no_args_is_help=True, help="Work with one ledger: accounts, transfers, balances, verification.")
 
 
-class AccountFlag(str, Enum):
+class AccountFlag(StrEnum):
     debits_must_not_exceed_credits = "debits-must-not-exceed-credits"
     credits_must_not_exceed_debits = "credits-must-not-exceed-debits"
     history = "history"
