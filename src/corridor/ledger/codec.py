@@ -14,7 +14,8 @@ ZERO16 = bytes(16)
 ZERO_HASH = bytes(32)
 
 _ACCOUNT = struct.Struct(">c16s16sQIIHHQ")
-_TRANSFER = struct.Struct(">c16s16s16sQ16s16sQIIIHHQ")
+TRANSFER_STRUCT = struct.Struct(">c16s16s16sQ16s16sQIIIHHQ")
+_TRANSFER = TRANSFER_STRUCT
 _EXPIRY = struct.Struct(">c16sQ")
 _LINK = struct.Struct(">32sQQQQ32s")
 

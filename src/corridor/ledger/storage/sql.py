@@ -197,6 +197,10 @@ class SqlStorage(ABC):
         )
         return _journal_entry(rows[0]) if rows else None
 
+    def max_transfer_id(self) -> int:
+        rows = self._fetchall("SELECT id FROM transfers ORDER BY id DESC LIMIT 1")
+        return id_int(rows[0][0]) if rows else 0
+
     def max_timestamp(self) -> int:
         head = self.journal_head()
         return head.last_ts if head else 0
