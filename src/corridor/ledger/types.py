@@ -102,8 +102,7 @@ class Account:
     timestamp: int = 0
 
     def __post_init__(self) -> None:
-        if type(self.flags) is not int and isinstance(self.flags, int) and not isinstance(self.flags, bool):
-            object.__setattr__(self, "flags", int(self.flags))  # IntFlag -> int: the engine does plain bit tests
+        _plain_flags(self)
         if not (
             type(self.id) is int
             and 0 <= self.id <= ID_MAX
@@ -166,8 +165,7 @@ class Transfer:
     timestamp: int = 0
 
     def __post_init__(self) -> None:
-        if type(self.flags) is not int and isinstance(self.flags, int) and not isinstance(self.flags, bool):
-            object.__setattr__(self, "flags", int(self.flags))  # IntFlag -> int: the engine does plain bit tests
+        _plain_flags(self)
         # One expression for the common, valid case; the slow loop below only runs to name the bad field.
         if not (
             type(self.id) is int
@@ -258,6 +256,13 @@ _TRANSFER_LIMITS: tuple[tuple[str, tuple[int, str]], ...] = (
     ("user_data_32", _I32),
     ("timestamp", _AMT),
 )
+
+
+def _plain_flags(record: Account | Transfer) -> None:
+    """Store IntFlag members as plain ints: the engine does bit tests by the million and enum operators are slow."""
+    flags = record.flags
+    if type(flags) is not int and isinstance(flags, int) and not isinstance(flags, bool):
+        object.__setattr__(record, "flags", int(flags))
 
 
 def _check_fields(record: object, limits: tuple[tuple[str, tuple[int, str]], ...]) -> None:
