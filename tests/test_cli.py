@@ -4,29 +4,44 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
+from corridor import __version__
 from corridor.cli.main import app
+from corridor.ledger import Ledger
 
 runner = CliRunner()
 
 
-def corridor(*args: str):
+def corridor(*args: str) -> Result:
     return runner.invoke(app, list(args))
 
 
+def ledger_cmd(command: str, db: str, *args: str) -> Result:
+    return corridor("ledger", command, "--db", db, *args)
+
+
+def transfer(db: str, *args: str) -> Result:
+    return ledger_cmd("transfer", db, *args)
+
+
+def transfer_count(db: str) -> int:
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM transfers").fetchone()
+    return int(count)
+
+
 @pytest.fixture
-def db(tmp_path) -> str:
+def db(tmp_path: Path) -> str:
+    """A ledger with account 1 (may go negative) and account 2 (must not), both in RUB."""
     path = str(tmp_path / "bank.db")
-    assert (
-        corridor("ledger", "create-account", "--db", path, "--id", "1", "--ledger", "RUB", "--code", "1").exit_code == 0
-    )
-    result = corridor(
-        "ledger",
+    first = ledger_cmd("create-account", path, "--id", "1", "--ledger", "RUB", "--code", "1")
+    assert first.exit_code == 0, first.output
+    second = ledger_cmd(
         "create-account",
-        "--db",
         path,
         "--id",
         "2",
@@ -37,152 +52,191 @@ def db(tmp_path) -> str:
         "--flag",
         "debits-must-not-exceed-credits",
     )
-    assert result.exit_code == 0, result.output
+    assert second.exit_code == 0, second.output
     return path
 
 
-def test_help_lists_the_commands():
+@pytest.fixture
+def funded(db: str) -> str:
+    """The same ledger after account 1 paid account 2 1 234.56 RUB."""
+    result = transfer(db, "--id", "10", "--debit", "1", "--credit", "2", "--amount", "1 234.56", "--ledger", "RUB")
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def test_help_lists_the_command_groups() -> None:
     result = corridor("--help")
     assert result.exit_code == 0
     assert "ledger" in result.output and "bench" in result.output and "demo" in result.output
 
 
-def test_a_transfer_in_major_units_shows_up_as_money_in_the_balance(db):
-    result = corridor(
-        "ledger",
-        "transfer",
-        "--db",
-        db,
-        "--id",
-        "10",
-        "--debit",
-        "1",
-        "--credit",
-        "2",
-        "--amount",
-        "1 234.56",
-        "--ledger",
-        "RUB",
-    )
-    assert result.exit_code == 0 and "ok" in result.output
-    balance = corridor("ledger", "balance", "--db", db, "--id", "2")
-    assert "1 234.56 RUB" in balance.output
+def test_version_prints_the_package_version() -> None:
+    result = corridor("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"corridor {__version__}"
 
 
-def test_an_amount_with_too_many_decimals_is_refused_and_writes_nothing(db):
-    result = corridor(
-        "ledger",
-        "transfer",
-        "--db",
-        db,
-        "--id",
-        "10",
-        "--debit",
-        "1",
-        "--credit",
-        "2",
-        "--amount",
-        "1.005",
-        "--ledger",
-        "RUB",
-    )
-    assert result.exit_code == 2
-    assert "1.005 has 3 decimal places; RUB allows at most 2" in result.output
-    assert json.loads(corridor("ledger", "verify", "--db", db, "--json").output)["transfers"] == 0
+def test_create_account_prints_ok_then_exists_for_the_same_account(tmp_path: Path) -> None:
+    path = str(tmp_path / "bank.db")
+    args = ("--id", "7", "--ledger", "RUB", "--code", "1")
+    assert ledger_cmd("create-account", path, *args).output.strip() == "ok"
+    again = ledger_cmd("create-account", path, *args)
+    assert again.exit_code == 0 and again.output.strip() == "exists"
 
 
-def test_a_refused_transfer_prints_its_result_code_and_fails(db):
-    result = corridor(
-        "ledger",
-        "transfer",
-        "--db",
-        db,
-        "--id",
-        "10",
-        "--debit",
-        "2",
-        "--credit",
-        "1",
-        "--amount",
-        "5",
-        "--ledger",
-        "RUB",
-    )
+def test_create_account_with_different_fields_prints_the_result_and_exits_1(db: str) -> None:
+    result = ledger_cmd("create-account", db, "--id", "1", "--ledger", "VES", "--code", "1")
     assert result.exit_code == 1
-    assert "exceeds_credits" in result.output
+    assert result.output.strip() == "exists_with_different_ledger"
 
 
-def test_a_malformed_id_is_named(db):
-    result = corridor("ledger", "balance", "--db", db, "--id", "twelve")
+def test_a_transfer_in_major_units_shows_up_as_money_in_the_balance(funded: str) -> None:
+    balance = ledger_cmd("balance", funded, "--id", "2")
+    assert balance.exit_code == 0
+    assert "1 234.56 RUB" in balance.output
+    assert "balance (credits posted - debits posted): 1 234.56 RUB" in balance.output
+
+
+def test_balance_json_gives_minor_units_and_formatted_money(funded: str) -> None:
+    data = json.loads(ledger_cmd("balance", funded, "--id", "1", "--json").stdout)
+    assert data["debits_posted"] == 123456 and data["balance"] == -123456
+    assert data["formatted"]["balance"] == "-1 234.56 RUB"
+
+
+def test_an_amount_with_too_many_decimals_is_refused_with_a_clear_error(db: str) -> None:
+    result = transfer(db, "--id", "10", "--debit", "1", "--credit", "2", "--amount", "1.005", "--ledger", "RUB")
     assert result.exit_code == 2
-    assert "id 'twelve' is not an integer" in result.output
+    assert "1.005 has 3 decimal places; RUB allows at most 2" in result.stderr
+    assert "Traceback" not in result.output
 
 
-def test_history_lists_transfers_newest_first(db):
+def test_an_amount_with_too_many_decimals_writes_nothing(db: str) -> None:
+    transfer(db, "--id", "10", "--debit", "1", "--credit", "2", "--amount", "1.005", "--ledger", "RUB")
+    assert transfer_count(db) == 0
+
+
+def test_amount_minor_is_taken_as_minor_units(db: str) -> None:
+    transfer(db, "--id", "10", "--debit", "1", "--credit", "2", "--amount-minor", "5", "--ledger", "RUB")
+    assert json.loads(ledger_cmd("balance", db, "--id", "2", "--json").stdout)["credits_posted"] == 5
+
+
+def test_a_refused_transfer_prints_its_result_code_and_exits_1(db: str) -> None:
+    result = transfer(db, "--id", "10", "--debit", "2", "--credit", "1", "--amount", "5", "--ledger", "RUB")
+    assert result.exit_code == 1
+    assert result.output.strip() == "exceeds_credits"
+
+
+def test_a_malformed_id_is_named(db: str) -> None:
+    result = ledger_cmd("balance", db, "--id", "twelve")
+    assert result.exit_code == 2
+    assert "id 'twelve' is not an integer" in result.stderr
+
+
+def test_hex_ids_are_accepted_and_shown_in_decimal(db: str) -> None:
+    transfer(db, "--id", "0x10", "--debit", "0x1", "--credit", "0x2", "--amount", "1", "--ledger", "RUB")
+    page = json.loads(ledger_cmd("history", db, "--id", "2", "--json").stdout)
+    assert [t["id"] for t in page["transfers"]] == ["16"]
+
+
+def test_a_pending_transfer_posted_in_part_in_major_units(funded: str) -> None:
+    hold = transfer(
+        funded, "--id", "20", "--debit", "2", "--credit", "1", "--amount", "100", "--ledger", "RUB", "--pending"
+    )
+    assert hold.exit_code == 0, hold.output
+    assert "100.00 RUB" in ledger_cmd("pending", funded).output
+    post = transfer(funded, "--id", "21", "--post", "20", "--amount", "40.50")
+    assert post.exit_code == 0, post.output
+    data = json.loads(ledger_cmd("balance", funded, "--id", "2", "--json").stdout)
+    assert (data["debits_pending"], data["debits_posted"]) == (0, 4050)
+
+
+def test_history_lists_transfers_newest_first(db: str) -> None:
     for n in (10, 11):
-        corridor(
-            "ledger",
-            "transfer",
-            "--db",
-            db,
-            "--id",
-            str(n),
-            "--debit",
-            "1",
-            "--credit",
-            "2",
-            "--amount-minor",
-            "5",
-            "--ledger",
-            "RUB",
-        )
-    page = json.loads(corridor("ledger", "history", "--db", db, "--id", "2", "--json").output)
+        transfer(db, "--id", str(n), "--debit", "1", "--credit", "2", "--amount-minor", "5", "--ledger", "RUB")
+    page = json.loads(ledger_cmd("history", db, "--id", "2", "--json").stdout)
     assert [t["id"] for t in page["transfers"]] == ["11", "10"]
 
 
-def test_verify_passes_on_a_good_ledger_and_fails_after_tampering(db):
-    corridor(
-        "ledger",
-        "transfer",
-        "--db",
-        db,
-        "--id",
-        "10",
-        "--debit",
-        "1",
-        "--credit",
-        "2",
-        "--amount",
-        "7",
-        "--ledger",
-        "RUB",
+def test_history_cursor_fetches_the_next_page(db: str) -> None:
+    for n in (10, 11, 12):
+        transfer(db, "--id", str(n), "--debit", "1", "--credit", "2", "--amount-minor", "5", "--ledger", "RUB")
+    first = json.loads(ledger_cmd("history", db, "--id", "2", "--limit", "2", "--json").stdout)
+    assert f"--before {first['next_before']}" in ledger_cmd("history", db, "--id", "2", "--limit", "2").output
+    second = json.loads(
+        ledger_cmd("history", db, "--id", "2", "--limit", "2", "--before", str(first["next_before"]), "--json").stdout
     )
-    assert corridor("ledger", "verify", "--db", db).exit_code == 0
-    conn = sqlite3.connect(db)
-    with conn:
+    assert [t["id"] for t in second["transfers"]] == ["10"] and second["next_before"] is None
+
+
+def test_verify_exits_0_on_a_good_ledger(funded: str) -> None:
+    result = ledger_cmd("verify", funded)
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output and "head " in result.output
+
+
+def test_verify_exits_1_after_a_row_is_tampered_with(funded: str) -> None:
+    with sqlite3.connect(funded) as conn:
         conn.execute("UPDATE transfers SET amount = amount + 1")
     conn.close()
-    result = corridor("ledger", "verify", "--db", db)
+    result = ledger_cmd("verify", funded)
     assert result.exit_code == 1
-    assert "problem" in result.output
+    assert "problem:" in result.output
 
 
-def test_verify_of_a_missing_ledger_says_so(tmp_path):
-    result = corridor("ledger", "verify", "--db", str(tmp_path / "nope.db"))
-    assert result.exit_code == 2
-    assert "no ledger at" in result.output
+def test_verify_fails_when_the_head_is_not_the_expected_one(funded: str) -> None:
+    head = json.loads(ledger_cmd("verify", funded, "--json").stdout)["head"]
+    transfer(funded, "--id", "11", "--debit", "1", "--credit", "2", "--amount", "1", "--ledger", "RUB")
+    result = ledger_cmd("verify", funded, "--expect-head", head)
+    assert result.exit_code == 1
+    assert f"expected {head}" in result.output
 
 
-def test_the_ledger_benchmark_prints_one_json_object_with_its_baseline():
-    result = runner.invoke(app, ["bench", "ledger", "--transfers", "20000", "--accounts", "500", "--json"])
+def test_verify_runs_while_a_writer_holds_the_ledger(funded: str) -> None:
+    with Ledger.open(funded):
+        result = ledger_cmd("verify", funded)
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
-    for key in ("transfers_per_s", "p99_batch_ms", "baseline_per_s", "ratio", "backend", "verify_ok"):
-        assert key in figures
-    assert figures["verify_ok"] is True
 
 
-def test_the_demo_runs_to_the_end(tmp_path):
+def test_verify_of_a_missing_ledger_says_so(tmp_path: Path) -> None:
+    result = ledger_cmd("verify", str(tmp_path / "nope.db"))
+    assert result.exit_code == 1
+    assert "no ledger at" in result.stderr
+
+
+def test_a_password_in_the_url_is_never_printed() -> None:
+    result = ledger_cmd("verify", "postgresql://corridor:s3cret@127.0.0.1:1/nowhere")
+    assert result.exit_code == 1
+    assert "s3cret" not in result.output and "***" in result.output
+
+
+def test_the_ledger_benchmark_prints_only_one_json_object_with_the_required_keys() -> None:
+    result = corridor("bench", "ledger", "--transfers", "20000", "--accounts", "1000", "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)  # the whole of stdout: nothing but the object
+    required = {
+        "transfers_per_s",
+        "p99_batch_ms",
+        "p50_batch_ms",
+        "baseline_per_s",
+        "ratio",
+        "backend",
+        "transfers",
+        "accounts",
+        "hot_accounts",
+        "batch",
+        "clients",
+        "baseline",
+        "verify_ok",
+        "machine",
+    }
+    assert required <= figures.keys()
+    assert figures["verify_ok"] is True and figures["transfers"] == 20000
+    assert {"cpus", "python", "platform"} <= figures["machine"].keys()
+
+
+def test_the_demo_runs_to_the_end(tmp_path: Path) -> None:
     result = corridor("demo", "--data-dir", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
     assert "double entry and journal: OK" in result.output
+    assert "illustrative" in result.output
+    assert "corridor bench ledger --json" in result.output

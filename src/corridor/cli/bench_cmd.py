@@ -1,16 +1,27 @@
-"""`corridor bench ...`: benchmarks that print JSON with a same-run baseline beside the figure."""
+"""`corridor bench ...`: benchmarks that print their figure beside a baseline measured in the same run.
+
+With --json, stdout carries exactly one JSON object (so `corridor bench ledger --json | jq` works); a progress bar
+goes to stderr only when stderr is a terminal. Without --json, the bar is always drawn on stderr and a short table
+follows on stdout.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from enum import StrEnum
+from types import TracebackType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from corridor.bench.ledger_bench import LedgerBenchConfig, run
-from corridor.cli.common import console, err_console, fail
+from corridor.bench.ledger_bench import DEFAULT_POSTGRES, BenchError, LedgerBenchConfig, NoProgress, run
+from corridor.cli.common import EXIT_FAILED, console, err_console, fail, redact, scrub, storage_errors
+from corridor.ledger import BATCH_MAX
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figure beside a same-run baseline.")
 
@@ -20,22 +31,81 @@ class Backend(StrEnum):
     postgres = "postgres"
 
 
+class RichProgress:
+    """The benchmark's phases as one rich progress bar each, on stderr."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            refresh_per_second=4,  # the bar's refresh thread should cost the timed run next to nothing
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> RichProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._finish()
+        self._bar.stop()
+
+    def _finish(self) -> None:
+        if self._task is not None:
+            task = self._bar.tasks[-1]
+            if task.total is not None:
+                self._bar.update(self._task, completed=task.total)
+            else:
+                self._bar.update(self._task, total=1, completed=1)
+
+    def phase(self, description: str, total: float | None = None) -> None:
+        self._finish()
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, amount: float = 1) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, amount)
+
+
+def _run_errors() -> tuple[type[BaseException], ...]:
+    """What a run can fail with for reasons outside the engine: storage, the server, pgbench; told in one line."""
+    return (*storage_errors(), subprocess.SubprocessError)
+
+
 @app.command()
 def ledger(
-    backend: Annotated[Backend, typer.Option("--backend")] = Backend.sqlite,
-    transfers: Annotated[int, typer.Option("--transfers", min=1)] = 1_000_000,
-    accounts: Annotated[int, typer.Option("--accounts", min=2)] = 10_000,
-    hot_accounts: Annotated[int, typer.Option("--hot-accounts", min=0, help="Half of all transfers touch these.")] = 0,
-    batch: Annotated[int, typer.Option("--batch", min=1, max=8189)] = 8189,
-    clients: Annotated[int, typer.Option("--clients", min=1, max=64)] = 4,
-    db: Annotated[str | None, typer.Option("--db", help="Ledger url (default: a temp file / fresh schema).")] = None,
-    baseline_seconds: Annotated[int, typer.Option("--baseline-seconds", min=1, help="pgbench duration.")] = 15,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip verify() after the run.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
+    backend: Annotated[Backend, typer.Option("--backend", help="Storage under the ledger.")] = Backend.sqlite,
+    transfers: Annotated[int, typer.Option("--transfers", min=1, help="Transfers in the timed run.")] = 1_000_000,
+    accounts: Annotated[
+        int, typer.Option("--accounts", min=2, help="Accounts the transfers are spread over.")
+    ] = 10_000,
+    hot_accounts: Annotated[
+        int, typer.Option("--hot-accounts", min=0, help="K: half of all transfers touch one of the first K accounts.")
+    ] = 0,
+    batch: Annotated[int, typer.Option("--batch", min=1, max=BATCH_MAX, help="Transfers per batch.")] = BATCH_MAX,
+    clients: Annotated[int, typer.Option("--clients", min=1, max=64, help="Client threads submitting.")] = 4,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help=f"PostgreSQL: the server url (default {DEFAULT_POSTGRES}; a fresh schema is made and dropped). "
+            "SQLite: a directory for the temporary files, or a new ledger file to keep.",
+        ),
+    ] = None,
+    baseline_seconds: Annotated[
+        int, typer.Option("--baseline-seconds", min=1, help="How long pgbench runs (PostgreSQL baseline).")
+    ] = 15,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip check() and verify() after the run.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
 ) -> None:
-    """Sustained transfers/s through the ledger's public API, beside the raw storage baseline."""
+    """Sustained transfers/s through the ledger's public API, beside the raw storage baseline of the same run."""
     if hot_accounts > accounts:
-        fail("--hot-accounts cannot exceed --accounts")
+        fail(f"--hot-accounts ({hot_accounts}) cannot exceed --accounts ({accounts})")
     cfg = LedgerBenchConfig(
         backend=backend.value,
         transfers=transfers,
@@ -47,18 +117,48 @@ def ledger(
         baseline_seconds=baseline_seconds,
         verify=not no_verify,
     )
-
-    def progress(step: str) -> None:
-        err_console.print(f"[dim]... {step}[/]")
-
-    result = run(cfg, progress)
+    where = db or (DEFAULT_POSTGRES if backend is Backend.postgres else "")
+    try:
+        if as_json and not sys.stderr.isatty():
+            result = run(cfg, NoProgress())
+        else:
+            with RichProgress() as progress:
+                result = run(cfg, progress)
+    except BenchError as exc:
+        fail(scrub(str(exc), where), EXIT_FAILED)
+    except _run_errors() as exc:
+        fail(f"benchmark on {redact(where) or 'a temporary SQLite file'}: {scrub(str(exc), where)}", EXIT_FAILED)
     if as_json:
-        print(json.dumps(result))
-        return
-    table = Table(title=f"ledger benchmark ({backend.value})")
+        typer.echo(json.dumps(result))
+    else:
+        _show(result)
+    if result["verify_ok"] is False:
+        err_console.print("[bold red]verification failed after the run:[/]")
+        for problem in result.get("verify_problems", []):
+            err_console.print(f"  {escape(problem)}")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _show(result: dict[str, object]) -> None:
+    table = Table(title=f"ledger benchmark ({result['backend']})", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for key in ("transfers_per_s", "baseline_per_s", "ratio", "p50_batch_ms", "p99_batch_ms", "verify_ok"):
-        table.add_row(key, str(result[key]))
+    for key in (
+        "transfers_per_s",
+        "baseline_per_s",
+        "ratio",
+        "p50_batch_ms",
+        "p99_batch_ms",
+        "elapsed_s",
+        "transfers",
+        "accounts",
+        "hot_accounts",
+        "batch",
+        "clients",
+        "verify_ok",
+    ):
+        value = result[key]
+        table.add_row(key, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
     console.print(table)
     console.print(f"baseline: {result['baseline']}")
+    console.print(f"machine: {result['machine']}")
