@@ -1,14 +1,50 @@
 """ISO 20022 messages: the official schemas (vendored, see schemas/NOTICE), hardened parsing and validation."""
 
+from corridor.iso20022.models import (
+    MODELS,
+    AppHeader,
+    CancellationRequest,
+    CancellationResolution,
+    CreditTransfer,
+    Entry,
+    InstitutionCreditTransfer,
+    Message,
+    MessageError,
+    Notification,
+    Party,
+    PaymentReturn,
+    PaymentStatus,
+    Statement,
+    parse_document,
+    parse_message,
+    to_document_bytes,
+)
 from corridor.iso20022.schemas import MESSAGE_TYPES, SchemaViolation, message_type, validate
 from corridor.iso20022.xml import MAX_MESSAGE_BYTES, XmlRejected, parse_xml
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "MESSAGE_TYPES",
+    "MODELS",
+    "AppHeader",
+    "CancellationRequest",
+    "CancellationResolution",
+    "CreditTransfer",
+    "Entry",
+    "InstitutionCreditTransfer",
+    "Message",
+    "MessageError",
+    "Notification",
+    "Party",
+    "PaymentReturn",
+    "PaymentStatus",
     "SchemaViolation",
+    "Statement",
     "XmlRejected",
     "message_type",
+    "parse_document",
+    "parse_message",
     "parse_xml",
+    "to_document_bytes",
     "validate",
 ]

@@ -1,0 +1,190 @@
+"""FX quotes: a rate with its spread and expiry, signed by the FX provider and locked to one payment's UETR.
+
+The debtor's bank asks for a quote before it sends the payment and carries the signed quote inside the pacs.008
+(SplmtryData). The debtor's central bank, which performs the conversion, believes the quote only if the FX
+provider's directory key signed it, it names this UETR, this currency pair and these amounts, and it has not
+expired. No round trip to the FX provider is needed while the payment is in flight, and no one can reuse a good
+quote for another payment or amount.
+
+All arithmetic is exact (Fraction) and every rounding is named: the payer's side is rounded up (the provider never
+sells below its quote), the payee's side down.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from corridor.money import Money, currency, round_fraction
+from corridor.network.identity import SigningKey, verify_signature
+from corridor.scenario.model import FxSpec
+
+BASIS_POINTS = 10_000
+
+
+class QuoteError(ValueError):
+    """A quote cannot be given or cannot be believed; `code` is the ISO status reason to reject a payment with."""
+
+    def __init__(self, message: str, code: str = "FF01") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    quote_id: str
+    uetr: str
+    provider: str
+    sell: Money
+    """What the payer's bank pays, in its currency, spread included."""
+    sell_at_mid: Money
+    """The part of `sell` worth `buy` at the mid rate; the rest is the provider's spread."""
+    buy: Money
+    """What the payee's bank receives, in its currency."""
+    mid: str
+    """Mid rate, units of the buy currency per one unit of the sell currency, as exact decimal text."""
+    spread_bp: int
+    issued_ns: int
+    expires_ns: int
+    signature: bytes = field(default=b"", repr=False)
+
+    @property
+    def spread(self) -> Money:
+        return self.sell - self.sell_at_mid
+
+    @property
+    def rate(self) -> Decimal:
+        """The all-in rate the payer gets (buy per sell), for pacs.008 XchgRate; display only, never for money."""
+        all_in = Fraction(self.buy.minor, 10**self.buy.currency.exponent) / Fraction(
+            self.sell.minor, 10**self.sell.currency.exponent
+        )
+        return (Decimal(all_in.numerator) / Decimal(all_in.denominator)).quantize(Decimal("0.0000000001"))
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "quote_id": self.quote_id,
+            "uetr": self.uetr,
+            "provider": self.provider,
+            "sell": [self.sell.minor, self.sell.currency.code],
+            "sell_at_mid": [self.sell_at_mid.minor, self.sell_at_mid.currency.code],
+            "buy": [self.buy.minor, self.buy.currency.code],
+            "mid": self.mid,
+            "spread_bp": self.spread_bp,
+            "issued_ns": self.issued_ns,
+            "expires_ns": self.expires_ns,
+        }
+
+    def canonical(self) -> bytes:
+        return b"corridor-fx-quote-1\n" + json.dumps(self._body(), sort_keys=True, separators=(",", ":")).encode()
+
+    def signed(self, key: SigningKey) -> Quote:
+        return replace(self, signature=key.sign(self.canonical()))
+
+    def token(self) -> str:
+        """The quote as one base64 string, signature included, for a pacs.008's supplementary data."""
+        body = self._body() | {"signature": base64.b64encode(self.signature).decode()}
+        return base64.b64encode(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).decode()
+
+    @classmethod
+    def from_token(cls, token: str) -> Quote:
+        try:
+            body = json.loads(base64.b64decode(token, validate=True))
+            return cls(
+                quote_id=str(body["quote_id"]),
+                uetr=str(body["uetr"]),
+                provider=str(body["provider"]),
+                sell=Money(int(body["sell"][0]), currency(str(body["sell"][1]))),
+                sell_at_mid=Money(int(body["sell_at_mid"][0]), currency(str(body["sell_at_mid"][1]))),
+                buy=Money(int(body["buy"][0]), currency(str(body["buy"][1]))),
+                mid=str(body["mid"]),
+                spread_bp=int(body["spread_bp"]),
+                issued_ns=int(body["issued_ns"]),
+                expires_ns=int(body["expires_ns"]),
+                signature=base64.b64decode(str(body["signature"]), validate=True),
+            )
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise QuoteError(f"FX quote is malformed: {exc}") from None
+
+    def check(self, provider_key: bytes, *, uetr: str, sell: Money, buy: Money, now_ns: int) -> None:
+        """Raise QuoteError unless this is the provider's quote for exactly this payment, still valid."""
+        if not verify_signature(provider_key, self.signature, self.canonical()):
+            raise QuoteError(f"FX quote {self.quote_id} is not signed by {self.provider}", "FF01")
+        if self.uetr != uetr:
+            raise QuoteError(f"FX quote {self.quote_id} is locked to another payment (UETR {self.uetr})", "FF01")
+        if self.sell != sell or self.buy != buy:
+            raise QuoteError(
+                f"FX quote {self.quote_id} is for {self.sell} -> {self.buy}, the payment is {sell} -> {buy}", "AM09"
+            )
+        if now_ns > self.expires_ns:
+            raise QuoteError(f"FX quote {self.quote_id} expired before the payment reached the converting bank", "TM01")
+
+
+def mid_rate(spec: FxSpec, sell: str, buy: str) -> Fraction:
+    """Units of `buy` per unit of `sell` from the scenario's mid rates, either way round."""
+    for rate in spec.rates:
+        if (rate.base, rate.quote) == (sell, buy):
+            return Fraction(rate.mid)
+        if (rate.base, rate.quote) == (buy, sell):
+            return 1 / Fraction(rate.mid)
+    raise QuoteError(f"no FX rate for {sell}/{buy}", "AM03")
+
+
+def _minor(value: Fraction, from_exp: int, to_exp: int) -> Fraction:
+    return value * Fraction(10) ** (to_exp - from_exp)
+
+
+def price(
+    spec: FxSpec, sell_currency: str, buy_currency: str, *, buy: Money | None = None, sell: Money | None = None
+) -> tuple[Money, Money, Money, Fraction]:
+    """(sell, sell_at_mid, buy, mid) for a fixed amount on one side; exactly one of buy and sell is given."""
+    if (buy is None) == (sell is None):
+        raise QuoteError("a quote fixes exactly one side: the amount bought or the amount sold")
+    mid = mid_rate(spec, sell_currency, buy_currency)
+    sell_cur, buy_cur = currency(sell_currency), currency(buy_currency)
+    if buy is not None:
+        if buy.currency != buy_cur or buy.minor <= 0:
+            raise QuoteError(f"amount to deliver {buy} must be positive {buy_currency}", "AM12")
+        at_mid = round_fraction(_minor(buy.minor / mid, buy_cur.exponent, sell_cur.exponent), "ceiling")
+        spread = round_fraction(Fraction(at_mid * spec.spread_bp, BASIS_POINTS), "ceiling")
+        return Money(at_mid + spread, sell_cur), Money(at_mid, sell_cur), buy, mid
+    assert sell is not None
+    if sell.currency != sell_cur or sell.minor <= 0:
+        raise QuoteError(f"amount to pay {sell} must be positive {sell_currency}", "AM12")
+    at_mid = round_fraction(Fraction(sell.minor * BASIS_POINTS, BASIS_POINTS + spec.spread_bp), "floor")
+    bought = round_fraction(_minor(at_mid * mid, sell_cur.exponent, buy_cur.exponent), "floor")
+    if bought <= 0:
+        raise QuoteError(f"{sell} buys nothing at the quoted rate", "AM12")
+    return sell, Money(at_mid, sell_cur), Money(bought, buy_cur), mid
+
+
+def make_quote(
+    spec: FxSpec,
+    key: SigningKey,
+    *,
+    quote_id: str,
+    uetr: str,
+    sell_currency: str,
+    buy_currency: str,
+    now_ns: int,
+    buy: Money | None = None,
+    sell: Money | None = None,
+) -> Quote:
+    sold, at_mid, bought, mid = price(spec, sell_currency, buy_currency, buy=buy, sell=sell)
+    mid_text = str(Decimal(mid.numerator) / Decimal(mid.denominator))
+    quote = Quote(
+        quote_id=quote_id,
+        uetr=uetr,
+        provider=spec.provider,
+        sell=sold,
+        sell_at_mid=at_mid,
+        buy=bought,
+        mid=mid_text,
+        spread_bp=spec.spread_bp,
+        issued_ns=now_ns,
+        expires_ns=now_ns + spec.quote_ttl_s * 1_000_000_000,
+    )
+    return quote.signed(key)

@@ -1,0 +1,438 @@
+"""Pieces every ISO 20022 model shares: amounts, timestamps, agents, parties, and the error that answers a sender.
+
+Why one place: an amount or a timestamp must be written and read the same way in every message, or a round trip
+through two different models could change money. Reading is strict where the schema is loose (decimals beyond the
+currency's minor unit, timestamps without a zone, unknown currencies), because a schema-valid message can still be
+one Corridor must not act on; each such refusal carries the ISO external status reason code to answer with.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import ClassVar, Self
+
+from lxml import etree
+
+from corridor.iso20022.schemas import NAMESPACE_PREFIX
+from corridor.iso20022.xml import XmlRejected
+from corridor.money import Money, MoneyError, UnknownCurrency, currency
+
+__all__ = [
+    "Message",
+    "MessageError",
+    "Party",
+    "body_of",
+    "check_bic",
+    "check_code",
+    "check_date",
+    "check_money",
+    "check_text",
+    "check_timestamp",
+    "check_uetr",
+    "document",
+    "find",
+    "find_all",
+    "namespace_of",
+    "need",
+    "read_account",
+    "read_agent",
+    "read_amount",
+    "read_date",
+    "read_party",
+    "read_rate",
+    "read_timestamp",
+    "sub",
+    "text",
+    "text_or_none",
+    "write_account",
+    "write_agent",
+    "write_amount",
+    "write_date",
+    "write_party",
+    "write_rate",
+    "write_timestamp",
+]
+
+ISO_AMOUNT_FRACTION_DIGITS = 5
+ISO_AMOUNT_TOTAL_DIGITS = 18
+"""ISO 20022 CurrencyAndAmount allows at most 18 digits, 5 after the point: a limit on what can travel at all."""
+
+_BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+_UETR = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}")
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_DATE = re.compile(r"(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+_DATETIME = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?P<h>[0-9]{2}):(?P<mi>[0-9]{2}):(?P<s>[0-9]{2})"
+    r"(?:\.(?P<frac>[0-9]+))?(?P<tz>Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+class MessageError(XmlRejected):
+    """A schema-valid message whose content Corridor cannot accept.
+
+    `code` is the ISO external status reason code the answer (a pacs.002 RJCT, a camt.029 RJCR) should carry, so
+    the layer that refuses a message never has to guess why from the text.
+    """
+
+    def __init__(self, reason: str, message: str, *, code: str = "FF01") -> None:
+        super().__init__(reason, message)
+        self.code = code
+
+
+class Message:
+    """What every model offers, so dispatch and serialization need no per-type code."""
+
+    __slots__ = ()
+    MESSAGE_TYPE: ClassVar[str]
+
+    def to_element(self) -> etree._Element:
+        raise NotImplementedError
+
+    @classmethod
+    def from_element(cls, root: etree._Element) -> Self:
+        raise NotImplementedError
+
+    def to_xml(self) -> bytes:
+        """UTF-8 with an XML declaration: what a counterparty's parser expects and what parse_xml reads back."""
+        return etree.tostring(self.to_element(), xml_declaration=True, encoding="UTF-8")
+
+
+# --- building and reading elements -------------------------------------------------------------------------------
+
+
+def namespace_of(message_type: str) -> str:
+    return f"{NAMESPACE_PREFIX}{message_type}"
+
+
+def document(message_type: str) -> etree._Element:
+    """An empty Document in the message's namespace as the default one, the form every ISO 20022 tool expects."""
+    namespace = namespace_of(message_type)
+    return etree.Element(f"{{{namespace}}}Document", nsmap={None: namespace})  # type: ignore[dict-item]
+
+
+def body_of(root: etree._Element, message_type: str, tag: str) -> etree._Element:
+    """The message element inside a Document, refusing a Document of another type: a model reads only its own."""
+    expected = namespace_of(message_type)
+    qname = etree.QName(root)
+    if qname.localname != "Document" or qname.namespace != expected:
+        raise MessageError("type", f"expected a {message_type} Document, got {root.tag}", code="FF01")
+    return need(root, tag)
+
+
+def sub(parent: etree._Element, tag: str, value: str | None = None) -> etree._Element:
+    """A child in the parent's namespace: every element of one message shares its namespace."""
+    namespace = etree.QName(parent).namespace
+    child = etree.SubElement(parent, f"{{{namespace}}}{tag}" if namespace else tag)
+    if value is not None:
+        child.text = value
+    return child
+
+
+def _qualified(element: etree._Element, path: str) -> str:
+    namespace = etree.QName(element).namespace
+    if not namespace:
+        return path
+    return "/".join(f"{{{namespace}}}{step}" for step in path.split("/"))
+
+
+def find(element: etree._Element, path: str) -> etree._Element | None:
+    """The first element at a slash-separated path of local names under `element`, in its namespace."""
+    return element.find(_qualified(element, path))
+
+
+def find_all(element: etree._Element, path: str) -> list[etree._Element]:
+    return list(element.iterfind(_qualified(element, path)))
+
+
+def need(element: etree._Element, path: str, *, where: str = "", code: str = "FF01") -> etree._Element:
+    """The element at `path`, or a MessageError naming it: a model cannot be built without it."""
+    found = find(element, path)
+    if found is None:
+        raise MessageError("missing", f"{_join(where, path)} is missing", code=code)
+    return found
+
+
+def text(element: etree._Element, path: str, *, where: str = "", code: str = "FF01") -> str:
+    return need(element, path, where=where, code=code).text or ""
+
+
+def text_or_none(element: etree._Element, path: str) -> str | None:
+    found = find(element, path)
+    return None if found is None else (found.text or "")
+
+
+def _join(where: str, path: str) -> str:
+    return f"{where}/{path}" if where else path
+
+
+# --- checks shared by the models' constructors ---------------------------------------------------------------------
+# They raise MessageError so that a message read from outside and refused by a model's own rules is answered with a
+# code, exactly like one refused while reading; for a message built in Corridor they are simply ValueErrors.
+
+
+def check_bic(value: str, field: str) -> None:
+    if not isinstance(value, str) or not _BIC.fullmatch(value):
+        raise MessageError("bic", f"{field}: {value!r} is not a BIC (8 or 11 letters and digits)", code="RC01")
+
+
+def check_uetr(value: str | None, field: str) -> None:
+    if value is not None and (not isinstance(value, str) or not _UETR.fullmatch(value)):
+        raise MessageError("uetr", f"{field}: {value!r} is not a lowercase UUID v4", code="FF01")
+
+
+def check_text(value: str | None, field: str, limit: int, *, optional: bool = False) -> None:
+    """Lengths are the schema's Max35Text and friends; checked here so the error names the field, not a line."""
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not 1 <= len(value) <= limit:
+        raise MessageError("text", f"{field}: must be text of 1 to {limit} characters, got {value!r}", code="FF01")
+
+
+def check_code(
+    value: str | None, field: str, allowed: tuple[str, ...] | None = None, *, optional: bool = False
+) -> None:
+    """External codes are 1 to 4 characters; some fields accept only a closed list."""
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not 1 <= len(value) <= 4 or (allowed is not None and value not in allowed):
+        expected = f"one of {', '.join(allowed)}" if allowed else "a code of 1 to 4 characters"
+        raise MessageError("code", f"{field}: {value!r} is not {expected}", code="FF01")
+
+
+def check_timestamp(value: datetime | None, field: str, *, optional: bool = False) -> None:
+    """A timestamp without a zone is ambiguous across two countries' clocks, so none is accepted."""
+    if value is None and optional:
+        return
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise MessageError("timestamp", f"{field}: {value!r} must be a timezone-aware datetime", code="FF01")
+
+
+def check_date(value: date, field: str) -> None:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise MessageError("date", f"{field}: {value!r} must be a date", code="DT01")
+
+
+def check_money(value: Money, field: str) -> None:
+    """Amounts that move money are positive; a zero or negative one is a mistake upstream, never a payment."""
+    if not isinstance(value, Money):
+        raise TypeError(f"{field}: an amount must be Money, got {type(value).__name__}")
+    if value.minor <= 0:
+        raise MessageError("amount", f"{field}: {value} must be greater than zero", code="AM12")
+
+
+# --- amounts and rates ---------------------------------------------------------------------------------------------
+
+
+def write_amount(parent: etree._Element, tag: str, money: Money) -> etree._Element:
+    """`<tag Ccy="RUB">1234.56</tag>`, always with exactly the currency's decimals, so 5 kopecks read 0.05."""
+    if not isinstance(money, Money):
+        raise TypeError(f"{tag}: an amount must be Money, got {type(money).__name__}")
+    if money.minor < 0:
+        raise ValueError(f"{tag}: {money} is negative; ISO 20022 amounts are unsigned (the sign is CdtDbtInd)")
+    exponent = money.currency.exponent
+    written = format(money.to_decimal(), "f")
+    digits = len(written.replace(".", ""))
+    if exponent > ISO_AMOUNT_FRACTION_DIGITS or digits > ISO_AMOUNT_TOTAL_DIGITS:
+        raise ValueError(
+            f"{tag}: {money} cannot be written in ISO 20022 (at most {ISO_AMOUNT_TOTAL_DIGITS} digits, "
+            f"{ISO_AMOUNT_FRACTION_DIGITS} of them decimals)"
+        )
+    element = sub(parent, tag, written)
+    element.set("Ccy", money.currency.code)
+    return element
+
+
+def read_amount(element: etree._Element, path: str, *, positive: bool = True) -> Money:
+    """Money from an amount element, refusing anything that would need rounding or a guess about the currency.
+
+    `positive` is for the amounts ISO requires to be greater than zero (a settlement, a return); balances may be
+    zero.
+    """
+    code = element.get("Ccy") or ""
+    if not _CURRENCY_CODE.fullmatch(code):
+        raise MessageError("currency", f"{path}: Ccy {code!r} is not a three-letter currency code", code="AM03")
+    written = (element.text or "").strip()
+    if not _DECIMAL.fullmatch(written):
+        raise MessageError("amount", f"{path}: {written!r} is not a decimal amount", code="AM12")
+    try:
+        cur = currency(code)
+    except UnknownCurrency:
+        raise MessageError("currency", f"{path}: {code} is not a currency Corridor knows", code="AM03") from None
+    amount = Decimal(written)
+    places = _decimal_places(amount)
+    if places > cur.exponent:
+        raise MessageError(
+            "amount", f"{path}: {written} has {places} decimals; {code} allows {cur.exponent}", code="AM12"
+        )
+    try:
+        money = Money.of(amount, cur)
+    except MoneyError as exc:
+        raise MessageError("amount", f"{path}: {written} is not a usable amount: {exc}", code="AM12") from None
+    if money.minor < 0 or (positive and money.minor == 0):
+        raise MessageError("amount", f"{path}: {written} {code} must be greater than zero", code="AM12")
+    return money
+
+
+def _decimal_places(amount: Decimal) -> int:
+    """Decimals that carry a digit: 12.340 has 2. Counted on the digits, since normalize() would round past 28."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # the text matched a plain decimal, so it is finite
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:
+        return 0
+    trailing = len(digits) - len(significant)
+    return max(0, -exponent - trailing)
+
+
+def write_rate(parent: etree._Element, tag: str, rate: Decimal) -> etree._Element:
+    """Written with Decimal's own digits, never through a float, and never in exponent notation."""
+    if not isinstance(rate, Decimal) or not rate.is_finite() or rate <= 0:
+        raise ValueError(f"{tag}: a rate must be a positive finite Decimal, got {rate!r}")
+    return sub(parent, tag, format(rate, "f"))
+
+
+def read_rate(element: etree._Element, path: str) -> Decimal:
+    written = (element.text or "").strip()
+    if not _DECIMAL.fullmatch(written) or Decimal(written) <= 0:
+        raise MessageError("rate", f"{path}: {written!r} is not a positive rate", code="FF01")
+    return Decimal(written)
+
+
+# --- dates and times -------------------------------------------------------------------------------------------------
+
+
+def write_timestamp(parent: etree._Element, tag: str, moment: datetime) -> etree._Element:
+    """UTC with a Z and milliseconds (microseconds only when they carry something), e.g. 2026-11-23T10:15:00.123Z."""
+    check_timestamp(moment, tag)
+    utc = moment.astimezone(UTC)
+    fraction = f"{utc.microsecond // 1000:03d}" if utc.microsecond % 1000 == 0 else f"{utc.microsecond:06d}"
+    # Built by hand: strftime's %Y drops the leading zeros of years before 1000, which xs:dateTime requires.
+    written = f"{utc.date().isoformat()}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{fraction}Z"
+    return sub(parent, tag, written)
+
+
+def read_timestamp(element: etree._Element, path: str) -> datetime:
+    """A UTC datetime; digits past microseconds are dropped, a timestamp without a zone is refused."""
+    written = (element.text or "").strip()
+    match = _DATETIME.fullmatch(written)
+    if match is None:
+        raise MessageError("timestamp", f"{path}: {written!r} is not an ISO date and time", code="FF01")
+    if match["tz"] is None:
+        raise MessageError(
+            "timestamp", f"{path}: {written} has no time zone; write it in UTC with a Z or with an offset", code="FF01"
+        )
+    zone = UTC
+    if match["tz"] != "Z":
+        sign = -1 if match["tz"][0] == "-" else 1
+        hours, minutes = int(match["tz"][1:3]), int(match["tz"][4:6])
+        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        day = date.fromisoformat(match["date"])
+        moment = datetime(
+            day.year,
+            day.month,
+            day.day,
+            int(match["h"]),
+            int(match["mi"]),
+            int(match["s"]),
+            int((match["frac"] or "0")[:6].ljust(6, "0")),
+            tzinfo=zone,
+        )
+    except ValueError as exc:
+        raise MessageError("timestamp", f"{path}: {written} is not a usable time: {exc}", code="FF01") from None
+    return moment.astimezone(UTC)
+
+
+def write_date(parent: etree._Element, tag: str, day: date) -> etree._Element:
+    check_date(day, tag)
+    return sub(parent, tag, day.isoformat())
+
+
+def read_date(element: etree._Element, path: str) -> date:
+    written = (element.text or "").strip()
+    match = _DATE.fullmatch(written)
+    try:
+        if match is None:
+            raise ValueError("expected YYYY-MM-DD")
+        return date(int(match["y"]), int(match["m"]), int(match["d"]))
+    except ValueError as exc:
+        raise MessageError("date", f"{path}: {written!r} is not a date: {exc}", code="DT01") from None
+
+
+# --- agents, accounts, parties ---------------------------------------------------------------------------------------
+
+
+def write_agent(parent: etree._Element, tag: str, bic: str) -> etree._Element:
+    """`<tag><FinInstnId><BICFI>..</BICFI></FinInstnId></tag>`: Corridor identifies every institution by BIC."""
+    check_bic(bic, tag)
+    agent = sub(parent, tag)
+    sub(sub(agent, "FinInstnId"), "BICFI", bic)
+    return agent
+
+
+def read_agent(parent: etree._Element, path: str, *, where: str = "") -> str:
+    """The BIC of an agent at `path`; an agent identified any other way cannot be routed, so it is refused."""
+    bic = text_or_none(need(parent, path, where=where, code="RC01"), "FinInstnId/BICFI")
+    if bic is None:
+        raise MessageError("agent", f"{_join(where, path)}: the agent must be identified by BICFI", code="RC01")
+    return bic
+
+
+def write_account(parent: etree._Element, tag: str, account: str) -> etree._Element:
+    """As Othr, not IBAN: Corridor's identifiers are IBAN-like but need not pass IBAN's checksum."""
+    check_text(account, tag, 34)
+    element = sub(parent, tag)
+    sub(sub(sub(element, "Id"), "Othr"), "Id", account)
+    return element
+
+
+def read_account(element: etree._Element, path: str) -> str:
+    """Othr/Id or IBAN, whichever the sender used: both identify the same account for Corridor."""
+    identifier = text_or_none(element, "Id/Othr/Id") or text_or_none(element, "Id/IBAN")
+    if identifier is None:
+        raise MessageError("account", f"{path}/Id: the account has no identifier", code="AC01")
+    return identifier
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A debtor or creditor as Corridor records them: a name, optionally an account and a country."""
+
+    name: str
+    account: str | None = None
+    country: str | None = None
+
+    def __post_init__(self) -> None:
+        check_text(self.name, "Nm", 140)
+        check_text(self.account, "Acct/Id/Othr/Id", 34, optional=True)
+        if self.country is not None and (not isinstance(self.country, str) or not _COUNTRY.fullmatch(self.country)):
+            raise MessageError("country", f"Ctry: {self.country!r} is not a two-letter country code", code="FF01")
+
+
+def write_party(parent: etree._Element, tag: str, party: Party) -> None:
+    """Writes `<tag>` and, when the party has an account, `<tag>Acct` right after it, as the schemas order them."""
+    element = sub(parent, tag)
+    sub(element, "Nm", party.name)
+    if party.country is not None:
+        sub(sub(element, "PstlAdr"), "Ctry", party.country)
+    if party.account is not None:
+        write_account(parent, f"{tag}Acct", party.account)
+
+
+def read_party(parent: etree._Element, tag: str, *, where: str = "", code: str = "FF01") -> Party:
+    """`code` answers a party without a name: RR02 for a debtor, RR03 for a creditor."""
+    element = need(parent, tag, where=where, code=code)
+    name = text_or_none(element, "Nm")
+    if name is None:
+        raise MessageError("party", f"{_join(where, tag)}/Nm: the party has no name", code=code)
+    account = find(parent, f"{tag}Acct")
+    return Party(
+        name=name,
+        account=None if account is None else read_account(account, _join(where, f"{tag}Acct")),
+        country=text_or_none(element, "PstlAdr/Ctry"),
+    )

@@ -1,0 +1,114 @@
+"""The Business Application Header (head.001.001.02) that travels with every Corridor message.
+
+Why a header at all: the network routes and de-duplicates on it (sender, recipient, message identifier) without
+opening the message itself, so it must be as strictly typed as the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Self
+
+from lxml import etree
+
+from corridor.iso20022.models.common import (
+    Message,
+    MessageError,
+    check_bic,
+    check_text,
+    check_timestamp,
+    find,
+    namespace_of,
+    need,
+    read_agent,
+    read_timestamp,
+    sub,
+    text,
+    text_or_none,
+    write_agent,
+    write_timestamp,
+)
+
+__all__ = ["HEADER_TYPE", "AppHeader"]
+
+HEADER_TYPE = "head.001.001.02"
+
+
+@dataclass(frozen=True, slots=True)
+class AppHeader(Message):
+    """One header; `related_*` name the message this one answers (a status to a transfer, a resolution to a case).
+
+    The schema requires the related message's definition and creation time besides its identifier, so all three
+    are given together. A related message is taken to have come the other way (from recipient to sender), which is
+    what answering means; that is how its Fr and To are written and why they are not kept when read.
+    """
+
+    MESSAGE_TYPE: ClassVar[str] = HEADER_TYPE
+
+    sender_bic: str
+    recipient_bic: str
+    message_id: str
+    message_type: str
+    created: datetime
+    business_service: str | None = None
+    related_message_id: str | None = None
+    related_message_type: str | None = None
+    related_created: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_bic(self.sender_bic, "Fr/FIId/FinInstnId/BICFI")
+        check_bic(self.recipient_bic, "To/FIId/FinInstnId/BICFI")
+        check_text(self.message_id, "BizMsgIdr", 35)
+        check_text(self.message_type, "MsgDefIdr", 35)
+        check_timestamp(self.created, "CreDt")
+        check_text(self.business_service, "BizSvc", 35, optional=True)
+        related = (self.related_message_id, self.related_message_type, self.related_created)
+        if any(part is not None for part in related) and any(part is None for part in related):
+            raise MessageError(
+                "related",
+                "Rltd: related_message_id, related_message_type and related_created are given together or not at all",
+                code="FF01",
+            )
+        check_text(self.related_message_id, "Rltd/BizMsgIdr", 35, optional=True)
+        check_text(self.related_message_type, "Rltd/MsgDefIdr", 35, optional=True)
+        check_timestamp(self.related_created, "Rltd/CreDt", optional=True)
+
+    def to_element(self) -> etree._Element:
+        namespace = namespace_of(HEADER_TYPE)
+        root = etree.Element(f"{{{namespace}}}AppHdr", nsmap={None: namespace})  # type: ignore[dict-item]
+        _write_parties(root, self.sender_bic, self.recipient_bic)
+        sub(root, "BizMsgIdr", self.message_id)
+        sub(root, "MsgDefIdr", self.message_type)
+        if self.business_service is not None:
+            sub(root, "BizSvc", self.business_service)
+        write_timestamp(root, "CreDt", self.created)
+        if self.related_message_id is not None and self.related_message_type is not None and self.related_created:
+            related = sub(root, "Rltd")
+            _write_parties(related, self.recipient_bic, self.sender_bic)
+            sub(related, "BizMsgIdr", self.related_message_id)
+            sub(related, "MsgDefIdr", self.related_message_type)
+            write_timestamp(related, "CreDt", self.related_created)
+        return root
+
+    @classmethod
+    def from_element(cls, root: etree._Element) -> Self:
+        if etree.QName(root).localname != "AppHdr" or etree.QName(root).namespace != namespace_of(HEADER_TYPE):
+            raise MessageError("header", f"expected a {HEADER_TYPE} AppHdr, got {root.tag}", code="FF01")
+        related = find(root, "Rltd")
+        return cls(
+            sender_bic=read_agent(root, "Fr/FIId"),
+            recipient_bic=read_agent(root, "To/FIId"),
+            message_id=text(root, "BizMsgIdr"),
+            message_type=text(root, "MsgDefIdr"),
+            created=read_timestamp(need(root, "CreDt"), "CreDt"),
+            business_service=text_or_none(root, "BizSvc"),
+            related_message_id=None if related is None else text(related, "BizMsgIdr", where="Rltd"),
+            related_message_type=None if related is None else text(related, "MsgDefIdr", where="Rltd"),
+            related_created=None if related is None else read_timestamp(need(related, "CreDt"), "Rltd/CreDt"),
+        )
+
+
+def _write_parties(parent: etree._Element, sender: str, recipient: str) -> None:
+    write_agent(sub(parent, "Fr"), "FIId", sender)
+    write_agent(sub(parent, "To"), "FIId", recipient)

@@ -1,0 +1,1 @@
+"""The interbank network: identity, the signed directory, signed envelopes, outbox/inbox and transports."""

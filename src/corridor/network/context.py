@@ -1,0 +1,176 @@
+"""What a participant's role sees of its node while it handles one message: ledger, records, outbox, clock.
+
+A role (a bank, a central bank's RTGS, an FX provider) is written as handlers that take a Context. Everything a
+handler changes in the node's records goes into the context's Unit and is committed in one transaction after the
+handler returns; messages it sends go into the outbox in that same transaction. Ledger transfers are made at once,
+with ids derived from the payment and the step (`ledger_id`), so a handler run twice after a crash finds its
+transfers already there (`exists`) rather than moving money twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from corridor.iso20022.models.common import Message
+from corridor.iso20022.models.header import AppHeader
+from corridor.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
+from corridor.network.directory import Directory
+from corridor.network.envelope import seal
+from corridor.network.identity import SigningKey
+from corridor.network.store import NodeStore, Unit
+
+ID_MASK = (1 << 127) - 1
+
+
+def ledger_id(*parts: str) -> int:
+    """A ledger id (u128, never 0) that the same parts always give: the ledger's idempotency does the rest."""
+    digest = hashlib.sha256("|".join(parts).encode()).digest()
+    return (int.from_bytes(digest[:16], "big") & ID_MASK) or 1
+
+
+def uetr_for(idempotency_key: str) -> str:
+    """A UUID v4-shaped UETR from a client's idempotency key, so the same request names the same payment."""
+    digest = bytearray(hashlib.sha256(b"corridor-uetr|" + idempotency_key.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def iso_time(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Clock(Protocol):
+    def __call__(self) -> int: ...
+
+
+@dataclass
+class NodeServices:
+    """The parts of a node that outlive one message."""
+
+    bic: str
+    key: SigningKey
+    directory: Directory
+    ledger: Ledger
+    store: NodeStore
+    clock: Clock
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+class TransferFailed(Exception):
+    """A ledger transfer the handler needed was refused; `result` is the ledger's own result name."""
+
+    def __init__(self, result: CreateTransferResult) -> None:
+        super().__init__(result.name)
+        self.result = result
+
+
+SUCCESS = (CreateTransferResult.ok, CreateTransferResult.exists)
+
+
+@dataclass
+class Context:
+    services: NodeServices
+    unit: Unit
+    now_ns: int
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def bic(self) -> str:
+        return self.services.bic
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.services.ledger
+
+    @property
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.now_ns // 1000 / 1e6, UTC)
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    @property
+    def at(self) -> str:
+        return iso_time(self.now_ns)
+
+    def new_message_id(self) -> str:
+        return f"{self.bic[:4]}{uuid.uuid4().hex[:28].upper()}"
+
+    def send(
+        self, recipient: str, message: Message, *, uetr: str | None = None, related: AppHeader | None = None
+    ) -> str:
+        """Seal `message` for `recipient` and put it in the outbox of this handler's transaction."""
+        message_id: str = message.message_id if hasattr(message, "message_id") else message.assignment_id  # type: ignore[attr-defined]
+        header = AppHeader(
+            sender_bic=self.bic,
+            recipient_bic=recipient,
+            message_id=message_id,
+            message_type=message.MESSAGE_TYPE,
+            created=self.now,
+            business_service="corridor.xbct",
+            related_message_id=None if related is None else related.message_id,
+            related_message_type=None if related is None else related.message_type,
+            related_created=None if related is None else related.created,
+        )
+        data = seal(header, message.to_element(), self.services.key)
+        self.unit.enqueue(message_id, recipient, message.MESSAGE_TYPE, uetr, data, self.at)
+        self.sent.append((recipient, message.MESSAGE_TYPE))
+        return message_id
+
+    def event(self, uetr: str, status: str, detail: str, reason: str | None = None) -> None:
+        self.unit.event(uetr, self.at, self.bic, status, reason, detail)
+
+    def save(self, uetr: str, state: str, data: dict[str, Any], *, deadline_ns: int | None = None) -> None:
+        data["state"] = state
+        self.unit.put_payment(uetr, state, deadline_ns, data, self.at)
+
+    async def transfers(self, batch: Sequence[Transfer]) -> list[CreateTransferResult]:
+        """Apply a batch (linked or not) and return one result per event; `exists` means done before."""
+        return await self.ledger.acreate_transfers(batch)
+
+    async def transfer(self, *batch: Transfer) -> None:
+        """Apply a batch that must succeed as a whole; raise TransferFailed with the first refusal."""
+        for result in await self.transfers(batch):
+            if result not in SUCCESS:
+                raise TransferFailed(result)
+
+    async def resolve(self, pending_id: int, *, post: bool, step: str) -> bool:
+        """Post or void a pending transfer; return True if it ended posted, whichever decision reached it first.
+
+        The ledger resolves a pending transfer at most once, so it is the durable record of a two-phase decision:
+        a timer that voids and a message that posts cannot both win, and whoever comes second learns the outcome.
+        """
+        pending = self.ledger.get_transfer(pending_id)
+        if pending is None:
+            raise LookupError(f"pending transfer {pending_id} not found")
+        flag = TransferFlags.POST_PENDING_TRANSFER if post else TransferFlags.VOID_PENDING_TRANSFER
+        resolution = Transfer(
+            id=ledger_id(self.bic, str(pending_id), step),
+            debit_account_id=pending.debit_account_id,
+            credit_account_id=pending.credit_account_id,
+            amount=pending.amount,
+            pending_id=pending_id,
+            ledger=pending.ledger,
+            code=pending.code,
+            flags=flag,
+        )
+        (result,) = await self.transfers([resolution])
+        if result in SUCCESS:
+            return post
+        if result == CreateTransferResult.pending_transfer_already_posted:
+            return True
+        if result in (
+            CreateTransferResult.pending_transfer_already_voided,
+            CreateTransferResult.pending_transfer_expired,
+        ):
+            return False
+        if result == CreateTransferResult.exists_with_different_flags:
+            return not post
+        raise TransferFailed(result)

@@ -1,0 +1,131 @@
+"""Signed envelopes: how one node's ISO 20022 message reaches another and is believed.
+
+On the wire a message is one XML document:
+
+    <Envelope xmlns="urn:corridor:envelope:1">
+      <AppHdr xmlns="urn:iso:std:iso:20022:tech:xsd:head.001.001.02">...</AppHdr>
+      <Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08">...</Document>
+      <Sgntr alg="Ed25519" key="<fingerprint>">base64</Sgntr>
+    </Envelope>
+
+The signature covers canonical bytes, not the bytes as sent: `corridor-envelope-1\\n` followed by the exclusive
+XML canonicalization (C14N 1.0) of the AppHdr and then of the Document, so re-indenting or re-prefixing the XML on
+the way does not break it while any change of content does. The Business Application Header carries who sent it to
+whom, the message id and type; the receiver checks, in this order and refusing at the first failure: size and
+well-formedness (hardened parser), the envelope's shape, the header against head.001.001.02, the sender in the
+directory, that it is the recipient, the signature with the sender's directory key, the document against its own
+schema, and that the header names the document's type. Replays and duplicates are the inbox's job (store.py).
+
+Why not XMLDSig inside AppHdr/Sgntr: Ed25519 in XMLDSig is not widely implemented, and C14N plus a detached
+signature is what XMLDSig would compute anyway, without the transforms machinery that has been a source of
+signature-wrapping attacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from lxml import etree
+
+from corridor.iso20022.models.header import AppHeader
+from corridor.iso20022.schemas import SchemaViolation, validate
+from corridor.iso20022.xml import XmlRejected, parse_xml
+from corridor.network.directory import Directory
+from corridor.network.identity import SigningKey, fingerprint, verify_signature
+
+ENVELOPE_NS = "urn:corridor:envelope:1"
+HEADER_NS = "urn:iso:std:iso:20022:tech:xsd:head.001.001.02"
+_DOMAIN = b"corridor-envelope-1\n"
+
+
+class EnvelopeRejected(XmlRejected):
+    """A message refused before any processing; `authenticated` says whether its sender was proven.
+
+    Only an authenticated sender is answered (with a pacs.002 RJCT where the standard has one): answering an
+    unproven sender would let anyone make a node send messages to a victim.
+    """
+
+    def __init__(self, reason: str, message: str, *, header: AppHeader | None = None, authenticated: bool = False):
+        super().__init__(reason, message)
+        self.header = header
+        self.authenticated = authenticated
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedMessage:
+    header: AppHeader
+    document: etree._Element
+    message_type: str
+    digest: bytes
+    """SHA-256 of the signed bytes: the same message id with another digest is a replay with altered content."""
+
+
+def _canonical(element: etree._Element) -> bytes:
+    return etree.tostring(element, method="c14n", exclusive=True)
+
+
+def _signed_bytes(header: etree._Element, document: etree._Element) -> bytes:
+    return _DOMAIN + _canonical(header) + _canonical(document)
+
+
+def seal(header: AppHeader, document: etree._Element, key: SigningKey) -> bytes:
+    """The wire bytes of a message, validated against the schemas first: a node never sends what it would refuse."""
+    header_element = header.to_element()
+    validate(header_element)
+    document_type = validate(document)
+    if document_type != header.message_type:
+        raise ValueError(f"header names {header.message_type} but the document is {document_type}")
+    signature = key.sign(_signed_bytes(header_element, document))
+    envelope = etree.Element(f"{{{ENVELOPE_NS}}}Envelope", nsmap={None: ENVELOPE_NS})  # type: ignore[dict-item]
+    envelope.append(header_element)
+    envelope.append(document)
+    sgntr = etree.SubElement(envelope, f"{{{ENVELOPE_NS}}}Sgntr", alg="Ed25519", key=key.fingerprint)
+    sgntr.text = base64.b64encode(signature).decode()
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def open_envelope(data: bytes, directory: Directory, recipient: str) -> OpenedMessage:
+    """Check a received message as the module docstring orders; raise EnvelopeRejected (or XmlRejected) on failure."""
+    root = parse_xml(data)
+    if root.tag != f"{{{ENVELOPE_NS}}}Envelope":
+        raise EnvelopeRejected("envelope", f"root element {root.tag!r} is not a Corridor envelope")
+    children = [child for child in root if isinstance(child.tag, str)]
+    tags = [etree.QName(child).localname for child in children]
+    if tags != ["AppHdr", "Document", "Sgntr"] or etree.QName(children[2]).namespace != ENVELOPE_NS:
+        raise EnvelopeRejected("envelope", f"an envelope holds AppHdr, Document and Sgntr in that order, got {tags}")
+    header_element, document, sgntr = children
+    if etree.QName(header_element).namespace != HEADER_NS:
+        raise EnvelopeRejected("header", "the AppHdr is not a head.001.001.02 Business Application Header")
+    try:
+        validate(header_element)
+    except SchemaViolation as exc:
+        raise EnvelopeRejected("header", f"business application header: {exc}") from None
+    header = AppHeader.from_element(header_element)
+    sender = directory.get(header.sender_bic)
+    if sender is None:
+        raise EnvelopeRejected("unknown_sender", f"sender {header.sender_bic} is not in the network directory")
+    if header.recipient_bic != recipient:
+        raise EnvelopeRejected("wrong_recipient", f"message is addressed to {header.recipient_bic}, not {recipient}")
+    try:
+        signature = base64.b64decode(sgntr.text or "", validate=True)
+    except ValueError:
+        signature = b""
+    signed = _signed_bytes(header_element, document)
+    if sgntr.get("alg") != "Ed25519" or not verify_signature(sender.public_key, signature, signed):
+        raise EnvelopeRejected(
+            "signature", f"signature does not verify with {sender.bic}'s directory key {fingerprint(sender.public_key)}"
+        )
+    try:
+        document_type = validate(document)
+    except SchemaViolation as exc:
+        raise EnvelopeRejected("schema", str(exc), header=header, authenticated=True) from None
+    if document_type != header.message_type:
+        raise EnvelopeRejected(
+            "type_mismatch",
+            f"header names {header.message_type} but the document is {document_type}",
+            header=header,
+            authenticated=True,
+        )
+    return OpenedMessage(header, document, document_type, hashlib.sha256(signed).digest())

@@ -1,0 +1,302 @@
+"""A node's own database: inbox, outbox, payment state and tracking events, committed together.
+
+This is the node's half of exactly-once. A message's effects on this node's records (the inbox entry that marks it
+processed, the payment's new state, the messages it causes, the tracking events) are written in one transaction,
+so a crash leaves either all of them or none; the outbox is then relayed to the transport until it is accepted.
+Ledger effects are not in this transaction: they carry ids derived from the payment and the step (rails/ids.py),
+so doing one again after a crash returns `exists` instead of moving money twice, and they are always made before
+the transaction that records the message as processed.
+
+Writes are group-committed by one writer thread, like the ledger's: every unit of work queued while a commit is
+in flight goes into the next transaction, each inside its own savepoint so one failing unit fails alone.
+SQLite in WAL mode with synchronous=FULL: a committed unit survives power loss, as a ledger group does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    sender TEXT NOT NULL, message_id TEXT NOT NULL, digest BLOB NOT NULL, message_type TEXT NOT NULL,
+    received_at TEXT NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (sender, message_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE, recipient TEXT NOT NULL,
+    message_type TEXT NOT NULL, uetr TEXT, data BLOB NOT NULL, created_at TEXT NOT NULL, sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+CREATE TABLE IF NOT EXISTS payments (
+    uetr TEXT PRIMARY KEY, state TEXT NOT NULL, deadline_ns INTEGER, data TEXT NOT NULL, updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS payments_deadline ON payments (deadline_ns) WHERE deadline_ns IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, uetr TEXT NOT NULL, at TEXT NOT NULL, node TEXT NOT NULL,
+    status TEXT NOT NULL, reason TEXT, detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_uetr ON events (uetr, seq);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, sender TEXT, message_id TEXT, reason TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+GROUP_MAX = 512
+
+
+class DuplicateMessage(Exception):
+    """The inbox already holds this (sender, message id): the message was processed before."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    seq: int
+    message_id: str
+    recipient: str
+    message_type: str
+    uetr: str | None
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    uetr: str
+    at: str
+    node: str
+    status: str
+    reason: str | None
+    detail: str
+
+
+@dataclass(slots=True)
+class Unit:
+    """Everything one message (or one timer, or one API call) changes in the node's records."""
+
+    inbox: tuple[str, str, bytes, str, str, str] | None = None
+    payments: dict[str, tuple[str, int | None, str]] = field(default_factory=dict)
+    outbox: list[tuple[str, str, str, str | None, bytes, str]] = field(default_factory=list)
+    events: list[tuple[str, str, str, str, str | None, str]] = field(default_factory=list)
+    rejected: list[tuple[str, str | None, str | None, str, str]] = field(default_factory=list)
+    kv: dict[str, str] = field(default_factory=dict)
+    at: str = ""
+
+    def record_inbox(
+        self, sender: str, message_id: str, digest: bytes, message_type: str, at: str, outcome: str
+    ) -> None:
+        self.inbox = (sender, message_id, digest, message_type, at, outcome)
+
+    def put_payment(self, uetr: str, state: str, deadline_ns: int | None, data: dict[str, Any], at: str) -> None:
+        self.payments[uetr] = (state, deadline_ns, json.dumps(data, sort_keys=True, separators=(",", ":")))
+        self.at = at
+
+    def enqueue(
+        self, message_id: str, recipient: str, message_type: str, uetr: str | None, data: bytes, at: str
+    ) -> None:
+        self.outbox.append((message_id, recipient, message_type, uetr, data, at))
+
+    def event(self, uetr: str, at: str, node: str, status: str, reason: str | None, detail: str) -> None:
+        self.events.append((uetr, at, node, status, reason, detail))
+
+    def reject(self, at: str, sender: str | None, message_id: str | None, reason: str, detail: str) -> None:
+        self.rejected.append((at, sender, message_id, reason, detail))
+
+    def _apply(self, conn: sqlite3.Connection) -> None:
+        if self.inbox is not None:
+            try:
+                conn.execute("INSERT INTO inbox VALUES (?, ?, ?, ?, ?, ?)", self.inbox)
+            except sqlite3.IntegrityError:
+                raise DuplicateMessage(f"{self.inbox[0]}/{self.inbox[1]} was already processed") from None
+        at = self.at
+        for uetr, (state, deadline, data) in self.payments.items():
+            conn.execute(
+                "INSERT INTO payments VALUES (?, ?, ?, ?, ?) ON CONFLICT (uetr) DO UPDATE SET state = excluded.state,"
+                " deadline_ns = excluded.deadline_ns, data = excluded.data, updated_at = excluded.updated_at",
+                (uetr, state, deadline, data, at),
+            )
+        for row in self.outbox:
+            conn.execute(
+                "INSERT INTO outbox (message_id, recipient, message_type, uetr, data, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        conn.executemany(
+            "INSERT INTO events (uetr, at, node, status, reason, detail) VALUES (?, ?, ?, ?, ?, ?)", self.events
+        )
+        conn.executemany(
+            "INSERT INTO rejected (at, sender, message_id, reason, detail) VALUES (?, ?, ?, ?, ?)", self.rejected
+        )
+        for key, value in self.kv.items():
+            conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+class NodeStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._writer_conn = _connect(path)
+        self._writer_conn.executescript(SCHEMA)
+        self._local = threading.local()
+        self._queue: queue.SimpleQueue[tuple[Unit, Future[None]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"store:{path.name}", daemon=True)
+        self._thread.start()
+
+    # -- writes ---------------------------------------------------------------------------------------------------
+
+    def submit(self, unit: Unit) -> Future[None]:
+        future: Future[None] = Future()
+        self._queue.put((unit, future))
+        return future
+
+    async def commit(self, unit: Unit) -> None:
+        """Durably apply `unit`; raise DuplicateMessage if its inbox entry exists already."""
+        await asyncio.wrap_future(self.submit(unit))
+
+    def commit_sync(self, unit: Unit) -> None:
+        self.submit(unit).result()
+
+    def _run(self) -> None:
+        conn = self._writer_conn
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            group = [item]
+            while len(group) < GROUP_MAX:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                group.append(more)
+            outcomes: list[BaseException | None] = []
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for index, (unit, _) in enumerate(group):
+                    conn.execute(f"SAVEPOINT u{index}")
+                    try:
+                        unit._apply(conn)
+                    except Exception as exc:
+                        conn.execute(f"ROLLBACK TO u{index}")
+                        outcomes.append(exc)
+                    else:
+                        outcomes.append(None)
+                    conn.execute(f"RELEASE u{index}")
+                conn.execute("COMMIT")
+            except Exception as exc:  # the commit itself failed: nothing of the group is durable
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                outcomes = [exc] * len(group)
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)
+
+    def mark_sent(self, seqs: list[int], at: str) -> Future[None]:
+        """Record that the transport accepted these outbox rows; losing this write only causes a harmless resend."""
+        return self.submit(_MarkSent(seqs, at))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._writer_conn.close()
+
+    # -- reads (each thread its own connection; WAL lets them run beside the writer) ------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self.path)
+        return conn
+
+    def inbox_digest(self, sender: str, message_id: str) -> bytes | None:
+        row = (
+            self._reader()
+            .execute("SELECT digest FROM inbox WHERE sender = ? AND message_id = ?", (sender, message_id))
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def payment(self, uetr: str) -> tuple[str, dict[str, Any]] | None:
+        row = self._reader().execute("SELECT state, data FROM payments WHERE uetr = ?", (uetr,)).fetchone()
+        return None if row is None else (str(row[0]), json.loads(row[1]))
+
+    def payments(self, state: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        sql = "SELECT uetr, state, data FROM payments" + (" WHERE state = ?" if state else "") + " ORDER BY uetr"
+        rows = self._reader().execute(sql, (state,) if state else ()).fetchall()
+        return [(str(u), str(s), json.loads(d)) for u, s, d in rows]
+
+    def due_payments(self, now_ns: int) -> list[str]:
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT uetr FROM payments WHERE deadline_ns IS NOT NULL AND deadline_ns <= ? ORDER BY deadline_ns",
+                (now_ns,),
+            )
+            .fetchall()
+        )
+        return [str(row[0]) for row in rows]
+
+    def unsent(self, limit: int = 256, *, after: int = 0, include_sent: bool = False) -> list[OutboxRow]:
+        where = "seq > ?" + ("" if include_sent else " AND sent_at IS NULL")
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT seq, message_id, recipient, message_type, uetr, data FROM outbox"
+                f" WHERE {where} ORDER BY seq LIMIT ?",
+                (after, limit),
+            )
+            .fetchall()
+        )
+        return [OutboxRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], bytes(r[5])) for r in rows]
+
+    def events(self, uetr: str) -> list[Event]:
+        rows = (
+            self._reader()
+            .execute("SELECT uetr, at, node, status, reason, detail FROM events WHERE uetr = ? ORDER BY seq", (uetr,))
+            .fetchall()
+        )
+        return [Event(*row) for row in rows]
+
+    def rejections(self) -> list[tuple[str, str | None, str | None, str, str]]:
+        rows = self._reader().execute("SELECT at, sender, message_id, reason, detail FROM rejected ORDER BY seq")
+        return [tuple(row) for row in rows.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        conn = self._reader()
+        return {
+            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for table in ("inbox", "outbox", "payments", "events", "rejected")
+        }
+
+    def get(self, key: str) -> str | None:
+        row = self._reader().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+
+class _MarkSent(Unit):
+    def __init__(self, seqs: list[int], at: str) -> None:
+        super().__init__()
+        self._seqs = seqs
+        self._sent_at = at
+
+    def _apply(self, conn: sqlite3.Connection) -> None:
+        conn.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ?", [(self._sent_at, s) for s in self._seqs])

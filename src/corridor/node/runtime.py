@@ -1,0 +1,257 @@
+"""A node: one participant's ledger, records, key and inbox, run on one transport.
+
+Receiving a message, in order: open the envelope (signature, sender, schemas: network/envelope.py); refuse a stale
+or future-dated message and a known id with other content (replays); acknowledge a message already processed
+without processing it again (the inbox); run the role's handler, which makes its ledger transfers at once with
+derived ids; then commit the inbox entry, the payment state, the tracking events and the outgoing messages in one
+transaction. Only then is the delivery acknowledged, so a crash at any point makes the transport deliver it again
+and the handler's second run finds its ledger effects done and its records absent, or its records present and
+the message a duplicate. A relay task publishes the outbox until the transport accepts each message.
+
+Handlers for one payment run one at a time (a lock per UETR); different payments run concurrently, so the ledger's
+and the store's group commits see many at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from corridor.iso20022.models import parse_document
+from corridor.iso20022.models.common import Message, MessageError
+from corridor.iso20022.models.header import AppHeader
+from corridor.iso20022.xml import XmlRejected
+from corridor.ledger import Ledger
+from corridor.network.context import Clock, Context, NodeServices, iso_time
+from corridor.network.directory import Directory
+from corridor.network.envelope import EnvelopeRejected, OpenedMessage, open_envelope
+from corridor.network.identity import SigningKey
+from corridor.network.store import DuplicateMessage, NodeStore, Unit
+from corridor.network.transport.base import Delivery, Transport, TransportError
+
+log = logging.getLogger("corridor.node")
+
+REPLAY_WINDOW_NS = 24 * 3600 * 1_000_000_000
+"""A message created longer ago than this is refused as a replay; the inbox keeps ids at least this long."""
+CLOCK_SKEW_NS = 5 * 60 * 1_000_000_000
+TIMER_PERIOD_S = 0.1
+
+
+class Role(Protocol):
+    async def setup(self, ctx: Context) -> None: ...
+
+    async def handle(self, ctx: Context, header: AppHeader, message: Message) -> None: ...
+
+    async def on_refused(self, ctx: Context, header: AppHeader, error: XmlRejected) -> None:
+        """An authenticated sender's message could not be accepted: answer it where the standard has an answer."""
+        ...
+
+    async def on_deadline(self, ctx: Context, uetr: str) -> None: ...
+
+    def key_of(self, message: Message) -> str:
+        """The lock key for a message: its payment's UETR where it has one."""
+        ...
+
+
+class Node:
+    def __init__(
+        self,
+        *,
+        bic: str,
+        key: SigningKey,
+        directory: Directory,
+        data_dir: Path,
+        transport: Transport,
+        role_factory: Callable[[NodeServices], Role],
+        clock: Clock,
+        ledger_url: str | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.bic = bic
+        self.data_dir = data_dir
+        self.transport = transport
+        data_dir.mkdir(parents=True, exist_ok=True)
+        ledger = Ledger.open(ledger_url or str(data_dir / "ledger.db"))
+        store = NodeStore(data_dir / "node.db")
+        self.services = NodeServices(bic, key, directory, ledger, store, clock, config or {})
+        self.role = role_factory(self.services)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.processed = 0
+        self.duplicates = 0
+        self.refused = 0
+
+    @property
+    def store(self) -> NodeStore:
+        return self.services.store
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.services.ledger
+
+    def context(self) -> Context:
+        return Context(self.services, Unit(), self.services.clock())
+
+    async def start(self) -> None:
+        ctx = self.context()
+        await self.role.setup(ctx)
+        await self.store.commit(ctx.unit)
+        if not self.transport.durable:
+            await self._republish_all()
+        await self.transport.subscribe(self.bic, self._on_delivery)
+        self._tasks.append(asyncio.create_task(self._relay(), name=f"relay:{self.bic}"))
+        self._tasks.append(asyncio.create_task(self._timers(), name=f"timers:{self.bic}"))
+        self._wake.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.store.close()
+        self.ledger.close()
+
+    async def run(self, action: Callable[[Context], Awaitable[Any]], *, lock: str | None = None) -> Any:
+        """Run a local action (an API call, a setup step) with the same transaction rules as a message."""
+        async with self._lock(lock) if lock else contextlib.nullcontext():
+            ctx = self.context()
+            result = await action(ctx)
+            await self.store.commit(ctx.unit)
+        self._wake.set()
+        return result
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    # -- receiving ------------------------------------------------------------------------------------------------
+
+    async def _on_delivery(self, delivery: Delivery) -> None:
+        now = self.services.clock()
+        try:
+            opened = open_envelope(delivery.data, self.services.directory, self.bic)
+            self._check_freshness(opened, now)
+        except EnvelopeRejected as exc:
+            await self._refuse(exc, exc.header if exc.authenticated else None, delivery)
+            return
+        except XmlRejected as exc:
+            await self._refuse(exc, None, delivery)
+            return
+        header = opened.header
+        known = self.store.inbox_digest(header.sender_bic, header.message_id)
+        if known is not None:
+            if known == opened.digest:
+                self.duplicates += 1
+                return
+            await self._refuse(
+                EnvelopeRejected("replay", f"message id {header.message_id} was used before for other content"),
+                None,
+                delivery,
+            )
+            return
+        try:
+            message = parse_document(opened.document)
+        except MessageError as exc:
+            await self._refuse(exc, header, delivery, opened)
+            return
+        async with self._lock(self.role.key_of(message)):
+            ctx = Context(self.services, Unit(), now)
+            ctx.unit.record_inbox(
+                header.sender_bic, header.message_id, opened.digest, opened.message_type, ctx.at, "processed"
+            )
+            await self.role.handle(ctx, header, message)
+            try:
+                await self.store.commit(ctx.unit)
+            except DuplicateMessage:
+                self.duplicates += 1
+                return
+        self.processed += 1
+        if ctx.unit.outbox:
+            self._wake.set()
+
+    def _check_freshness(self, opened: OpenedMessage, now: int) -> None:
+        created = int(opened.header.created.timestamp() * 1_000_000) * 1000
+        if created < now - REPLAY_WINDOW_NS:
+            raise EnvelopeRejected(
+                "replay", f"message {opened.header.message_id} was created {iso_time(created)}, too long ago"
+            )
+        if created > now + CLOCK_SKEW_NS:
+            raise EnvelopeRejected(
+                "clock", f"message {opened.header.message_id} is dated in the future ({iso_time(created)})"
+            )
+
+    async def _refuse(
+        self, error: XmlRejected, header: AppHeader | None, delivery: Delivery, opened: OpenedMessage | None = None
+    ) -> None:
+        """Record the refusal; answer only a proven sender, and mark its message processed so it is answered once."""
+        self.refused += 1
+        ctx = self.context()
+        sender = header.sender_bic if header else None
+        ctx.unit.reject(ctx.at, sender, header.message_id if header else delivery.message_id, error.reason, str(error))
+        log.warning("refused message %s from %s: %s", delivery.message_id, sender or "unproven sender", error)
+        if header is not None:
+            digest = opened.digest if opened is not None else b"refused"
+            ctx.unit.record_inbox(header.sender_bic, header.message_id, digest, header.message_type, ctx.at, "refused")
+            await self.role.on_refused(ctx, header, error)
+        with contextlib.suppress(DuplicateMessage):
+            await self.store.commit(ctx.unit)
+        self._wake.set()
+
+    # -- timers and relay -----------------------------------------------------------------------------------------
+
+    async def _timers(self) -> None:
+        while True:
+            await asyncio.sleep(TIMER_PERIOD_S)
+            try:
+                for uetr in self.store.due_payments(self.services.clock()):
+                    async with self._lock(uetr):
+                        ctx = self.context()
+                        await self.role.on_deadline(ctx, uetr)
+                        await self.store.commit(ctx.unit)
+                    self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("timer pass failed at %s; retrying", self.bic)
+
+    async def _relay(self) -> None:
+        after = 0
+        while True:
+            await self._wake_or_timeout(0.5)
+            try:
+                while rows := self.store.unsent(256, after=after):
+                    for row in rows:
+                        await self.transport.publish(row.recipient, row.message_id, row.data)
+                    await asyncio.wrap_future(
+                        self.store.mark_sent([r.seq for r in rows], iso_time(self.services.clock()))
+                    )
+            except TransportError as exc:
+                log.warning("transport refused a message from %s (%s); the outbox keeps it", self.bic, exc)
+                await asyncio.sleep(0.5)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("relay pass failed at %s; retrying", self.bic)
+                await asyncio.sleep(0.5)
+
+    async def _wake_or_timeout(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    async def _republish_all(self) -> None:
+        """After a restart on a transport that kept nothing, send the whole outbox again; inboxes drop duplicates."""
+        after = 0
+        while rows := self.store.unsent(1024, after=after, include_sent=True):
+            for row in rows:
+                await self.transport.publish(row.recipient, row.message_id, row.data)
+            after = rows[-1].seq

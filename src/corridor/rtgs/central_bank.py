@@ -1,0 +1,552 @@
+"""A central bank: the RTGS for its banks' settlement accounts, and its end of the cross-border corridor.
+
+Domestic payments settle here finally and at once: settlement account to settlement account, no overdraft (the
+ledger's debits_must_not_exceed_credits), then the pacs.008 goes on to the creditor's bank and a pacs.002 ACSC back.
+
+Cross-border, the central banks hold each other's correspondent (loro) accounts in their own currency. The swap line
+is the credit each grants the other: at start the loro is credited with the line's limit from a facility account,
+so the ledger itself refuses a payment that would take the other central bank past its limit (AM23), atomically;
+the live net position is the loro balance minus the limit.
+
+The debtor's central bank converts (with the FX provider's signed quote) and coordinates the two-phase commit: it
+reserves on its ledger and forwards; the creditor's central bank reserves on the loro and forwards; the creditor's
+bank votes (ACSP or RJCT); on ACSP the coordinator posts its reservation, and the ledger's at-most-once resolution of
+that pending transfer is the durable decision, whether it races the coordinator's own timeout or not; ACSC then
+flows to every hop, which posts. On RJCT or timeout the coordinator voids and RJCT flows instead, and every hop
+voids. A hop that has voted never decides alone: it waits for the coordinator, so no hop can post while another
+voids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+from typing import Any
+
+from corridor.fx.quotes import Quote, QuoteError
+from corridor.iso20022.models import (
+    CancellationRequest,
+    CancellationResolution,
+    CreditTransfer,
+    InstitutionCreditTransfer,
+    PaymentReturn,
+    PaymentStatus,
+)
+from corridor.iso20022.models.common import Message
+from corridor.iso20022.models.header import AppHeader
+from corridor.iso20022.xml import XmlRejected
+from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
+from corridor.money import Money, currency, round_fraction
+from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id, uetr_for
+from corridor.scenario.model import Scenario
+from corridor.transfers.codes import ACSC, ACSP, RJCT, describe, reason_for
+from corridor.transfers.records import dump_money, ledger_of, load_money, uetr_of
+from corridor.transfers.replies import refuse_with_status
+
+ISSUANCE, SETTLEMENT, LORO, SWAP_LINE = 1, 20, 30, 31
+
+
+def liquidity_uetr(bic: str, code: str) -> str:
+    """The same UETR for the same opening liquidity, so a restart does not inject it twice."""
+    return uetr_for(f"liquidity:{bic}:{code}")
+
+
+class CentralBankRole:
+    def __init__(self, services: NodeServices, scenario: Scenario) -> None:
+        self.s = services
+        self.scenario = scenario
+        me = scenario.participant(services.bic)
+        self.country = me.country
+        self.currency = currency(scenario.country(me.country).currency)
+        self.ledger_no = ledger_of(self.currency)
+        self.timeout_ns = scenario.payment_timeout_s * 1_000_000_000
+        self.members = [p for p in scenario.participants if p.role == "bank" and p.country == self.country]
+        self.members += [p for p in scenario.participants if p.role == "fx_provider"]
+        self.peers = [p for p in scenario.participants if p.role == "central_bank" and p.bic != services.bic]
+        self.issuance = ledger_id(services.bic, "issuance")
+
+    def settlement(self, bic: str) -> int:
+        return ledger_id(self.s.bic, "settlement", bic)
+
+    def loro(self, bic: str) -> int:
+        return ledger_id(self.s.bic, "loro", bic)
+
+    def key_of(self, message: Message) -> str:
+        return uetr_of(message)
+
+    def is_member(self, bic: str) -> bool:
+        return any(p.bic == bic for p in self.members)
+
+    # -- setup ----------------------------------------------------------------------------------------------------
+
+    async def setup(self, ctx: Context) -> None:
+        no_overdraft = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY
+        accounts = [Account(id=self.issuance, ledger=self.ledger_no, code=ISSUANCE)]
+        accounts += [
+            Account(id=self.settlement(p.bic), ledger=self.ledger_no, code=SETTLEMENT, flags=no_overdraft)
+            for p in self.members
+        ]
+        for peer in self.peers:
+            accounts.append(Account(id=self.loro(peer.bic), ledger=self.ledger_no, code=LORO, flags=no_overdraft))
+            accounts.append(Account(id=ledger_id(self.s.bic, "swap", peer.bic), ledger=self.ledger_no, code=SWAP_LINE))
+        await self.s.ledger.acreate_accounts(accounts)
+        limit = self.scenario.swap_limits.get(self.currency.code)
+        for peer in self.peers:
+            if limit is not None and limit.minor > 0:
+                await ctx.transfer(
+                    Transfer(
+                        id=ledger_id(self.s.bic, "swap-line", peer.bic),
+                        debit_account_id=ledger_id(self.s.bic, "swap", peer.bic),
+                        credit_account_id=self.loro(peer.bic),
+                        amount=limit.minor,
+                        ledger=self.ledger_no,
+                        code=SWAP_LINE,
+                    )
+                )
+        for member in self.members:
+            for amount in member.liquidity:
+                if amount.currency == self.currency:
+                    await self.inject(ctx, member.bic, amount)
+
+    def swap_limit(self) -> Money:
+        return self.scenario.swap_limits.get(self.currency.code, Money(0, self.currency))
+
+    def net_position(self, peer: str) -> Money:
+        """What `peer` holds at us beyond its swap line (negative: what it owes), live from the ledger."""
+        account = self.s.ledger.get_account(self.loro(peer))
+        if account is None:
+            return Money(0, self.currency)
+        return Money(account.credits_posted - account.debits_posted - self.swap_limit().minor, self.currency)
+
+    async def inject(self, ctx: Context, bic: str, amount: Money) -> None:
+        """Credit a member's settlement account from the central bank's issuance and tell it with a pacs.009."""
+        uetr = liquidity_uetr(bic, amount.currency.code)
+        if self.s.store.payment(uetr) is not None:
+            return
+        await ctx.transfer(
+            Transfer(
+                id=ledger_id(self.s.bic, uetr, "inject"),
+                debit_account_id=self.issuance,
+                credit_account_id=self.settlement(bic),
+                amount=amount.minor,
+                ledger=self.ledger_no,
+                code=ISSUANCE,
+            )
+        )
+        message_id = ctx.new_message_id()
+        ctx.send(
+            bic,
+            InstitutionCreditTransfer(
+                message_id=message_id,
+                created=ctx.now,
+                instruction_id=message_id[:35],
+                end_to_end_id=f"LIQ{bic}",
+                uetr=uetr,
+                settlement_amount=amount,
+                settlement_date=ctx.today,
+                debtor=self.s.bic,
+                creditor=bic,
+                instructing_agent=self.s.bic,
+                instructed_agent=bic,
+            ),
+            uetr=uetr,
+        )
+        ctx.save(uetr, "completed", {"uetr": uetr, "role": "liquidity", "member": bic, "amount": dump_money(amount)})
+        ctx.event(uetr, ACSC, f"liquidity {amount} injected into {bic}'s settlement account")
+
+    # -- dispatch -------------------------------------------------------------------------------------------------
+
+    async def handle(self, ctx: Context, header: AppHeader, message: Message) -> None:
+        sender = header.sender_bic
+        if isinstance(message, CreditTransfer):
+            if self.s.store.payment(message.uetr) is not None:
+                return
+            if self.is_member(sender):
+                if self.s.directory[message.creditor_agent].country == self.country:
+                    await self._domestic(ctx, sender, message)
+                else:
+                    await self._outbound(ctx, sender, message)
+            elif any(p.bic == sender for p in self.peers):
+                await self._inbound(ctx, sender, message)
+        elif isinstance(message, PaymentStatus):
+            await self._on_status(ctx, sender, message)
+        elif isinstance(message, PaymentReturn):
+            await self._on_return(ctx, sender, message)
+        elif isinstance(message, CancellationRequest | CancellationResolution):
+            await self._relay_case(ctx, sender, message)
+
+    def _forward(self, ctx: Context, to: str, transfer: CreditTransfer, amount: Money) -> str:
+        forwarded = CreditTransfer(
+            message_id=ctx.new_message_id(),
+            created=ctx.now,
+            instruction_id=transfer.instruction_id,
+            end_to_end_id=transfer.end_to_end_id,
+            uetr=transfer.uetr,
+            settlement_amount=amount,
+            settlement_date=ctx.today,
+            instructed_amount=transfer.instructed_amount,
+            exchange_rate=transfer.exchange_rate,
+            charge_bearer=transfer.charge_bearer,
+            debtor=transfer.debtor,
+            debtor_agent=transfer.debtor_agent,
+            creditor=transfer.creditor,
+            creditor_agent=transfer.creditor_agent,
+            instructing_agent=self.s.bic,
+            instructed_agent=to,
+            remittance=transfer.remittance,
+            fx_quote=transfer.fx_quote,
+        )
+        return ctx.send(to, forwarded, uetr=transfer.uetr)
+
+    def _status(
+        self, ctx: Context, to: str, uetr: str, original: tuple[str, str], status: str, reason: str | None = None
+    ) -> None:
+        message_id, end_to_end = original
+        ctx.send(
+            to,
+            PaymentStatus(
+                message_id=ctx.new_message_id(),
+                created=ctx.now,
+                original_message_id=message_id,
+                original_message_type=CreditTransfer.MESSAGE_TYPE,
+                original_end_to_end_id=end_to_end,
+                original_uetr=uetr,
+                status=status,
+                reason_code=reason,
+                additional_info=describe(reason) or None,
+                instructing_agent=self.s.bic,
+                instructed_agent=to,
+            ),
+            uetr=uetr,
+        )
+
+    def _record(self, role: str, sender: str, transfer: CreditTransfer, **more: Any) -> dict[str, Any]:
+        return {
+            "uetr": transfer.uetr,
+            "role": role,
+            "prev": sender,
+            "in": [transfer.message_id, transfer.end_to_end_id],
+            "instruction_id": transfer.instruction_id,
+            "debtor_agent": transfer.debtor_agent,
+            "creditor_agent": transfer.creditor_agent,
+        } | more
+
+    async def _domestic(self, ctx: Context, sender: str, transfer: CreditTransfer) -> None:
+        uetr, amount = transfer.uetr, transfer.settlement_amount
+        original = (transfer.message_id, transfer.end_to_end_id)
+        if amount.currency != self.currency or not self.is_member(transfer.creditor_agent):
+            self._status(ctx, sender, uetr, original, RJCT, "AM03" if amount.currency != self.currency else "AC01")
+            return
+        try:
+            await ctx.transfer(
+                Transfer(
+                    id=ledger_id(self.s.bic, uetr, "settle"),
+                    debit_account_id=self.settlement(sender),
+                    credit_account_id=self.settlement(transfer.creditor_agent),
+                    amount=amount.minor,
+                    ledger=self.ledger_no,
+                    code=SETTLEMENT,
+                )
+            )
+        except TransferFailed as exc:
+            code = reason_for(exc.result)
+            ctx.save(uetr, "rejected", self._record("rtgs", sender, transfer, reason=code))
+            ctx.event(uetr, RJCT, f"RTGS: {sender} cannot settle {amount}: {describe(code)}", code)
+            self._status(ctx, sender, uetr, original, RJCT, code)
+            return
+        out = self._forward(ctx, transfer.creditor_agent, transfer, amount)
+        ctx.save(
+            uetr,
+            "completed",
+            self._record("rtgs", sender, transfer, next=transfer.creditor_agent, out=out, amount=dump_money(amount)),
+        )
+        ctx.event(uetr, ACSC, f"RTGS: {amount} settled finally {sender} -> {transfer.creditor_agent}")
+        self._status(ctx, sender, uetr, original, ACSC)
+
+    async def _outbound(self, ctx: Context, sender: str, transfer: CreditTransfer) -> None:
+        """We are the debtor's central bank: convert with the quote, reserve, forward to the peer; we coordinate."""
+        uetr = transfer.uetr
+        original = (transfer.message_id, transfer.end_to_end_id)
+        peer = self.s.directory.central_bank_of(self.s.directory[transfer.creditor_agent].country).bic
+        try:
+            if transfer.fx_quote is None:
+                raise QuoteError("a cross-currency payment must carry the FX provider's quote", "FF01")
+            quote = Quote.from_token(transfer.fx_quote)
+            provider = self.s.directory.get(quote.provider)
+            if provider is None or provider.role != "fx_provider":
+                raise QuoteError(f"quote issuer {quote.provider} is not an FX provider on the network")
+            instructed = transfer.instructed_amount
+            if instructed not in (quote.buy, quote.sell):
+                raise QuoteError(
+                    f"instructed amount {instructed} is not the quote's {quote.sell} or {quote.buy}", "AM09"
+                )
+            quote.check(
+                provider.public_key, uetr=uetr, sell=transfer.settlement_amount, buy=quote.buy, now_ns=ctx.now_ns
+            )
+        except QuoteError as exc:
+            ctx.save(uetr, "rejected", self._record("cb_debtor", sender, transfer, reason=exc.code))
+            ctx.event(uetr, RJCT, f"FX quote refused: {exc}", exc.code)
+            self._status(ctx, sender, uetr, original, RJCT, exc.code)
+            return
+        pending = [ledger_id(self.s.bic, uetr, "to-peer"), ledger_id(self.s.bic, uetr, "fx-spread")]
+        legs = [
+            Transfer(
+                id=pending[0],
+                debit_account_id=self.settlement(sender),
+                credit_account_id=self.loro(peer),
+                amount=quote.sell_at_mid.minor,
+                ledger=self.ledger_no,
+                code=LORO,
+                flags=TransferFlags.PENDING | (TransferFlags.LINKED if quote.spread.minor else 0),
+            )
+        ]
+        if quote.spread.minor:
+            legs.append(
+                Transfer(
+                    id=pending[1],
+                    debit_account_id=self.settlement(sender),
+                    credit_account_id=self.settlement(quote.provider),
+                    amount=quote.spread.minor,
+                    ledger=self.ledger_no,
+                    code=SETTLEMENT,
+                    flags=TransferFlags.PENDING,
+                )
+            )
+        else:
+            pending = pending[:1]
+        try:
+            await ctx.transfer(*legs)
+        except TransferFailed as exc:
+            code = reason_for(exc.result)
+            ctx.save(uetr, "rejected", self._record("cb_debtor", sender, transfer, reason=code))
+            ctx.event(uetr, RJCT, f"{sender} cannot settle {transfer.settlement_amount}: {describe(code)}", code)
+            self._status(ctx, sender, uetr, original, RJCT, code)
+            return
+        out = self._forward(ctx, peer, transfer, quote.buy)
+        record = self._record(
+            "cb_debtor",
+            sender,
+            transfer,
+            next=peer,
+            out=[out, transfer.end_to_end_id],
+            pending=pending,
+            sell_at_mid=dump_money(quote.sell_at_mid),
+            buy=dump_money(quote.buy),
+        )
+        ctx.save(uetr, "reserved", record, deadline_ns=ctx.now_ns + self.timeout_ns)
+        ctx.event(
+            uetr,
+            "RESERVED",
+            f"{transfer.settlement_amount} reserved on {sender} at {quote.rate} ({quote.buy}); forwarded to {peer}",
+        )
+
+    async def _inbound(self, ctx: Context, sender: str, transfer: CreditTransfer) -> None:
+        """We are the creditor's central bank: reserve on the peer's loro (the swap line caps it) and forward."""
+        uetr, amount = transfer.uetr, transfer.settlement_amount
+        original = (transfer.message_id, transfer.end_to_end_id)
+        code: str | None = None
+        if amount.currency != self.currency:
+            code = "AM03"
+        elif not self.is_member(transfer.creditor_agent):
+            code = "AC01"
+        pending = ledger_id(self.s.bic, uetr, "from-peer")
+        if code is None:
+            try:
+                await ctx.transfer(
+                    Transfer(
+                        id=pending,
+                        debit_account_id=self.loro(sender),
+                        credit_account_id=self.settlement(transfer.creditor_agent),
+                        amount=amount.minor,
+                        ledger=self.ledger_no,
+                        code=LORO,
+                        flags=TransferFlags.PENDING,
+                    )
+                )
+            except TransferFailed as exc:
+                code = reason_for(exc.result, debit_side="AM23")
+        if code is not None:
+            ctx.save(uetr, "rejected", self._record("cb_creditor", sender, transfer, reason=code))
+            ctx.event(uetr, RJCT, f"{amount} from {sender} refused: {describe(code)}", code)
+            self._status(ctx, sender, uetr, original, RJCT, code)
+            return
+        out = self._forward(ctx, transfer.creditor_agent, transfer, amount)
+        record = self._record(
+            "cb_creditor",
+            sender,
+            transfer,
+            next=transfer.creditor_agent,
+            out=[out, transfer.end_to_end_id],
+            pending=[pending],
+            amount=dump_money(amount),
+        )
+        ctx.save(uetr, "reserved", record)
+        ctx.event(
+            uetr, "RESERVED", f"{amount} reserved on {sender}'s loro account; forwarded to {transfer.creditor_agent}"
+        )
+
+    async def _resolve_all(self, ctx: Context, pending: list[int], *, post: bool) -> bool:
+        """Resolve the first pending transfer (the decision), then the rest the way the first one went."""
+        decided = await ctx.resolve(pending[0], post=post, step="post" if post else "void")
+        for other in pending[1:]:
+            await ctx.resolve(other, post=decided, step="post" if decided else "void")
+        return decided
+
+    async def _on_status(self, ctx: Context, sender: str, status: PaymentStatus) -> None:
+        uetr = status.original_uetr or ""
+        found = self.s.store.payment(uetr)
+        if found is None:
+            return
+        state, record = found
+        role = record["role"]
+        if role == "cb_creditor" and sender == record["next"] and state == "reserved":
+            if status.status == ACSP:
+                ctx.save(uetr, "accepted", record)
+                ctx.event(uetr, ACSP, f"{sender} accepted; vote forwarded to {record['prev']}")
+                self._status(ctx, record["prev"], uetr, tuple(record["in"]), ACSP)
+            elif status.status == RJCT:
+                await self._resolve_all(ctx, record["pending"], post=False)
+                ctx.save(uetr, "aborted", record | {"reason": status.reason_code})
+                ctx.event(
+                    uetr,
+                    RJCT,
+                    f"{sender} rejected: {describe(status.reason_code)}; reservation voided",
+                    status.reason_code,
+                )
+                self._status(ctx, record["prev"], uetr, tuple(record["in"]), RJCT, status.reason_code)
+        elif role == "cb_creditor" and sender == record["prev"] and state in ("reserved", "accepted"):
+            if status.status == ACSC:
+                await self._resolve_all(ctx, record["pending"], post=True)
+                ctx.save(uetr, "completed", record)
+                ctx.event(uetr, ACSC, f"settled: {load_money(record['amount'])} posted to {record['next']}")
+                self._status(ctx, record["next"], uetr, tuple(record["out"]), ACSC)
+            elif status.status == RJCT:
+                await self._resolve_all(ctx, record["pending"], post=False)
+                ctx.save(uetr, "aborted", record | {"reason": status.reason_code})
+                ctx.event(
+                    uetr,
+                    RJCT,
+                    f"aborted by {sender}: {describe(status.reason_code)}; reservation voided",
+                    status.reason_code,
+                )
+                self._status(ctx, record["next"], uetr, tuple(record["out"]), RJCT, status.reason_code)
+        elif role == "cb_debtor" and sender == record["next"] and state == "reserved":
+            if status.status == ACSP:
+                await self._decide(ctx, uetr, record, commit=True, reason=None)
+            elif status.status == RJCT:
+                await self._decide(ctx, uetr, record, commit=False, reason=status.reason_code, tell_peer=False)
+
+    async def _decide(
+        self,
+        ctx: Context,
+        uetr: str,
+        record: dict[str, Any],
+        *,
+        commit: bool,
+        reason: str | None,
+        tell_peer: bool = True,
+    ) -> None:
+        committed = await self._resolve_all(ctx, record["pending"], post=commit)
+        if committed:
+            ctx.save(uetr, "completed", record)
+            ctx.event(uetr, ACSC, "decision: commit; settlement completed at every hop")
+            self._status(ctx, record["prev"], uetr, tuple(record["in"]), ACSC)
+            self._status(ctx, record["next"], uetr, tuple(record["out"]), ACSC)
+            return
+        code = reason or "AB05"
+        ctx.save(uetr, "aborted", record | {"reason": code})
+        ctx.event(uetr, RJCT, f"decision: abort ({describe(code)}); reservations voided", code)
+        self._status(ctx, record["prev"], uetr, tuple(record["in"]), RJCT, code)
+        if tell_peer:
+            self._status(ctx, record["next"], uetr, tuple(record["out"]), RJCT, code)
+
+    async def on_deadline(self, ctx: Context, uetr: str) -> None:
+        found = self.s.store.payment(uetr)
+        if found is None:
+            return
+        state, record = found
+        if record["role"] == "cb_debtor" and state == "reserved":
+            await self._decide(ctx, uetr, record, commit=False, reason="AB05")
+        else:
+            ctx.save(uetr, state, record)
+
+    async def _on_return(self, ctx: Context, sender: str, message: PaymentReturn) -> None:
+        uetr = message.original_uetr
+        found = self.s.store.payment(uetr)
+        if found is None or found[0] != "completed":
+            return
+        record = found[1]
+        amount = message.returned_amount
+        if record["role"] == "rtgs":
+            debit, credit, to, out_amount = (
+                self.settlement(sender),
+                self.settlement(record["prev"]),
+                record["prev"],
+                amount,
+            )
+        elif record["role"] == "cb_creditor":
+            debit, credit, to, out_amount = self.settlement(sender), self.loro(record["prev"]), record["prev"], amount
+        elif record["role"] == "cb_debtor":
+            at_mid, bought = load_money(record["sell_at_mid"]), load_money(record["buy"])
+            back = round_fraction(Fraction(amount.minor * at_mid.minor, bought.minor), "floor")
+            out_amount = Money(back, self.currency)
+            debit, credit, to = self.loro(sender), self.settlement(record["prev"]), record["prev"]
+        else:
+            return
+        try:
+            await ctx.transfer(
+                Transfer(
+                    id=ledger_id(self.s.bic, uetr, "return"),
+                    debit_account_id=debit,
+                    credit_account_id=credit,
+                    amount=out_amount.minor,
+                    ledger=self.ledger_no,
+                    code=SETTLEMENT,
+                )
+            )
+        except TransferFailed as exc:
+            ctx.event(uetr, RJCT, f"return from {sender} cannot settle: {exc}", "AM04")
+            return
+        ctx.send(
+            to,
+            PaymentReturn(
+                message_id=ctx.new_message_id(),
+                created=ctx.now,
+                return_id=message.return_id,
+                original_message_id=record["in"][0],
+                original_message_type=CreditTransfer.MESSAGE_TYPE,
+                original_instruction_id=message.original_instruction_id,
+                original_end_to_end_id=message.original_end_to_end_id,
+                original_uetr=uetr,
+                returned_amount=out_amount,
+                settlement_date=ctx.today,
+                reason_code=message.reason_code,
+                instructing_agent=self.s.bic,
+                instructed_agent=to,
+                additional_info=message.additional_info,
+            ),
+            uetr=uetr,
+        )
+        ctx.save(uetr, "returned", record | {"returned": dump_money(out_amount)})
+        ctx.event(uetr, "RETURNED", f"return of {out_amount} settled and forwarded to {to}", message.reason_code)
+
+    async def _relay_case(
+        self, ctx: Context, sender: str, message: CancellationRequest | CancellationResolution
+    ) -> None:
+        """Recalls go down the payment's path and answers come back up it; each hop re-addresses the message."""
+        found = self.s.store.payment(message.original_uetr)
+        if found is None:
+            return
+        record = found[1]
+        to = record.get("next") if sender == record["prev"] else record["prev"]
+        if to is None:
+            return
+        forwarded = replace(
+            message, assignment_id=ctx.new_message_id(), created=ctx.now, assigner=self.s.bic, assignee=to
+        )
+        ctx.send(to, forwarded, uetr=message.original_uetr)
+        kind = "recall request" if isinstance(message, CancellationRequest) else f"recall answer {message.status}"
+        ctx.event(message.original_uetr, "CASE", f"{kind} relayed {sender} -> {to}")
+
+    async def on_refused(self, ctx: Context, header: AppHeader, error: XmlRejected) -> None:
+        refuse_with_status(ctx, header, error)

@@ -1,0 +1,272 @@
+"""A scenario: the countries, institutions, rates and accounts of one corridor, read from a TOML file.
+
+Nothing in Corridor is tied to one country pair; everything a network needs to start is here. Loading checks the
+whole file and names the first wrong field by its path (`participant[2].bic: ...`), because a scenario is written
+by hand and a vague error costs its author an afternoon.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from corridor.money import Money, MoneyError, currency
+from corridor.network.directory import BIC_PATTERN, ROLES
+
+ACCOUNT_KINDS = ("importer", "exporter", "customer", "merchant", "cardholder")
+ACCOUNT_STATUSES = ("active", "closed", "blocked")
+MAX_SCENARIO_BYTES = 1024 * 1024
+
+
+class ScenarioError(ValueError):
+    """The scenario file is not usable; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Country:
+    code: str
+    name: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantSpec:
+    bic: str
+    name: str
+    country: str
+    role: str
+    liquidity: tuple[Money, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    bank: str
+    number: str
+    name: str
+    kind: str
+    opening: Money
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class FxRate:
+    base: str
+    quote: str
+    mid: Decimal
+    """Units of `quote` currency for one unit of `base` (major units), as an exact decimal."""
+
+
+@dataclass(frozen=True, slots=True)
+class FxSpec:
+    provider: str
+    spread_bp: int
+    quote_ttl_s: int
+    rates: tuple[FxRate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    illustrative: bool
+    payment_timeout_s: int
+    settlement_cycle_s: int
+    countries: tuple[Country, ...]
+    participants: tuple[ParticipantSpec, ...]
+    accounts: tuple[AccountSpec, ...]
+    swap_limits: dict[str, Money]
+    fx: FxSpec
+
+    def country(self, code: str) -> Country:
+        for country in self.countries:
+            if country.code == code:
+                return country
+        raise KeyError(code)
+
+    def participant(self, bic: str) -> ParticipantSpec:
+        for participant in self.participants:
+            if participant.bic == bic:
+                return participant
+        raise KeyError(bic)
+
+    def central_bank(self, country: str) -> ParticipantSpec:
+        return next(p for p in self.participants if p.role == "central_bank" and p.country == country)
+
+    def account(self, number: str) -> AccountSpec:
+        for account in self.accounts:
+            if account.number == number:
+                return account
+        raise KeyError(number)
+
+    def account_named(self, name: str) -> AccountSpec:
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)
+
+
+def default_scenario_path() -> Path:
+    return Path(str(resources.files("corridor.scenario").joinpath("files", "ru-ve.toml")))
+
+
+def _get(table: dict[str, Any], key: str, kind: type, where: str, default: Any = ...) -> Any:
+    if key not in table:
+        if default is ...:
+            raise ScenarioError(f"{where}.{key}: missing")
+        return default
+    value = table[key]
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        raise ScenarioError(f"{where}.{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _money(text: object, where: str) -> Money:
+    if not isinstance(text, str):
+        raise ScenarioError(f'{where}: write money as a string such as "1 000.00 RUB", got {text!r}')
+    try:
+        return Money.parse(text)
+    except MoneyError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def _table_list(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ScenarioError(f"{key}: expected an array of tables ([[{key}]])")
+    return value
+
+
+def parse_scenario(data: dict[str, Any]) -> Scenario:
+    head = _get(data, "scenario", dict, "file")
+    countries: list[Country] = []
+    for index, table in enumerate(_table_list(data, "country")):
+        where = f"country[{index}]"
+        code = _get(table, "code", str, where)
+        if len(code) != 2 or not code.isalpha() or not code.isupper():
+            raise ScenarioError(f"{where}.code: {code!r} is not an ISO 3166 alpha-2 code")
+        ccy = _get(table, "currency", str, where)
+        try:
+            currency(ccy)
+        except MoneyError as exc:
+            raise ScenarioError(f"{where}.currency: {exc}") from None
+        countries.append(Country(code, _get(table, "name", str, where), ccy))
+    if len(countries) < 2:
+        raise ScenarioError("country: a corridor needs at least two countries")
+    by_code = {c.code: c for c in countries}
+    participants: list[ParticipantSpec] = []
+    for index, table in enumerate(_table_list(data, "participant")):
+        where = f"participant[{index}]"
+        bic = _get(table, "bic", str, where)
+        if not BIC_PATTERN.fullmatch(bic):
+            raise ScenarioError(f"{where}.bic: {bic!r} is not an ISO 9362 BIC")
+        role = _get(table, "role", str, where)
+        if role not in ROLES:
+            raise ScenarioError(f"{where}.role: {role!r} is not one of {', '.join(ROLES)}")
+        country = _get(table, "country", str, where)
+        if country not in by_code:
+            raise ScenarioError(f"{where}.country: {country!r} is not a country of this scenario")
+        if bic[4:6] != country:
+            raise ScenarioError(f"{where}.bic: {bic} names country {bic[4:6]}, the participant is in {country}")
+        raw = table.get("liquidity", [])
+        amounts = [raw] if isinstance(raw, str) else raw
+        if not isinstance(amounts, list):
+            raise ScenarioError(f"{where}.liquidity: a money string or a list of them")
+        liquidity = tuple(_money(text, f"{where}.liquidity") for text in amounts)
+        participants.append(ParticipantSpec(bic, _get(table, "name", str, where), country, role, liquidity))
+    bics = [p.bic for p in participants]
+    if len(set(bics)) != len(bics):
+        raise ScenarioError("participant: a BIC is listed twice")
+    for country in countries:
+        if sum(1 for p in participants if p.role == "central_bank" and p.country == country.code) != 1:
+            raise ScenarioError(f"participant: country {country.code} needs exactly one central bank")
+    for participant in participants:
+        allowed = (
+            {by_code[participant.country].currency}
+            if participant.role != "fx_provider"
+            else {c.currency for c in countries}
+        )
+        for amount in participant.liquidity:
+            if amount.currency.code not in allowed or amount.minor <= 0:
+                raise ScenarioError(
+                    f"participant {participant.bic}.liquidity: {amount} is not a positive amount in {allowed}"
+                )
+    banks = {p.bic: p for p in participants if p.role == "bank"}
+    accounts: list[AccountSpec] = []
+    for index, table in enumerate(_table_list(data, "account")):
+        where = f"account[{index}]"
+        bank = _get(table, "bank", str, where)
+        if bank not in banks:
+            raise ScenarioError(f"{where}.bank: {bank!r} is not a bank of this scenario")
+        number = _get(table, "number", str, where)
+        if not (1 <= len(number) <= 34 and number.isalnum()):
+            raise ScenarioError(f"{where}.number: {number!r} must be 1 to 34 letters and digits")
+        kind = _get(table, "kind", str, where, "customer")
+        if kind not in ACCOUNT_KINDS:
+            raise ScenarioError(f"{where}.kind: {kind!r} is not one of {', '.join(ACCOUNT_KINDS)}")
+        status = _get(table, "status", str, where, "active")
+        if status not in ACCOUNT_STATUSES:
+            raise ScenarioError(f"{where}.status: {status!r} is not one of {', '.join(ACCOUNT_STATUSES)}")
+        opening = _money(
+            _get(table, "opening", str, where, f"0 {by_code[banks[bank].country].currency}"), f"{where}.opening"
+        )
+        if opening.currency.code != by_code[banks[bank].country].currency or opening.minor < 0:
+            raise ScenarioError(f"{where}.opening: {opening} is not a non-negative amount in the bank's currency")
+        accounts.append(AccountSpec(bank, number, _get(table, "name", str, where), kind, opening, status))
+    numbers = [a.number for a in accounts]
+    if len(set(numbers)) != len(numbers):
+        raise ScenarioError("account: an account number is listed twice")
+    swap = _get(data, "swap_line", dict, "file", {})
+    swap_limits: dict[str, Money] = {}
+    for text in _get(swap, "limits", list, "swap_line", []):
+        amount = _money(text, "swap_line.limits")
+        swap_limits[amount.currency.code] = amount
+    fx_table = _get(data, "fx", dict, "file")
+    provider = _get(fx_table, "provider", str, "fx")
+    if provider not in bics or next(p for p in participants if p.bic == provider).role != "fx_provider":
+        raise ScenarioError(f"fx.provider: {provider!r} is not an fx_provider participant")
+    rates: list[FxRate] = []
+    for index, table in enumerate(_table_list(fx_table, "rate")):
+        where = f"fx.rate[{index}]"
+        mid_text = _get(table, "mid", str, where)
+        try:
+            mid = Decimal(mid_text)
+        except InvalidOperation:
+            raise ScenarioError(f"{where}.mid: {mid_text!r} is not a decimal number") from None
+        if not mid.is_finite() or mid <= 0:
+            raise ScenarioError(f"{where}.mid: must be a positive decimal")
+        rates.append(FxRate(_get(table, "base", str, where), _get(table, "quote", str, where), mid))
+    spread = _get(fx_table, "spread_bp", int, "fx", 0)
+    if not 0 <= spread < 10_000:
+        raise ScenarioError("fx.spread_bp: between 0 and 9999 basis points")
+    fx = FxSpec(provider, spread, _get(fx_table, "quote_ttl_s", int, "fx", 60), tuple(rates))
+    timeout = _get(head, "payment_timeout_s", int, "scenario", 30)
+    cycle = _get(head, "settlement_cycle_s", int, "scenario", 600)
+    if timeout <= 0 or cycle <= 0:
+        raise ScenarioError("scenario: payment_timeout_s and settlement_cycle_s must be positive")
+    return Scenario(
+        name=_get(head, "name", str, "scenario"),
+        illustrative=_get(head, "illustrative", bool, "scenario", True),
+        payment_timeout_s=timeout,
+        settlement_cycle_s=cycle,
+        countries=tuple(countries),
+        participants=tuple(participants),
+        accounts=tuple(accounts),
+        swap_limits=swap_limits,
+        fx=fx,
+    )
+
+
+def load_scenario(path: Path | None = None) -> Scenario:
+    """Read a scenario file (the default RU/VE one when no path is given) and check all of it."""
+    target = path or default_scenario_path()
+    data = target.read_bytes()
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{target}: larger than {MAX_SCENARIO_BYTES} bytes")
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{target}: not valid TOML: {exc}") from None
+    return parse_scenario(parsed)

@@ -1,0 +1,523 @@
+"""A commercial bank on the network: its customers' accounts, and both ends of a credit transfer.
+
+As the debtor's agent it reserves the payer's funds (a pending transfer to its nostro, the mirror of its settlement
+account at the central bank), sends the pacs.008 to its central bank, and posts or voids the reservation when the
+final pacs.002 (ACSC or RJCT) comes back. As the creditor's agent it checks the payee's account, reserves the
+credit, votes with a pacs.002 ACSP (or RJCT with the reason) and posts when the settlement is confirmed (ACSC).
+A domestic payment arrives already settled by the RTGS, so it is credited at once, or returned (pacs.004) if the
+account cannot take it. Returns, recalls (camt.056 answered by camt.029) and liquidity notices (pacs.009) complete
+the set.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from corridor.fx.quotes import Quote
+from corridor.iso20022.models import (
+    CancellationRequest,
+    CancellationResolution,
+    CreditTransfer,
+    InstitutionCreditTransfer,
+    Party,
+    PaymentReturn,
+    PaymentStatus,
+)
+from corridor.iso20022.models.common import Message
+from corridor.iso20022.models.header import AppHeader
+from corridor.iso20022.xml import XmlRejected
+from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
+from corridor.money import Money, currency
+from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id
+from corridor.scenario.model import AccountSpec, Scenario
+from corridor.transfers.codes import ACSC, ACSP, RJCT, describe, reason_for
+from corridor.transfers.records import dump_money, ledger_of, load_money, uetr_of
+from corridor.transfers.replies import refuse_with_status
+
+QuoteService = Callable[..., Awaitable[Quote]]
+
+CUSTOMER, NOSTRO, EQUITY = 1, 10, 90
+
+
+class PaymentRefused(Exception):
+    """A payment the bank will not send; `code` is the ISO reason, the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    spec: AccountSpec
+    account_id: int
+
+
+class BankRole:
+    def __init__(self, services: NodeServices, scenario: Scenario, quote_service: QuoteService | None) -> None:
+        self.s = services
+        self.scenario = scenario
+        me = scenario.participant(services.bic)
+        self.country = me.country
+        self.currency = currency(scenario.country(me.country).currency)
+        self.ledger_no = ledger_of(self.currency)
+        self.central_bank = scenario.central_bank(me.country).bic
+        self.nostro = ledger_id(services.bic, "nostro")
+        self.equity = ledger_id(services.bic, "equity")
+        self.customers = {
+            a.number: Customer(a, ledger_id(services.bic, "account", a.number))
+            for a in scenario.accounts
+            if a.bank == me.bic
+        }
+        self.quote_service = quote_service
+
+    def key_of(self, message: Message) -> str:
+        return uetr_of(message)
+
+    # -- setup ----------------------------------------------------------------------------------------------------
+
+    async def setup(self, ctx: Context) -> None:
+        accounts = [
+            Account(id=self.nostro, ledger=self.ledger_no, code=NOSTRO, flags=AccountFlags.HISTORY),
+            Account(id=self.equity, ledger=self.ledger_no, code=EQUITY),
+        ]
+        openings = []
+        for customer in self.customers.values():
+            flags = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY
+            if customer.spec.status == "closed":
+                flags |= AccountFlags.CLOSED
+            accounts.append(Account(id=customer.account_id, ledger=self.ledger_no, code=CUSTOMER, flags=flags))
+            if customer.spec.opening.minor and customer.spec.status != "closed":
+                openings.append(
+                    Transfer(
+                        id=ledger_id(self.s.bic, "opening", customer.spec.number),
+                        debit_account_id=self.equity,
+                        credit_account_id=customer.account_id,
+                        amount=customer.spec.opening.minor,
+                        ledger=self.ledger_no,
+                        code=EQUITY,
+                    )
+                )
+        await self.s.ledger.acreate_accounts(accounts)
+        if openings:
+            await ctx.transfer(*openings)
+
+    # -- the debtor's side ----------------------------------------------------------------------------------------
+
+    def customer(self, number: str) -> Customer:
+        found = self.customers.get(number)
+        if found is None:
+            raise PaymentRefused("AC01", f"{number} is not an account of {self.s.bic}")
+        return found
+
+    async def pay(
+        self,
+        ctx: Context,
+        *,
+        uetr: str,
+        debtor_account: str,
+        creditor_agent: str,
+        creditor_account: str,
+        creditor_name: str,
+        amount: Money,
+        remittance: str | None = None,
+    ) -> dict[str, Any]:
+        """Start a credit transfer; idempotent per UETR (a second call returns the first one's record)."""
+        existing = self.s.store.payment(uetr)
+        if existing is not None:
+            return existing[1]
+        debtor = self.customer(debtor_account)
+        if debtor.spec.status != "active":
+            raise PaymentRefused(
+                "AC06" if debtor.spec.status == "blocked" else "AC04", f"{debtor_account} is {debtor.spec.status}"
+            )
+        creditor_bank = self.s.directory.get(creditor_agent)
+        if creditor_bank is None or creditor_bank.role != "bank":
+            raise PaymentRefused("AC01", f"creditor agent {creditor_agent} is not a bank on the network")
+        creditor_currency = currency(creditor_bank.currency)
+        if amount.currency not in (self.currency, creditor_currency) or amount.minor <= 0:
+            raise PaymentRefused(
+                "AM03", f"{amount} must be a positive amount in {self.currency.code} or {creditor_currency.code}"
+            )
+        quote: Quote | None = None
+        if creditor_currency == self.currency:
+            debit = amount
+        else:
+            if self.quote_service is None:
+                raise PaymentRefused("AM03", "no FX provider is reachable for a cross-currency payment")
+            fixed = {"buy": amount} if amount.currency == creditor_currency else {"sell": amount}
+            quote = await self.quote_service(uetr, self.currency.code, creditor_currency.code, **fixed)
+            debit = quote.sell
+        reserve = ledger_id(self.s.bic, uetr, "reserve")
+        try:
+            await ctx.transfer(
+                Transfer(
+                    id=reserve,
+                    debit_account_id=debtor.account_id,
+                    credit_account_id=self.nostro,
+                    amount=debit.minor,
+                    ledger=self.ledger_no,
+                    code=CUSTOMER,
+                    flags=TransferFlags.PENDING,
+                )
+            )
+        except TransferFailed as exc:
+            code = reason_for(exc.result)
+            raise PaymentRefused(code, f"{debtor.spec.name} cannot pay {debit}: {describe(code)}") from None
+        end_to_end = uetr.replace("-", "")[:32]
+        message = CreditTransfer(
+            message_id=ctx.new_message_id(),
+            created=ctx.now,
+            instruction_id=end_to_end[:16].upper(),
+            end_to_end_id=end_to_end,
+            uetr=uetr,
+            settlement_amount=debit,
+            settlement_date=ctx.today,
+            instructed_amount=amount,
+            exchange_rate=quote.rate if quote else None,
+            charge_bearer="SHAR",
+            debtor=Party(debtor.spec.name, debtor.spec.number, self.country),
+            debtor_agent=self.s.bic,
+            creditor=Party(creditor_name, creditor_account, creditor_bank.country),
+            creditor_agent=creditor_agent,
+            instructing_agent=self.s.bic,
+            instructed_agent=self.central_bank,
+            remittance=remittance,
+            fx_quote=quote.token() if quote else None,
+        )
+        sent = ctx.send(self.central_bank, message, uetr=uetr)
+        record = {
+            "uetr": uetr,
+            "role": "debtor_agent",
+            "debtor_account": debtor.spec.number,
+            "debit": dump_money(debit),
+            "instructed": dump_money(amount),
+            "creditor_agent": creditor_agent,
+            "creditor_account": creditor_account,
+            "reserve": reserve,
+            "message": sent,
+            "instruction_id": message.instruction_id,
+            "end_to_end_id": end_to_end,
+        }
+        ctx.save(uetr, "reserved", record)
+        ctx.event(
+            uetr, "RESERVED", f"{debit} reserved on {debtor.spec.name}'s account; pacs.008 sent to {self.central_bank}"
+        )
+        return record
+
+    async def recall(self, ctx: Context, uetr: str, reason: str = "CUST") -> None:
+        """Ask for a completed payment back (camt.056); the answer comes as camt.029, the money as pacs.004."""
+        found = self.s.store.payment(uetr)
+        if found is None or found[1]["role"] != "debtor_agent" or found[0] != "completed":
+            raise PaymentRefused("NOAS", f"{uetr} is not a completed payment sent by {self.s.bic}")
+        record = found[1]
+        request = CancellationRequest(
+            assignment_id=ctx.new_message_id(),
+            created=ctx.now,
+            assigner=self.s.bic,
+            assignee=self.central_bank,
+            case_id=f"CASE{uetr.replace('-', '')[:24].upper()}",
+            case_creator=self.s.bic,
+            original_message_id=record["message"],
+            original_message_type=CreditTransfer.MESSAGE_TYPE,
+            original_instruction_id=record["instruction_id"],
+            original_end_to_end_id=record["end_to_end_id"],
+            original_uetr=uetr,
+            original_amount=load_money(record["debit"]),
+            original_settlement_date=ctx.today,
+            reason_code=reason,
+        )
+        ctx.send(self.central_bank, request, uetr=uetr)
+        ctx.save(uetr, "recall_requested", record)
+        ctx.event(uetr, "RECALL", f"recall requested ({describe(reason)}); camt.056 sent to {self.central_bank}")
+
+    # -- the creditor's side --------------------------------------------------------------------------------------
+
+    def _check_creditor(self, transfer: CreditTransfer) -> tuple[Customer | None, str | None]:
+        customer = self.customers.get(transfer.creditor.account or "")
+        if customer is None:
+            return None, "AC01"
+        if customer.spec.status == "closed":
+            return customer, "AC04"
+        if customer.spec.status == "blocked":
+            return customer, "AC06"
+        if transfer.settlement_amount.currency != self.currency:
+            return customer, "AM03"
+        return customer, None
+
+    async def _incoming(self, ctx: Context, header: AppHeader, transfer: CreditTransfer) -> None:
+        uetr = transfer.uetr
+        if self.s.store.payment(uetr) is not None:
+            return
+        domestic = (
+            transfer.debtor_agent != self.s.bic and self.s.directory[transfer.debtor_agent].country == self.country
+        )
+        customer, problem = self._check_creditor(transfer)
+        record: dict[str, Any] = {
+            "uetr": uetr,
+            "role": "creditor_agent",
+            "credit": dump_money(transfer.settlement_amount),
+            "creditor_account": transfer.creditor.account,
+            "debtor_agent": transfer.debtor_agent,
+            "debtor_name": transfer.debtor.name,
+            "from": header.sender_bic,
+            "message": transfer.message_id,
+            "instruction_id": transfer.instruction_id,
+            "end_to_end_id": transfer.end_to_end_id,
+            "domestic": domestic,
+        }
+        if problem is None and customer is not None:
+            credit = ledger_id(self.s.bic, uetr, "credit")
+            try:
+                await ctx.transfer(
+                    Transfer(
+                        id=credit,
+                        debit_account_id=self.nostro,
+                        credit_account_id=customer.account_id,
+                        amount=transfer.settlement_amount.minor,
+                        ledger=self.ledger_no,
+                        code=CUSTOMER,
+                        flags=TransferFlags.NONE if domestic else TransferFlags.PENDING,
+                    )
+                )
+            except TransferFailed as exc:
+                problem = reason_for(exc.result, debit_side="AM04")
+            else:
+                record["credit_id"] = credit
+        if domestic:
+            if problem is None:
+                ctx.save(uetr, "completed", record)
+                ctx.event(uetr, "CREDITED", f"{transfer.settlement_amount} credited to {transfer.creditor.name}")
+            else:
+                ctx.save(uetr, "completed", record)
+                ctx.event(uetr, "RETURNING", f"cannot credit {transfer.creditor.account}: {describe(problem)}", problem)
+                await self._return(ctx, uetr, record, problem)
+            return
+        if problem is not None:
+            ctx.save(uetr, "rejected", record | {"reason": problem})
+            ctx.event(uetr, RJCT, f"creditor account {transfer.creditor.account}: {describe(problem)}", problem)
+            self._status(ctx, header.sender_bic, transfer, RJCT, problem)
+            return
+        ctx.save(uetr, "accepted", record)
+        ctx.event(
+            uetr, ACSP, f"{transfer.settlement_amount} reserved for {transfer.creditor.name}; awaiting settlement"
+        )
+        self._status(ctx, header.sender_bic, transfer, ACSP, None)
+
+    def _status(self, ctx: Context, to: str, transfer: CreditTransfer, status: str, reason: str | None) -> None:
+        ctx.send(
+            to,
+            PaymentStatus(
+                message_id=ctx.new_message_id(),
+                created=ctx.now,
+                original_message_id=transfer.message_id,
+                original_message_type=transfer.MESSAGE_TYPE,
+                original_end_to_end_id=transfer.end_to_end_id,
+                original_uetr=transfer.uetr,
+                status=status,
+                reason_code=reason,
+                additional_info=describe(reason) or None,
+                instructing_agent=self.s.bic,
+                instructed_agent=to,
+            ),
+            uetr=transfer.uetr,
+        )
+
+    async def return_payment(self, ctx: Context, uetr: str, reason: str = "CUST") -> None:
+        """Send a completed incoming payment back to its payer (pacs.004), e.g. after an agreed recall."""
+        found = self.s.store.payment(uetr)
+        if found is None or found[1]["role"] != "creditor_agent" or found[0] != "completed":
+            raise PaymentRefused("ARDT", f"{uetr} is not a completed incoming payment at {self.s.bic}")
+        await self._return(ctx, uetr, found[1], reason)
+
+    async def _return(self, ctx: Context, uetr: str, record: dict[str, Any], reason: str) -> None:
+        amount = load_money(record["credit"])
+        if "credit_id" in record:
+            customer = self.customers[record["creditor_account"]]
+            await ctx.transfer(
+                Transfer(
+                    id=ledger_id(self.s.bic, uetr, "return"),
+                    debit_account_id=customer.account_id,
+                    credit_account_id=self.nostro,
+                    amount=amount.minor,
+                    ledger=self.ledger_no,
+                    code=CUSTOMER,
+                )
+            )
+        message = PaymentReturn(
+            message_id=ctx.new_message_id(),
+            created=ctx.now,
+            return_id=f"RTR{uetr.replace('-', '')[:28].upper()}",
+            original_message_id=record["message"],
+            original_message_type=CreditTransfer.MESSAGE_TYPE,
+            original_instruction_id=record["instruction_id"],
+            original_end_to_end_id=record["end_to_end_id"],
+            original_uetr=uetr,
+            returned_amount=amount,
+            settlement_date=ctx.today,
+            reason_code=reason,
+            instructing_agent=self.s.bic,
+            instructed_agent=self.central_bank,
+            additional_info=describe(reason) or None,
+        )
+        ctx.send(self.central_bank, message, uetr=uetr)
+        ctx.save(uetr, "returned", record | {"return_reason": reason})
+        ctx.event(
+            uetr, "RETURNED", f"{amount} returned to the payer's bank ({describe(reason)}); pacs.004 sent", reason
+        )
+
+    # -- dispatch -------------------------------------------------------------------------------------------------
+
+    async def handle(self, ctx: Context, header: AppHeader, message: Message) -> None:
+        if isinstance(message, CreditTransfer):
+            await self._incoming(ctx, header, message)
+        elif isinstance(message, PaymentStatus):
+            await self._on_status(ctx, message)
+        elif isinstance(message, PaymentReturn):
+            await self._on_return(ctx, message)
+        elif isinstance(message, CancellationRequest):
+            await self._on_recall(ctx, header, message)
+        elif isinstance(message, CancellationResolution):
+            found = self.s.store.payment(message.original_uetr)
+            if found is not None:
+                ctx.save(message.original_uetr, "recall_answered" if message.status != "CNCL" else found[0], found[1])
+                ctx.event(
+                    message.original_uetr,
+                    f"RECALL-{message.status}",
+                    f"camt.029 {message.status} {describe(message.reason_code)}",
+                )
+        elif isinstance(message, InstitutionCreditTransfer):
+            await self._on_liquidity(ctx, message)
+
+    async def _on_status(self, ctx: Context, status: PaymentStatus) -> None:
+        uetr = status.original_uetr or ""
+        found = self.s.store.payment(uetr)
+        if found is None:
+            return
+        state, record = found
+        if record["role"] == "debtor_agent" and state == "reserved":
+            if status.status == ACSC:
+                await ctx.resolve(record["reserve"], post=True, step="post")
+                ctx.save(uetr, "completed", record)
+                ctx.event(uetr, ACSC, "settlement completed; payer's account debited")
+            elif status.status == RJCT:
+                await ctx.resolve(record["reserve"], post=False, step="void")
+                ctx.save(uetr, "rejected", record | {"reason": status.reason_code})
+                ctx.event(
+                    uetr, RJCT, f"rejected: {describe(status.reason_code)}; reservation released", status.reason_code
+                )
+            else:
+                ctx.event(
+                    uetr, status.status, f"status {status.status} from {status.instructing_agent or 'the network'}"
+                )
+        elif record["role"] == "creditor_agent" and state == "accepted":
+            if status.status == ACSC:
+                await ctx.resolve(record["credit_id"], post=True, step="post")
+                ctx.save(uetr, "completed", record)
+                ctx.event(uetr, ACSC, "settlement completed; payee's account credited")
+            elif status.status == RJCT:
+                await ctx.resolve(record["credit_id"], post=False, step="void")
+                ctx.save(uetr, "aborted", record | {"reason": status.reason_code})
+                ctx.event(
+                    uetr,
+                    RJCT,
+                    f"aborted upstream: {describe(status.reason_code)}; reservation released",
+                    status.reason_code,
+                )
+
+    async def _on_return(self, ctx: Context, message: PaymentReturn) -> None:
+        uetr = message.original_uetr
+        found = self.s.store.payment(uetr)
+        if found is None or found[0] == "returned":
+            return
+        record = found[1]
+        customer = self.customers.get(record.get("debtor_account", ""))
+        if customer is None:
+            return
+        await ctx.transfer(
+            Transfer(
+                id=ledger_id(self.s.bic, uetr, "refund"),
+                debit_account_id=self.nostro,
+                credit_account_id=customer.account_id,
+                amount=message.returned_amount.minor,
+                ledger=self.ledger_no,
+                code=CUSTOMER,
+            )
+        )
+        ctx.save(uetr, "returned", record | {"returned": dump_money(message.returned_amount)})
+        ctx.event(
+            uetr, "RETURNED", f"{message.returned_amount} credited back to {customer.spec.name}", message.reason_code
+        )
+
+    async def _on_recall(self, ctx: Context, header: AppHeader, request: CancellationRequest) -> None:
+        uetr = request.original_uetr
+        found = self.s.store.payment(uetr)
+        status: str = "RJCR"
+        reason: str | None = "NOAS"
+        if found is not None and found[0] == "completed" and found[1]["role"] == "creditor_agent":
+            customer = self.customers[found[1]["creditor_account"]]
+            account = self.s.ledger.get_account(customer.account_id)
+            credit = load_money(found[1]["credit"])
+            if (
+                account is not None
+                and account.credits_posted - account.debits_posted - account.debits_pending >= credit.minor
+            ):
+                status, reason = "CNCL", None
+        elif found is not None and found[0] == "returned":
+            reason = "ARDT"
+        ctx.send(
+            header.sender_bic,
+            CancellationResolution(
+                assignment_id=ctx.new_message_id(),
+                created=ctx.now,
+                assigner=self.s.bic,
+                assignee=header.sender_bic,
+                case_id=request.case_id,
+                case_creator=request.case_creator,
+                status=status,
+                original_message_id=request.original_message_id,
+                original_message_type=request.original_message_type,
+                original_end_to_end_id=request.original_end_to_end_id,
+                original_uetr=uetr,
+                reason_code=reason,
+            ),
+            uetr=uetr,
+        )
+        ctx.event(uetr, f"RECALL-{status}", f"recall answered {status} {describe(reason)}")
+        if status == "CNCL" and found is not None:
+            await self._return(ctx, uetr, found[1], "FOCR")
+
+    async def _on_liquidity(self, ctx: Context, message: InstitutionCreditTransfer) -> None:
+        """A pacs.009 from our central bank: our settlement account was credited (or debited, when we are debtor)."""
+        if message.creditor == self.s.bic:
+            debit, credit = self.nostro, self.equity
+        else:
+            debit, credit = self.equity, self.nostro
+        await ctx.transfer(
+            Transfer(
+                id=ledger_id(self.s.bic, message.uetr, "liquidity"),
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount=message.settlement_amount.minor,
+                ledger=self.ledger_no,
+                code=NOSTRO,
+            )
+        )
+        ctx.event(
+            message.uetr,
+            "LIQUIDITY",
+            f"settlement account {'credited' if debit == self.nostro else 'debited'} {message.settlement_amount}",
+        )
+
+    async def on_refused(self, ctx: Context, header: AppHeader, error: XmlRejected) -> None:
+        refuse_with_status(ctx, header, error)
+
+    async def on_deadline(self, ctx: Context, uetr: str) -> None:
+        return None
+
+
+def new_uetr() -> str:
+    return str(uuid.uuid4())

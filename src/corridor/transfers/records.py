@@ -1,0 +1,45 @@
+"""How a payment's state at one node is kept: a JSON document per UETR in the node's records.
+
+Money is stored as [minor units, currency code], never as a float or a formatted string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corridor.iso20022.models import (
+    CancellationRequest,
+    CancellationResolution,
+    CreditTransfer,
+    PaymentReturn,
+    PaymentStatus,
+)
+from corridor.iso20022.models.common import Message
+from corridor.iso20022.models.payments import InstitutionCreditTransfer
+from corridor.money import Currency, Money, currency
+
+
+def dump_money(money: Money) -> list[Any]:
+    return [money.minor, money.currency.code]
+
+
+def load_money(value: list[Any]) -> Money:
+    return Money(int(value[0]), currency(str(value[1])))
+
+
+def uetr_of(message: Message) -> str:
+    """The payment a message belongs to, for locking and for finding its record."""
+    if isinstance(message, CreditTransfer | InstitutionCreditTransfer):
+        return message.uetr
+    if isinstance(message, PaymentStatus):
+        return message.original_uetr or message.original_message_id
+    if isinstance(message, PaymentReturn | CancellationRequest | CancellationResolution):
+        return message.original_uetr
+    return getattr(message, "message_id", "")
+
+
+def ledger_of(cur: Currency) -> int:
+    """A currency's ledger number: its ISO 4217 numeric code (tokens get theirs when they register)."""
+    if cur.numeric is None:
+        raise ValueError(f"{cur.code} has no numeric code to number its ledger")
+    return int(cur.numeric)
