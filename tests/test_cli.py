@@ -234,9 +234,37 @@ def test_the_ledger_benchmark_prints_only_one_json_object_with_the_required_keys
     assert {"cpus", "python", "platform"} <= figures["machine"].keys()
 
 
-def test_the_demo_runs_to_the_end(tmp_path: Path) -> None:
-    result = corridor("demo", "--data-dir", str(tmp_path / "demo"))
+def test_the_ledger_demo_runs_to_the_end(tmp_path: Path) -> None:
+    result = corridor("ledger", "demo", "--data-dir", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
     assert "double entry and journal: OK" in result.output
     assert "illustrative" in result.output
     assert "corridor bench ledger --json" in result.output
+
+
+def test_the_network_demo_pays_both_ways_rejects_returns_and_writes_every_message(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    result = corridor("demo", "--data-dir", str(data))
+    assert result.exit_code == 0, result.output
+    assert "double entry holds, journal verified" in result.output
+    assert "AC04" in result.output and "returned" in result.output
+    messages = sorted((data / "messages").glob("*.xml"))
+    kinds = {path.name.split("_")[1] for path in messages}
+    assert {"pacs.008.001.08", "pacs.002.001.10", "pacs.009.001.08", "pacs.004.001.09"} <= kinds
+    assert {"camt.056.001.08", "camt.029.001.09"} <= kinds
+
+
+def test_track_shows_every_hop_of_a_demo_payment(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    demo_run = corridor("demo", "--data-dir", str(data))
+    uetr = demo_run.output.split("corridor track ", 1)[1].split()[0]
+    result = corridor("track", uetr, "--data-dir", str(data))
+    assert result.exit_code == 0, result.output
+    for hop in ("ORINVECA", "CBXVVECA", "CBXRRUMM", "VOLGRUMM"):
+        assert hop in result.output
+
+
+def test_track_refuses_what_is_not_a_uetr(tmp_path: Path) -> None:
+    result = corridor("track", "not-a-uetr", "--data-dir", str(tmp_path))
+    assert result.exit_code != 0
+    assert "is not a UETR" in result.output

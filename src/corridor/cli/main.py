@@ -8,7 +8,9 @@ import typer
 
 from corridor import __version__
 from corridor.cli import bench_cmd, ledger_cmd
-from corridor.cli.demo import demo
+from corridor.cli.demo import demo as ledger_demo
+from corridor.cli.network_demo import demo
+from corridor.cli.track_cmd import track
 
 app = typer.Typer(
     name="corridor",
@@ -19,6 +21,8 @@ app = typer.Typer(
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(bench_cmd.app, name="bench")
 app.command()(demo)
+app.command()(track)
+ledger_cmd.app.command("demo")(ledger_demo)
 
 
 def _version(value: bool) -> None:

@@ -9,8 +9,9 @@ On the wire a message is one XML document:
     </Envelope>
 
 The signature covers canonical bytes, not the bytes as sent: `corridor-envelope-1\\n` followed by the exclusive
-XML canonicalization (C14N 1.0) of the AppHdr and then of the Document, so re-indenting or re-prefixing the XML on
-the way does not break it while any change of content does. The Business Application Header carries who sent it to
+XML canonicalization (C14N 1.0) of the AppHdr and then of the Document, so a different choice of namespace
+prefixes or attribute order on the way does not break it, while any change of content (whitespace included)
+does. The Business Application Header carries who sent it to
 whom, the message id and type; the receiver checks, in this order and refusing at the first failure: size and
 well-formedness (hardened parser), the envelope's shape, the header against head.001.001.02, the sender in the
 directory, that it is the recipient, the signature with the sender's directory key, the document against its own

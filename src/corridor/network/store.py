@@ -268,6 +268,13 @@ class NodeStore:
         )
         return [OutboxRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], bytes(r[5])) for r in rows]
 
+    def sent_messages(self) -> list[tuple[str, OutboxRow]]:
+        """Every message this node has put in its outbox, with its creation time, oldest first (for archives)."""
+        rows = self._reader().execute(
+            "SELECT created_at, seq, message_id, recipient, message_type, uetr, data FROM outbox ORDER BY seq"
+        ).fetchall()
+        return [(str(r[0]), OutboxRow(int(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], bytes(r[6]))) for r in rows]
+
     def events(self, uetr: str) -> list[Event]:
         rows = (
             self._reader()
@@ -290,6 +297,18 @@ class NodeStore:
     def get(self, key: str) -> str | None:
         row = self._reader().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+
+def read_events(path: Path, uetr: str) -> list[Event]:
+    """A payment's tracking events from a node's database file, read-only, without starting the node."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT uetr, at, node, status, reason, detail FROM events WHERE uetr = ? ORDER BY seq", (uetr,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [Event(*row) for row in rows]
 
 
 class _MarkSent(Unit):

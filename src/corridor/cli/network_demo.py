@@ -1,0 +1,227 @@
+"""`corridor demo`: the corridor's interbank network on the embedded default, end to end, in seconds.
+
+Every participant of the scenario runs as a node with its own key, ledger file and records, on the in-process
+transport: the central banks inject liquidity (pacs.009); a Venezuelan importer pays a Russian exporter for truck
+parts in roubles and a Russian importer pays a Venezuelan exporter in bolivars (pacs.008 through both central banks,
+FX quote, two-phase commit, pacs.002); a payment to a closed account is rejected (AC04) with every reservation
+released; a payment is recalled (camt.056, camt.029) and returned (pacs.004). Then every ledger is checked and
+verified, and every message exchanged is written to <data dir>/messages/ as one XML file (envelope, header,
+document and signature).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from corridor.cli.common import EXIT_FAILED, console, fail
+from corridor.money import Money
+from corridor.network.context import Context, ledger_id
+from corridor.network.transport.memory import MemoryTransport
+from corridor.node.network import EmbeddedNetwork
+from corridor.scenario import ScenarioError, load_scenario
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPayment:
+    key: str
+    title: str
+    debtor: str
+    creditor: str
+    amount: str
+    remittance: str
+    then_recall: bool = False
+
+
+PAYMENTS = [
+    DemoPayment(
+        "demo-1",
+        "VE->RU in RUB",
+        "VE0102010000000000031",
+        "RU0440701810000000011",
+        "1 250 000.00 RUB",
+        "INV-2026-0042 truck parts: tyres, batteries, spare parts (FCA Novorossiysk)",
+    ),
+    DemoPayment(
+        "demo-2",
+        "RU->VE in VES",
+        "RU0440701810000000012",
+        "VE0102010000000000032",
+        "800 000.00 VES",
+        "INV-VE-311 green coffee, 40 t (FOB La Guaira)",
+    ),
+    DemoPayment(
+        "demo-3",
+        "VE->RU, fixed VES",
+        "VE0134020000000000041",
+        "RU0440702810000000021",
+        "200 000.00 VES",
+        "INV-77 fertilizer",
+    ),
+    DemoPayment(
+        "demo-4",
+        "to a closed account",
+        "VE0102010000000000031",
+        "RU0440702810000000022",
+        "10 000.00 RUB",
+        "INV-13 machine parts",
+    ),
+    DemoPayment(
+        "demo-5",
+        "duplicate, recalled",
+        "RU0440701810000000012",
+        "VE0134020000000000042",
+        "100 000.00 VES",
+        "INV-VE-311 (duplicate)",
+        then_recall=True,
+    ),
+    DemoPayment(
+        "demo-6",
+        "domestic RU (RTGS)",
+        "RU0440701810000000012",
+        "RU0440702810000000021",
+        "50 000.00 RUB",
+        "INV-RU-5 domestic supplies",
+    ),
+]
+
+
+def _balance(net: EmbeddedNetwork, bank: str, number: str) -> int:
+    account = net.nodes[bank].ledger.get_account(ledger_id(bank, "account", number))
+    return 0 if account is None else account.credits_posted - account.debits_posted
+
+
+def _write_messages(net: EmbeddedNetwork, target: Path) -> int:
+    target.mkdir(parents=True, exist_ok=True)
+    rows = [(at, bic, row) for bic, node in net.nodes.items() for at, row in node.store.sent_messages()]
+    rows.sort(key=lambda item: (item[0], item[1], item[2].seq))
+    for index, (_, sender, row) in enumerate(rows, start=1):
+        name = f"{index:04d}_{row.message_type}_{sender}_to_{row.recipient}_{row.message_id}.xml"
+        (target / name).write_bytes(row.data)
+    return len(rows)
+
+
+async def _run(data_dir: Path, scenario_path: Path | None) -> None:
+    scenario = load_scenario(scenario_path)
+    net = EmbeddedNetwork(scenario, data_dir, MemoryTransport())
+    started = time.perf_counter()
+    await net.start()
+    await net.quiesce()
+    console.print(
+        f"[bold]{len(net.nodes)} nodes[/] started ({scenario.name}); liquidity injected by both central banks (pacs.009)"
+    )
+    results = Table(title="cross-border and domestic credit transfers", title_justify="left")
+    for column in ("payment", "from", "to", "instructed", "payer debited", "payee credited", "outcome"):
+        results.add_column(column)
+    uetrs: list[tuple[DemoPayment, str]] = []
+    for payment in PAYMENTS:
+        debtor, creditor = scenario.account(payment.debtor), scenario.account(payment.creditor)
+        before = _balance(net, debtor.bank, debtor.number), _balance(net, creditor.bank, creditor.number)
+        amount = Money.parse(payment.amount)
+        uetr = await net.pay(
+            debtor_account=payment.debtor,
+            creditor_account=payment.creditor,
+            amount=amount,
+            idempotency_key=payment.key,
+            remittance=payment.remittance,
+        )
+        outcome = await net.settle(uetr, debtor.bank)
+        if payment.then_recall and outcome == "completed":
+            await net.settle(uetr, creditor.bank, states=("completed",))
+            bank = net.bank(debtor.bank)
+
+            async def recall(ctx: Context, uetr: str = uetr) -> None:
+                await bank.recall(ctx, uetr, "DUPL")
+
+            await net.act(debtor.bank, recall, lock=uetr)
+            outcome = await net.settle(uetr, debtor.bank, states=("returned", "recall_answered"))
+        await net.quiesce()
+        after = _balance(net, debtor.bank, debtor.number), _balance(net, creditor.bank, creditor.number)
+        paid = Money(before[0] - after[0], net.bank(debtor.bank).currency)
+        got = Money(after[1] - before[1], net.bank(creditor.bank).currency)
+        reason = next((e.reason for e in net.nodes[debtor.bank].store.events(uetr) if e.reason), None)
+        results.add_row(
+            payment.title,
+            debtor.name,
+            creditor.name,
+            str(amount),
+            str(paid),
+            str(got),
+            outcome + (f" ({reason})" if reason and outcome != "completed" else ""),
+        )
+        uetrs.append((payment, uetr))
+    console.print(results)
+    positions = Table(title="central banks' bilateral net position (loro balance beyond the swap line)")
+    for column in ("central bank", "counterpart", "net position", "swap line"):
+        positions.add_column(column)
+    for bic in (p.bic for p in scenario.participants if p.role == "central_bank"):
+        role = net.central_bank(bic)
+        for peer in role.peers:
+            positions.add_row(bic, peer.bic, str(role.net_position(peer.bic)), str(role.swap_limit()))
+    console.print(positions)
+    problems = []
+    for bic, node in net.nodes.items():
+        if not node.ledger.check().ok or not node.ledger.verify().ok:
+            problems.append(bic)
+        if node.ledger.pending_transfers():
+            problems.append(f"{bic} (open reservations)")
+    written = _write_messages(net, data_dir / "messages")
+    elapsed = time.perf_counter() - started
+    await net.stop()
+    if problems:
+        fail(f"ledger checks failed at {', '.join(problems)}", EXIT_FAILED)
+    console.print(
+        f"every node's ledger: double entry holds, journal verified, no reservation left open "
+        f"({len(net.nodes)} ledgers, {elapsed:.1f} s)"
+    )
+    console.print(f"{written} ISO 20022 messages written to {escape(str(data_dir / 'messages'))}/")
+    first = uetrs[0][1]
+    console.print(
+        Panel.fit(
+            f"corridor track {first} --data-dir {escape(str(data_dir))}\n"
+            f"ls {escape(str(data_dir / 'messages'))}\n"
+            "corridor ledger demo          # the ledger on its own\n"
+            "corridor bench ledger --json",
+            title="next",
+        )
+    )
+
+
+def demo(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Where the nodes' files and the messages go (recreated each run).")
+    ] = Path("data/demo"),
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", help="A scenario TOML file (default: Russia - Venezuela).")
+    ] = None,
+) -> None:
+    """Run the corridor on the embedded default: payments both ways, a rejection, a recall and return."""
+    try:
+        for stale in ("nodes", "messages", "keys", "directory.json"):
+            path = data_dir / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot prepare the demo's data directory {data_dir}: {exc}", EXIT_FAILED)
+    console.print(
+        Panel.fit(
+            "[bold]Corridor[/]: Russia (RUB) and Venezuela (VES) paying each other in their own currencies\n"
+            "[dim]Every institution, BIC and account number is illustrative.[/]"
+        )
+    )
+    try:
+        asyncio.run(_run(data_dir, scenario))
+    except ScenarioError as exc:
+        fail(f"scenario: {exc}", EXIT_FAILED)
