@@ -29,6 +29,7 @@ from corridor.network.context import Context, ledger_id
 from corridor.network.transport.memory import MemoryTransport
 from corridor.node.network import EmbeddedNetwork
 from corridor.scenario import ScenarioError, load_scenario
+from corridor.transfers.bank import BankRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,8 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
     await net.start()
     await net.quiesce()
     console.print(
-        f"[bold]{len(net.nodes)} nodes[/] started ({scenario.name}); liquidity injected by both central banks (pacs.009)"
+        f"[bold]{len(net.nodes)} nodes[/] started ({scenario.name}); "
+        "liquidity injected by both central banks (pacs.009)"
     )
     results = Table(title="cross-border and domestic credit transfers", title_justify="left")
     for column in ("payment", "from", "to", "instructed", "payer debited", "payee credited", "outcome"):
@@ -137,9 +139,7 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         outcome = await net.settle(uetr, debtor.bank)
         if payment.then_recall and outcome == "completed":
             await net.settle(uetr, creditor.bank, states=("completed",))
-            bank = net.bank(debtor.bank)
-
-            async def recall(ctx: Context, uetr: str = uetr) -> None:
+            async def recall(ctx: Context, uetr: str = uetr, bank: BankRole = net.bank(debtor.bank)) -> None:
                 await bank.recall(ctx, uetr, "DUPL")
 
             await net.act(debtor.bank, recall, lock=uetr)
