@@ -12,6 +12,7 @@ document and signature).
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import time
 from dataclasses import dataclass
@@ -25,11 +26,10 @@ from rich.table import Table
 
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.money import Money
-from corridor.network.context import Context, ledger_id
+from corridor.network.context import ledger_id
 from corridor.network.transport.memory import MemoryTransport
 from corridor.node.network import EmbeddedNetwork
 from corridor.scenario import ScenarioError, load_scenario
-from corridor.transfers.bank import BankRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +139,9 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         outcome = await net.settle(uetr, debtor.bank)
         if payment.then_recall and outcome == "completed":
             await net.settle(uetr, creditor.bank, states=("completed",))
-            async def recall(ctx: Context, uetr: str = uetr, bank: BankRole = net.bank(debtor.bank)) -> None:
-                await bank.recall(ctx, uetr, "DUPL")
-
-            await net.act(debtor.bank, recall, lock=uetr)
+            await net.act(
+                debtor.bank, functools.partial(net.bank(debtor.bank).recall, uetr=uetr, reason="DUPL"), lock=uetr
+            )
             outcome = await net.settle(uetr, debtor.bank, states=("returned", "recall_answered"))
         await net.quiesce()
         after = _balance(net, debtor.bank, debtor.number), _balance(net, creditor.bank, creditor.number)
