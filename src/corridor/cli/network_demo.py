@@ -167,6 +167,16 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         for peer in role.peers:
             positions.add_row(bic, peer.bic, str(role.net_position(peer.bic)), str(role.swap_limit()))
     console.print(positions)
+    cycle = Table(title="end-of-day settlement cycle: each central bank settles its side with the FX provider")
+    for column in ("central bank", "counterpart", "position settled", "net position after"):
+        cycle.add_column(column)
+    for bic in (p.bic for p in scenario.participants if p.role == "central_bank"):
+        role = net.central_bank(bic)
+        settled = await net.act(bic, functools.partial(role.settle_cycle, cycle="EOD1"))
+        for peer, position in settled:
+            cycle.add_row(bic, peer, str(position), str(role.net_position(peer)))
+    await net.quiesce()
+    console.print(cycle)
     problems = []
     for bic, node in net.nodes.items():
         if not node.ledger.check().ok or not node.ledger.verify().ok:

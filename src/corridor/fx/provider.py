@@ -64,11 +64,8 @@ class FxProviderRole:
 
     async def handle(self, ctx: Context, header: AppHeader, message: Message) -> None:
         if isinstance(message, InstitutionCreditTransfer):
-            ctx.event(
-                message.uetr,
-                "LIQUIDITY",
-                f"settlement account at {header.sender_bic} credited {message.settlement_amount}",
-            )
+            way = "credited" if message.creditor == self.s.bic else "debited"
+            ctx.event(message.uetr, "SETTLED", f"account at {header.sender_bic} {way} {message.settlement_amount}")
 
     async def on_refused(self, ctx: Context, header: AppHeader, error: XmlRejected) -> None:
         refuse_with_status(ctx, header, error)

@@ -270,9 +270,11 @@ class NodeStore:
 
     def sent_messages(self) -> list[tuple[str, OutboxRow]]:
         """Every message this node has put in its outbox, with its creation time, oldest first (for archives)."""
-        rows = self._reader().execute(
-            "SELECT created_at, seq, message_id, recipient, message_type, uetr, data FROM outbox ORDER BY seq"
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute("SELECT created_at, seq, message_id, recipient, message_type, uetr, data FROM outbox ORDER BY seq")
+            .fetchall()
+        )
         return [(str(r[0]), OutboxRow(int(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], bytes(r[6]))) for r in rows]
 
     def events(self, uetr: str) -> list[Event]:

@@ -212,6 +212,13 @@ class Node:
         while True:
             await asyncio.sleep(TIMER_PERIOD_S)
             try:
+                tick = getattr(self.role, "on_tick", None)
+                if tick is not None:
+                    ctx = self.context()
+                    await tick(ctx)
+                    if ctx.unit.outbox or ctx.unit.payments or ctx.unit.events:
+                        await self.store.commit(ctx.unit)
+                        self._wake.set()
                 for uetr in self.store.due_payments(self.services.clock()):
                     async with self._lock(uetr):
                         ctx = self.context()

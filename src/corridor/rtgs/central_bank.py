@@ -64,6 +64,8 @@ class CentralBankRole:
         self.members += [p for p in scenario.participants if p.role == "fx_provider"]
         self.peers = [p for p in scenario.participants if p.role == "central_bank" and p.bic != services.bic]
         self.issuance = ledger_id(services.bic, "issuance")
+        self.cycle_ns = scenario.settlement_cycle_s * 1_000_000_000
+        self._cycle: int | None = None
 
     def settlement(self, bic: str) -> int:
         return ledger_id(self.s.bic, "settlement", bic)
@@ -117,6 +119,74 @@ class CentralBankRole:
         if account is None:
             return Money(0, self.currency)
         return Money(account.credits_posted - account.debits_posted - self.swap_limit().minor, self.currency)
+
+    async def settle_cycle(self, ctx: Context, cycle: str) -> list[tuple[str, Money]]:
+        """Bring every peer's loro back to its swap line by trading the net position with the FX provider.
+
+        Each central bank settles its own side, in its own currency, exactly to zero: a surplus the peer holds here
+        is sold to the FX provider (loro debited, the provider's settlement account credited) and a deficit is bought
+        from it. The two sides' positions are the same claim seen in two currencies, so the provider's two legs
+        match at the mid rate, up to the payments that completed between the two central banks' cycles, which the
+        next cycle settles. A pacs.009 tells the provider of each leg.
+        """
+        provider = self.scenario.fx.provider
+        settled: list[tuple[str, Money]] = []
+        for peer in self.peers:
+            uetr = uetr_for(f"cycle:{self.s.bic}:{peer.bic}:{cycle}")
+            if self.s.store.payment(uetr) is not None:
+                continue
+            position = self.net_position(peer.bic)
+            if position.minor == 0:
+                continue
+            surplus = position.minor > 0
+            debit, credit = (self.loro(peer.bic), self.settlement(provider))
+            if not surplus:
+                debit, credit = credit, debit
+            try:
+                await ctx.transfer(
+                    Transfer(
+                        id=ledger_id(self.s.bic, uetr, "cycle"),
+                        debit_account_id=debit,
+                        credit_account_id=credit,
+                        amount=abs(position.minor),
+                        ledger=self.ledger_no,
+                        code=SWAP_LINE,
+                    )
+                )
+            except TransferFailed as exc:
+                ctx.event(uetr, RJCT, f"cycle {cycle}: {peer.bic}'s position {position} not settled: {exc}", "AM04")
+                continue
+            amount = Money(abs(position.minor), self.currency)
+            message_id = ctx.new_message_id()
+            ctx.send(
+                provider,
+                InstitutionCreditTransfer(
+                    message_id=message_id,
+                    created=ctx.now,
+                    instruction_id=message_id,
+                    end_to_end_id=f"CYCLE{cycle}"[:35],
+                    uetr=uetr,
+                    settlement_amount=amount,
+                    settlement_date=ctx.today,
+                    debtor=self.s.bic if surplus else provider,
+                    creditor=provider if surplus else self.s.bic,
+                    instructing_agent=self.s.bic,
+                    instructed_agent=provider,
+                ),
+                uetr=uetr,
+            )
+            record = {"uetr": uetr, "role": "cycle", "peer": peer.bic, "cycle": cycle, "position": dump_money(position)}
+            ctx.save(uetr, "completed", record)
+            ctx.event(uetr, ACSC, f"cycle {cycle}: {peer.bic}'s net position {position} settled with {provider}")
+            settled.append((peer.bic, position))
+        return settled
+
+    async def on_tick(self, ctx: Context) -> None:
+        """Settle the net positions when a settlement cycle ends (cycles are numbered from the epoch)."""
+        cycle = ctx.now_ns // self.cycle_ns
+        if self._cycle is not None and cycle != self._cycle:
+            await self.settle_cycle(ctx, str(self._cycle))
+        self._cycle = cycle
 
     async def inject(self, ctx: Context, bic: str, amount: Money) -> None:
         """Credit a member's settlement account from the central bank's issuance and tell it with a pacs.009."""

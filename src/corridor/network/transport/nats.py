@@ -1,0 +1,392 @@
+"""The distributed transport: each participant's inbox is a durable JetStream consumer.
+
+Retention is *work-queue*: a message is an instruction addressed to exactly one participant, so once that
+participant acknowledges it nothing is gained by keeping it, and the stream's disk use stays bounded by the backlog
+rather than by history (the ledgers, not the transport, are the record). Work-queue retention also makes the server
+refuse a second consumer whose filter overlaps an existing one, which turns "two nodes claim the same inbox" into a
+loud error instead of messages silently split between them. Limits retention would need a max-age and would keep
+every message on disk for replay nobody does.
+
+Each participant gets one durable pull consumer named after it. Pulling (rather than push) keeps one batch in flight
+per participant, which is what "one at a time, in arrival order" needs, and lets the loop survive a server restart by
+simply fetching again. Handlers are acknowledged with the fire-and-forget `ack`, not `ack_sync`: a lost ack only
+causes a redelivery after `ack_wait`, which the receiving inbox drops as a duplicate, while `ack_sync` would add a
+round trip to every message on a path that handles them strictly one after another.
+
+A handler that raises is `nak`ed with a delay growing with the attempt number, so a poison message does not spin,
+and it goes back behind later messages (as in the in-process transport): order is kept for messages that succeed,
+not across a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import string
+from collections.abc import Awaitable
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from corridor.network.transport.base import Delivery, Handler, TransportError
+
+log = logging.getLogger(__name__)
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+FETCH_BATCH = 64
+FETCH_TIMEOUT_S = 1.0
+"""Long-poll length of one fetch; the server answers as soon as a message arrives, so this bounds only how long an
+idle loop takes to notice it was cancelled or that the connection came back."""
+MAX_ACK_PENDING = 1000
+"""Bounds what the server hands out unacknowledged per participant, so a stalled consumer cannot pin the stream."""
+REDELIVERY_DELAY_S = 0.05
+"""The nak delay grows linearly with the attempt (capped at 20 steps), like the in-process transport's."""
+MIN_BACKOFF_S = 0.1
+MAX_BACKOFF_S = 2.0
+CONNECT_TIMEOUT_S = 5.0
+REQUEST_TIMEOUT_S = 5.0
+STREAM_NAME_IN_USE = 10058
+"""JetStream's err_code for creating a stream that exists with another configuration."""
+
+_SUBJECT_SAFE = frozenset(string.ascii_letters + string.digits + "-_")
+
+_NatsFailure = (nats.errors.Error, asyncio.TimeoutError, OSError)
+"""What a connection or JetStream API call raises when the server is slow, gone or says no."""
+
+
+def subject_token(recipient: str) -> str:
+    """Map a participant name to one subject token that is also a valid consumer name.
+
+    Characters outside [A-Za-z0-9_-] (dots and wildcards would change the subject's meaning) become `~XX` per UTF-8
+    byte; `~` itself is escaped too, so two names never share a token.
+    """
+    if not recipient:
+        raise ValueError("recipient must not be empty")
+    return "".join(ch if ch in _SUBJECT_SAFE else "".join(f"~{b:02X}" for b in ch.encode()) for ch in recipient)
+
+
+class NatsTransport:
+    durable = True
+
+    def __init__(
+        self,
+        url: str = "nats://127.0.0.1:4222",
+        *,
+        stream: str = "CORRIDOR",
+        subject_prefix: str = "corridor.inbox",
+        ack_wait_s: float = 5.0,
+        max_deliver: int = -1,
+        duplicate_window_s: float = 120.0,
+        redelivery_delay_s: float = REDELIVERY_DELAY_S,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+    ) -> None:
+        self._url = url
+        self._stream = stream
+        self._prefix = subject_prefix
+        self._ack_wait_s = ack_wait_s
+        self._max_deliver = max_deliver
+        self._duplicate_window_s = duplicate_window_s
+        self._redelivery_delay_s = redelivery_delay_s
+        self._request_timeout_s = request_timeout_s
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect and make sure the stream exists.
+
+        The connection retries forever once established, so a restarted server is survived by publishers (their
+        calls fail with TransportError meanwhile and the outbox retries) and by the consumer loops. The *first*
+        connection is bounded by CONNECT_TIMEOUT_S instead: a node that cannot reach NATS at all should fail its
+        start loudly rather than hang.
+        """
+        if self._closed:
+            raise TransportError("this NATS transport is closed; create a new one")
+        if self._nc is not None:
+            return
+        nc = Client()
+        try:
+            await _connect(nc, self._url, reconnect=True)
+            js = nc.jetstream(timeout=self._request_timeout_s)
+            await self._ensure_stream(js)
+        except (*_NatsFailure, TransportError) as exc:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            if isinstance(exc, TransportError):
+                raise
+            raise TransportError(f"cannot start the NATS transport at {self._url}: {exc!r}") from exc
+        self._nc, self._js = nc, js
+
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
+        """Create the stream, or accept an existing one that at least covers our subjects.
+
+        An existing stream with other settings (say limits retention, another duplicate window) is left as it is:
+        changing a live stream is an operator's decision, and the transport still works on it.
+        """
+        subjects = f"{self._prefix}.>"
+        config = StreamConfig(
+            name=self._stream,
+            subjects=[subjects],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=self._duplicate_window_s,
+        )
+        try:
+            await js.add_stream(config)
+            return
+        except nats.js.errors.BadRequestError as exc:
+            if exc.err_code != STREAM_NAME_IN_USE:
+                raise
+        info = await js.stream_info(self._stream)
+        existing = info.config.subjects or []
+        if subjects not in existing:
+            raise TransportError(f"stream {self._stream} exists with subjects {existing}, not {subjects}")
+        log.warning("stream %s exists with a different configuration; using it as it is", self._stream)
+
+    async def close(self) -> None:
+        """Stop the consumer loops, hand back what they fetched but did not finish, and close the connection.
+
+        Callable from inside a handler (to simulate a crash in tests): that loop is not cancelled under its own
+        feet; it sees the transport closed when the handler returns and leaves the message unacknowledged.
+        """
+        self._closed = True
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is not None and not nc.is_closed:
+            # close() flushes what is buffered (acks, naks) before dropping the socket; drain() would also wait on
+            # the pull subscriptions' unread buffers, for up to its 30 s timeout.
+            with contextlib.suppress(*_NatsFailure):
+                await nc.close()
+
+    def _is_closed(self) -> bool:
+        return self._closed
+
+    def _require_js(self) -> JetStreamContext:
+        if self._js is None:
+            raise TransportError(
+                "the NATS transport is closed" if self._closed else "the NATS transport is not started"
+            )
+        return self._js
+
+    # -- publishing --------------------------------------------------------------------------------------------
+
+    async def publish(self, recipient: str, message_id: str, data: bytes) -> None:
+        js = self._require_js()
+        subject = f"{self._prefix}.{subject_token(recipient)}"
+        try:
+            await js.publish(
+                subject,
+                data,
+                timeout=self._request_timeout_s,
+                stream=self._stream,
+                headers={MSG_ID_HEADER: message_id},
+            )
+        except _NatsFailure as exc:
+            raise TransportError(f"JetStream did not accept {message_id} for {recipient}: {exc!r}") from exc
+
+    # -- consuming ---------------------------------------------------------------------------------------------
+
+    def _consumer_config(self, token: str) -> ConsumerConfig:
+        return ConsumerConfig(
+            name=token,
+            durable_name=token,
+            filter_subject=f"{self._prefix}.{token}",
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait_s,
+            max_deliver=self._max_deliver,
+            max_ack_pending=MAX_ACK_PENDING,
+        )
+
+    async def _bind(self, token: str) -> JetStreamContext.PullSubscription:
+        """Create (or update, or find unchanged) the participant's durable consumer and attach a pull inbox to it."""
+        js = self._require_js()
+        await js.add_consumer(self._stream, self._consumer_config(token))
+        return await js.pull_subscribe_bind(durable=token, stream=self._stream)
+
+    async def subscribe(self, recipient: str, handler: Handler) -> None:
+        """Bind the consumer before returning, so a bad configuration fails here and not in a background task."""
+        token = subject_token(recipient)
+        try:
+            psub = await self._bind(token)
+        except _NatsFailure as exc:
+            raise TransportError(f"cannot subscribe {recipient} on stream {self._stream}: {exc!r}") from exc
+        inflight: list[Msg] = []
+        self._tasks.append(
+            asyncio.create_task(self._consume(recipient, token, psub, handler, inflight), name=f"nats:{recipient}")
+        )
+        self._tasks.append(asyncio.create_task(self._keep_alive(inflight), name=f"nats-progress:{recipient}"))
+
+    async def _consume(
+        self,
+        recipient: str,
+        token: str,
+        psub: JetStreamContext.PullSubscription,
+        handler: Handler,
+        inflight: list[Msg],
+    ) -> None:
+        """Fetch and handle batches until closed; any failure of NATS is waited out, never fatal to the loop."""
+        backoff = MIN_BACKOFF_S
+        try:
+            while not self._closed:
+                try:
+                    inflight.extend(await psub.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S))
+                except nats.errors.TimeoutError:
+                    backoff = MIN_BACKOFF_S  # an idle long poll, or a reconnect in progress
+                    continue
+                except nats.js.errors.NotFoundError:
+                    # The consumer (or the whole stream) vanished: the server lost its state or an operator
+                    # deleted it. Recreate both so the participant keeps receiving what is published from now on.
+                    log.warning("consumer %s on stream %s is gone; recreating it", token, self._stream)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    psub = await self._rebind(token, psub)
+                    continue
+                except Exception as exc:
+                    if self._is_closed():  # a method call: mypy would keep `_closed` narrowed across the await
+                        return
+                    log.warning("fetch for %s failed (%r); retrying in %.1f s", recipient, exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+                backoff = MIN_BACKOFF_S
+                while inflight:
+                    if not await self._deliver(recipient, inflight, handler):
+                        return
+        except asyncio.CancelledError:
+            # A graceful close: whatever was fetched and not finished goes back at once rather than after ack_wait.
+            for msg in inflight:
+                with contextlib.suppress(*_NatsFailure):
+                    await msg.nak()
+            inflight.clear()
+            raise
+
+    async def _deliver(self, recipient: str, inflight: list[Msg], handler: Handler) -> bool:
+        """Hand the first in-flight message to the handler and settle it; False once the transport was closed."""
+        msg = inflight[0]
+        attempt = msg.metadata.num_delivered
+        message_id = (msg.headers or {}).get(MSG_ID_HEADER) or f"{self._stream}:{msg.metadata.sequence.stream}"
+        try:
+            await handler(Delivery(recipient, message_id, msg.data, attempt))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if self._closed:
+                return False
+            log.warning("handler for %s failed on %s (attempt %d)", recipient, message_id, attempt, exc_info=True)
+            inflight.pop(0)
+            await self._settle(msg.nak(delay=self._redelivery_delay_s * min(attempt, 20)), message_id)
+            return True
+        if self._closed:
+            # Closed while the handler ran (from inside it): behave like a crash and leave the message
+            # unacknowledged, so JetStream redelivers it after ack_wait.
+            return False
+        inflight.pop(0)
+        await self._settle(msg.ack(), message_id)
+        return True
+
+    async def _settle(self, settling: Awaitable[None], message_id: str) -> None:
+        """Send an ack or nak; if it cannot go out, the message simply comes back after ack_wait."""
+        try:
+            await settling
+        except _NatsFailure as exc:
+            log.info("could not settle %s (%r); it will be redelivered", message_id, exc)
+
+    async def _rebind(self, token: str, old: JetStreamContext.PullSubscription) -> JetStreamContext.PullSubscription:
+        with contextlib.suppress(*_NatsFailure, ValueError):
+            await old.unsubscribe()
+        try:
+            await self._ensure_stream(self._require_js())
+            return await self._bind(token)
+        except (*_NatsFailure, TransportError) as exc:
+            log.warning("cannot recreate consumer %s yet: %r", token, exc)
+            return old
+
+    async def _keep_alive(self, inflight: list[Msg]) -> None:
+        """Tell the server every half ack_wait that fetched messages are still being worked on.
+
+        Without it, the tail of a batch behind a slow handler would pass ack_wait while waiting its turn and be
+        redelivered while still queued here; a message whose process died gets no such signal and returns on time.
+        """
+        while True:
+            await asyncio.sleep(self._ack_wait_s / 2)
+            for msg in tuple(inflight):
+                with contextlib.suppress(*_NatsFailure):
+                    await msg.in_progress()
+
+    # -- observation -------------------------------------------------------------------------------------------
+
+    async def pending(self, recipient: str) -> int:
+        """Messages for `recipient` not yet acknowledged: waiting in the stream plus handed out and unsettled."""
+        js = self._require_js()
+        try:
+            info = await js.consumer_info(self._stream, subject_token(recipient))
+        except _NatsFailure as exc:
+            raise TransportError(f"cannot read the consumer of {recipient}: {exc!r}") from exc
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+async def delete_stream(url: str, stream: str) -> None:
+    """Remove a stream and its consumers (tests); a stream that does not exist is already deleted."""
+    nc = Client()
+    try:
+        await _connect(nc, url, reconnect=False)
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.close()
+
+
+async def _connect(nc: Client, url: str, *, reconnect: bool) -> None:
+    """Connect within CONNECT_TIMEOUT_S.
+
+    nats-py retries the *first* connection too (60 attempts 2 s apart by default, forever with unlimited reconnects),
+    even with allow_reconnect=False, so only an outer timeout bounds it. The caller closes `nc` on failure.
+    """
+    await asyncio.wait_for(
+        nc.connect(
+            servers=[url],
+            name="corridor",
+            allow_reconnect=reconnect,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            error_cb=_on_error,
+            disconnected_cb=_on_disconnected,
+            reconnected_cb=_on_reconnected,
+        ),
+        timeout=CONNECT_TIMEOUT_S,
+    )
+
+
+async def _on_error(exc: Exception) -> None:
+    log.warning("NATS connection error: %r", exc)
+
+
+async def _on_disconnected() -> None:
+    log.warning("disconnected from NATS")
+
+
+async def _on_reconnected() -> None:
+    log.info("reconnected to NATS")
