@@ -26,10 +26,11 @@ from rich.table import Table
 
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.money import Money
-from corridor.network.context import ledger_id
+from corridor.network.context import Context, ledger_id
 from corridor.network.transport.memory import MemoryTransport
 from corridor.node.network import EmbeddedNetwork
 from corridor.scenario import ScenarioError, load_scenario
+from corridor.transfers.bank import BankRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,20 @@ def _write_messages(net: EmbeddedNetwork, target: Path) -> int:
     return len(rows)
 
 
+async def _statement(bank: BankRole, number: str, end_ns: int, ctx: Context) -> None:
+    bank.statement(ctx, number, 0, end_ns)
+
+
+def _write_reports(net: EmbeddedNetwork, target: Path) -> int:
+    target.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for bic, node in net.nodes.items():
+        for kind, account, _, data in node.store.reports():
+            count += 1
+            (target / f"{count:04d}_{kind}_{bic}_{account}.xml").write_bytes(data)
+    return count
+
+
 async def _run(data_dir: Path, scenario_path: Path | None) -> None:
     scenario = load_scenario(scenario_path)
     net = EmbeddedNetwork(scenario, data_dir, MemoryTransport())
@@ -177,6 +192,14 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
             cycle.add_row(bic, peer, str(position), str(role.net_position(peer)))
     await net.quiesce()
     console.print(cycle)
+    statements = 0
+    end_ns = net.clock() + 1
+    for spec in scenario.accounts:
+        if spec.status == "closed":
+            continue
+        bank = net.bank(spec.bank)
+        await net.act(spec.bank, functools.partial(_statement, bank, spec.number, end_ns))
+        statements += 1
     problems = []
     for bic, node in net.nodes.items():
         if not node.ledger.check().ok or not node.ledger.verify().ok:
@@ -184,6 +207,7 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         if node.ledger.pending_transfers():
             problems.append(f"{bic} (open reservations)")
     written = _write_messages(net, data_dir / "messages")
+    reports = _write_reports(net, data_dir / "statements")
     elapsed = time.perf_counter() - started
     await net.stop()
     if problems:
@@ -193,6 +217,10 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         f"({len(net.nodes)} ledgers, {elapsed:.1f} s)"
     )
     console.print(f"{written} ISO 20022 messages written to {escape(str(data_dir / 'messages'))}/")
+    console.print(
+        f"{reports} customer documents (camt.054 notifications, {statements} camt.053 statements that reconcile with "
+        f"the ledgers) written to {escape(str(data_dir / 'statements'))}/"
+    )
     first = uetrs[0][1]
     console.print(
         Panel.fit(
@@ -215,7 +243,7 @@ def demo(
 ) -> None:
     """Run the corridor on the embedded default: payments both ways, a rejection, a recall and return."""
     try:
-        for stale in ("nodes", "messages", "keys", "directory.json"):
+        for stale in ("nodes", "messages", "statements", "keys", "directory.json"):
             path = data_dir / stale
             if path.is_dir():
                 shutil.rmtree(path)

@@ -141,6 +141,9 @@ class Context:
             if result not in SUCCESS:
                 raise TransferFailed(result)
 
+    def resolution_id(self, pending_id: int, step: str) -> int:
+        return ledger_id(self.bic, str(pending_id), step)
+
     async def resolve(self, pending_id: int, *, post: bool, step: str) -> bool:
         """Post or void a pending transfer; return True if it ended posted, whichever decision reached it first.
 
@@ -152,7 +155,7 @@ class Context:
             raise LookupError(f"pending transfer {pending_id} not found")
         flag = TransferFlags.POST_PENDING_TRANSFER if post else TransferFlags.VOID_PENDING_TRANSFER
         resolution = Transfer(
-            id=ledger_id(self.bic, str(pending_id), step),
+            id=self.resolution_id(pending_id, step),
             debit_account_id=pending.debit_account_id,
             credit_account_id=pending.credit_account_id,
             amount=pending.amount,
@@ -160,6 +163,7 @@ class Context:
             ledger=pending.ledger,
             code=pending.code,
             flags=flag,
+            user_data_128=pending.user_data_128,
         )
         (result,) = await self.transfers([resolution])
         if result in SUCCESS:

@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, sender TEXT, message_id TEXT, reason TEXT NOT NULL,
     detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reports (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, account TEXT NOT NULL, created_at TEXT NOT NULL,
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 
@@ -87,6 +91,8 @@ class Unit:
     events: list[tuple[str, str, str, str, str | None, str]] = field(default_factory=list)
     rejected: list[tuple[str, str | None, str | None, str, str]] = field(default_factory=list)
     kv: dict[str, str] = field(default_factory=dict)
+    reports: list[tuple[str, str, str, bytes]] = field(default_factory=list)
+    """Documents for customers (camt.054, camt.053): kind, account, time, XML."""
     at: str = ""
 
     def record_inbox(
@@ -134,6 +140,7 @@ class Unit:
         conn.executemany(
             "INSERT INTO rejected (at, sender, message_id, reason, detail) VALUES (?, ?, ?, ?, ?)", self.rejected
         )
+        conn.executemany("INSERT INTO reports (kind, account, created_at, data) VALUES (?, ?, ?, ?)", self.reports)
         for key, value in self.kv.items():
             conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))
 
@@ -276,6 +283,12 @@ class NodeStore:
             .fetchall()
         )
         return [(str(r[0]), OutboxRow(int(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], bytes(r[6]))) for r in rows]
+
+    def reports(self, kind: str | None = None) -> list[tuple[str, str, str, bytes]]:
+        """Customer documents, oldest first: (kind, account, created_at, XML)."""
+        sql = "SELECT kind, account, created_at, data FROM reports" + (" WHERE kind = ?" if kind else "")
+        rows = self._reader().execute(sql + " ORDER BY seq", (kind,) if kind else ()).fetchall()
+        return [(str(k), str(a), str(c), bytes(d)) for k, a, c, d in rows]
 
     def events(self, uetr: str) -> list[Event]:
         rows = (

@@ -25,6 +25,7 @@ from corridor.iso20022.models import (
     Party,
     PaymentReturn,
     PaymentStatus,
+    Statement,
 )
 from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
@@ -36,6 +37,7 @@ from corridor.scenario.model import AccountSpec, Scenario
 from corridor.transfers.codes import ACSC, ACSP, RJCT, describe, reason_for
 from corridor.transfers.records import dump_money, ledger_of, load_money, uetr_of
 from corridor.transfers.replies import refuse_with_status
+from corridor.transfers.statements import notification, statement
 
 QuoteService = Callable[..., Awaitable[Quote]]
 
@@ -161,6 +163,7 @@ class BankRole:
                     amount=debit.minor,
                     ledger=self.ledger_no,
                     code=CUSTOMER,
+                    user_data_128=uuid.UUID(uetr).int,
                     flags=TransferFlags.PENDING,
                 )
             )
@@ -234,6 +237,41 @@ class BankRole:
         ctx.save(uetr, "recall_requested", record)
         ctx.event(uetr, "RECALL", f"recall requested ({describe(reason)}); camt.056 sent to {self.central_bank}")
 
+    def _notify(self, ctx: Context, account_number: str, transfer_id: int) -> None:
+        """A camt.054 to the customer for a booked movement (kept in the bank's records for the customer)."""
+        customer = self.customers[account_number]
+        transfer = self.s.ledger.get_transfer(transfer_id)
+        if transfer is None:
+            return
+        document = notification(
+            transfer,
+            customer.account_id,
+            number=account_number,
+            cur=self.currency,
+            message_id=ctx.new_message_id(),
+            created=ctx.now,
+        )
+        ctx.unit.reports.append(("camt.054", account_number, ctx.at, document.to_xml()))
+
+    def statement(self, ctx: Context, account_number: str, start_ns: int, end_ns: int) -> Statement:
+        """The camt.053 of one customer account for [start_ns, end_ns), kept in the bank's records."""
+        customer = self.customers[account_number]
+        sequence = len(self.s.store.reports("camt.053")) + 1
+        document = statement(
+            self.s.ledger,
+            customer.account_id,
+            number=account_number,
+            owner=customer.spec.name,
+            cur=self.currency,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            message_id=ctx.new_message_id(),
+            created=ctx.now,
+            sequence=sequence,
+        )
+        ctx.unit.reports.append(("camt.053", account_number, ctx.at, document.to_xml()))
+        return document
+
     # -- the creditor's side --------------------------------------------------------------------------------------
 
     def _check_creditor(self, transfer: CreditTransfer) -> tuple[Customer | None, str | None]:
@@ -280,6 +318,7 @@ class BankRole:
                         amount=transfer.settlement_amount.minor,
                         ledger=self.ledger_no,
                         code=CUSTOMER,
+                        user_data_128=uuid.UUID(uetr).int,
                         flags=TransferFlags.NONE if domestic else TransferFlags.PENDING,
                     )
                 )
@@ -290,6 +329,7 @@ class BankRole:
         if domestic:
             if problem is None:
                 ctx.save(uetr, "completed", record)
+                self._notify(ctx, record["creditor_account"], record["credit_id"])
                 ctx.event(uetr, "CREDITED", f"{transfer.settlement_amount} credited to {transfer.creditor.name}")
             else:
                 ctx.save(uetr, "completed", record)
@@ -345,6 +385,7 @@ class BankRole:
                     amount=amount.minor,
                     ledger=self.ledger_no,
                     code=CUSTOMER,
+                    user_data_128=uuid.UUID(uetr).int,
                 )
             )
         message = PaymentReturn(
@@ -364,6 +405,8 @@ class BankRole:
             additional_info=describe(reason) or None,
         )
         ctx.send(self.central_bank, message, uetr=uetr)
+        if "credit_id" in record:
+            self._notify(ctx, record["creditor_account"], ledger_id(self.s.bic, uetr, "return"))
         ctx.save(uetr, "returned", record | {"return_reason": reason})
         ctx.event(
             uetr, "RETURNED", f"{amount} returned to the payer's bank ({describe(reason)}); pacs.004 sent", reason
@@ -400,7 +443,8 @@ class BankRole:
         state, record = found
         if record["role"] == "debtor_agent" and state == "reserved":
             if status.status == ACSC:
-                await ctx.resolve(record["reserve"], post=True, step="post")
+                if await ctx.resolve(record["reserve"], post=True, step="post"):
+                    self._notify(ctx, record["debtor_account"], ctx.resolution_id(record["reserve"], "post"))
                 ctx.save(uetr, "completed", record)
                 ctx.event(uetr, ACSC, "settlement completed; payer's account debited")
             elif status.status == RJCT:
@@ -415,7 +459,8 @@ class BankRole:
                 )
         elif record["role"] == "creditor_agent" and state == "accepted":
             if status.status == ACSC:
-                await ctx.resolve(record["credit_id"], post=True, step="post")
+                if await ctx.resolve(record["credit_id"], post=True, step="post"):
+                    self._notify(ctx, record["creditor_account"], ctx.resolution_id(record["credit_id"], "post"))
                 ctx.save(uetr, "completed", record)
                 ctx.event(uetr, ACSC, "settlement completed; payee's account credited")
             elif status.status == RJCT:
@@ -445,8 +490,10 @@ class BankRole:
                 amount=message.returned_amount.minor,
                 ledger=self.ledger_no,
                 code=CUSTOMER,
+                user_data_128=uuid.UUID(uetr).int,
             )
         )
+        self._notify(ctx, customer.spec.number, ledger_id(self.s.bic, uetr, "refund"))
         ctx.save(uetr, "returned", record | {"returned": dump_money(message.returned_amount)})
         ctx.event(
             uetr, "RETURNED", f"{message.returned_amount} credited back to {customer.spec.name}", message.reason_code
@@ -504,6 +551,7 @@ class BankRole:
                 amount=message.settlement_amount.minor,
                 ledger=self.ledger_no,
                 code=NOSTRO,
+                user_data_128=uuid.UUID(message.uetr).int,
             )
         )
         ctx.event(
