@@ -165,14 +165,7 @@ class EmbeddedNetwork:
         self, uetr: str, bic: str, *, states: tuple[str, ...] = FINAL_STATES, timeout_s: float = 30
     ) -> str:
         """Wait until the payment reaches one of `states` at node `bic`; return the state."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            state = self.state(bic, uetr)
-            if state in states:
-                return state
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"payment {uetr} still {state!r} at {bic} after {timeout_s} s")
-            await asyncio.sleep(0.01)
+        return await self.nodes[bic].wait_for(uetr, states, timeout_s)
 
     async def quiesce(self, timeout_s: float = 30) -> None:
         """Wait until no node has a message to send and the transport has nothing queued."""

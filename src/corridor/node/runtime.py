@@ -80,6 +80,7 @@ class Node:
         self.services = NodeServices(bic, key, directory, ledger, store, clock, config or {})
         self.role = role_factory(self.services)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._waiters: dict[str, list[tuple[tuple[str, ...], asyncio.Future[str]]]] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.processed = 0
@@ -124,8 +125,37 @@ class Node:
             ctx = self.context()
             result = await action(ctx)
             await self.store.commit(ctx.unit)
+        self._committed(ctx.unit)
         self._wake.set()
         return result
+
+    async def wait_for(self, uetr: str, states: tuple[str, ...], timeout_s: float) -> str:
+        """Wait until this node records the payment in one of `states`; return the state."""
+        found = self.store.payment(uetr)
+        if found is not None and found[0] in states:
+            return found[0]
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(uetr, []).append((states, future))
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            found = self.store.payment(uetr)
+            raise TimeoutError(f"payment {uetr} still {found[0] if found else None!r} at {self.bic}") from None
+        finally:
+            waiting = self._waiters.get(uetr, [])
+            if (states, future) in waiting:
+                waiting.remove((states, future))
+            if not waiting:
+                self._waiters.pop(uetr, None)
+
+    def _committed(self, unit: Unit) -> None:
+        """Wake whoever waits for a payment state this unit just made durable."""
+        if not self._waiters:
+            return
+        for uetr, (state, _, _) in unit.payments.items():
+            for states, future in self._waiters.get(uetr, []):
+                if state in states and not future.done():
+                    future.set_result(state)
 
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -174,6 +204,7 @@ class Node:
             except DuplicateMessage:
                 self.duplicates += 1
                 return
+        self._committed(ctx.unit)
         self.processed += 1
         if ctx.unit.outbox:
             self._wake.set()
@@ -224,6 +255,7 @@ class Node:
                         ctx = self.context()
                         await self.role.on_deadline(ctx, uetr)
                         await self.store.commit(ctx.unit)
+                    self._committed(ctx.unit)
                     self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -251,8 +283,11 @@ class Node:
                 await asyncio.sleep(0.5)
 
     async def _wake_or_timeout(self, seconds: float) -> None:
+        # asyncio.timeout rather than asyncio.wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives just as the event is set (CPython gh-86296), and stop() would then wait forever for the relay.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _republish_all(self) -> None:

@@ -46,7 +46,11 @@ class Transport(Protocol):
         ...
 
     async def subscribe(self, recipient: str, handler: Handler) -> None:
-        """Deliver `recipient`'s messages to `handler`, one at a time per recipient, in arrival order."""
+        """Deliver `recipient`'s messages to `handler`, started in arrival order, several at once.
+
+        Handlers run concurrently (a bounded number in flight) so that the node's group commits can batch them;
+        a node that needs order within one payment serializes those messages itself.
+        """
         ...
 
     async def close(self) -> None: ...

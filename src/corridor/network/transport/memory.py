@@ -14,6 +14,8 @@ from collections import OrderedDict
 from corridor.network.transport.base import Delivery, Handler, TransportError
 
 REDELIVERY_DELAY_S = 0.05
+MAX_IN_FLIGHT = 256
+"""Messages one participant handles at once; the node serializes those of one payment (a lock per UETR)."""
 DEDUPE_WINDOW = 100_000
 """Message ids remembered per recipient to drop a duplicate publish, like JetStream's duplicate window."""
 
@@ -51,19 +53,38 @@ class MemoryTransport:
         queue.put_nowait((message_id, data, 1))
 
     async def subscribe(self, recipient: str, handler: Handler) -> None:
+        """Deliver to `handler` concurrently (up to MAX_IN_FLIGHT), started in arrival order."""
         queue = self._queue(recipient)
         self._tasks.append(asyncio.create_task(self._consume(recipient, queue, handler), name=f"inbox:{recipient}"))
 
     async def _consume(self, recipient: str, queue: asyncio.Queue[tuple[str, bytes, int]], handler: Handler) -> None:
-        while True:
-            message_id, data, attempt = await queue.get()
-            try:
-                await handler(Delivery(recipient, message_id, data, attempt))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                await asyncio.sleep(self._delay * min(attempt, 20))
-                queue.put_nowait((message_id, data, attempt + 1))
+        """Hand messages over in arrival order, up to MAX_IN_FLIGHT at once, so the node's commits can group them."""
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                message_id, data, attempt = await queue.get()
+                await slots.acquire()
+                task = asyncio.create_task(
+                    self._deliver(queue, handler, Delivery(recipient, message_id, data, attempt))
+                )
+                running.add(task)
+                task.add_done_callback(running.discard)
+                task.add_done_callback(lambda _: slots.release())
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _deliver(
+        self, queue: asyncio.Queue[tuple[str, bytes, int]], handler: Handler, delivery: Delivery
+    ) -> None:
+        try:
+            await handler(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await asyncio.sleep(self._delay * min(delivery.attempt, 20))
+            queue.put_nowait((delivery.message_id, delivery.data, delivery.attempt + 1))
 
     def pending(self) -> int:
         """Messages queued and not yet handled, across all participants (for tests and the dashboard)."""

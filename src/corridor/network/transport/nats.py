@@ -3,19 +3,19 @@
 Retention is *work-queue*: a message is an instruction addressed to exactly one participant, so once that
 participant acknowledges it nothing is gained by keeping it, and the stream's disk use stays bounded by the backlog
 rather than by history (the ledgers, not the transport, are the record). Work-queue retention also makes the server
-refuse a second consumer whose filter overlaps an existing one, which turns "two nodes claim the same inbox" into a
-loud error instead of messages silently split between them. Limits retention would need a max-age and would keep
-every message on disk for replay nobody does.
+refuse a second, differently named consumer whose filter overlaps an existing one, so a misconfigured subject is a
+loud error rather than a participant's messages silently split between two inboxes. Limits retention would need a
+max-age and would keep every message on disk for replay nobody does.
 
-Each participant gets one durable pull consumer named after it. Pulling (rather than push) keeps one batch in flight
-per participant, which is what "one at a time, in arrival order" needs, and lets the loop survive a server restart by
-simply fetching again. Handlers are acknowledged with the fire-and-forget `ack`, not `ack_sync`: a lost ack only
-causes a redelivery after `ack_wait`, which the receiving inbox drops as a duplicate, while `ack_sync` would add a
-round trip to every message on a path that handles them strictly one after another.
+Each participant gets one durable pull consumer named after it. Pulling (rather than push) lets the loop decide how
+much it takes: it starts handlers in arrival order, at most `max_in_flight` at once (the node's group commits batch
+them; it serializes the messages of one payment itself), and it survives a server restart by simply fetching again.
+Handlers are acknowledged with the fire-and-forget `ack`, not `ack_sync`: a lost ack only causes a redelivery after
+`ack_wait`, which the receiving inbox drops as a duplicate, while `ack_sync` would add a server round trip to every
+message and hold its slot for that long.
 
 A handler that raises is `nak`ed with a delay growing with the attempt number, so a poison message does not spin,
-and it goes back behind later messages (as in the in-process transport): order is kept for messages that succeed,
-not across a failure.
+and it comes back behind later messages (as in the in-process transport).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import string
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import nats.errors
 import nats.js.errors
@@ -49,6 +49,9 @@ FETCH_BATCH = 64
 FETCH_TIMEOUT_S = 1.0
 """Long-poll length of one fetch; the server answers as soon as a message arrives, so this bounds only how long an
 idle loop takes to notice it was cancelled or that the connection came back."""
+MAX_IN_FLIGHT = 256
+"""Handlers one participant runs at once, as in the in-process transport: the node's group commits batch them and
+it serializes the messages of one payment itself. 1 gives strictly sequential handling."""
 MAX_ACK_PENDING = 1000
 """Bounds what the server hands out unacknowledged per participant, so a stalled consumer cannot pin the stream."""
 REDELIVERY_DELAY_S = 0.05
@@ -91,7 +94,10 @@ class NatsTransport:
         duplicate_window_s: float = 120.0,
         redelivery_delay_s: float = REDELIVERY_DELAY_S,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
         self._url = url
         self._stream = stream
         self._prefix = subject_prefix
@@ -102,7 +108,11 @@ class NatsTransport:
         self._request_timeout_s = request_timeout_s
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._max_in_flight = max_in_flight
         self._tasks: list[asyncio.Task[None]] = []
+        """Fetch loops and keep-alive tickers, one of each per subscription."""
+        self._running: set[asyncio.Task[None]] = set()
+        """Handlers in progress, across subscriptions."""
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
@@ -121,7 +131,7 @@ class NatsTransport:
             return
         nc = Client()
         try:
-            await _connect(nc, self._url, reconnect=True)
+            await _connect(nc, self._url, reconnect=True, closing=self._is_closed)
             js = nc.jetstream(timeout=self._request_timeout_s)
             await self._ensure_stream(js)
         except (*_NatsFailure, TransportError) as exc:
@@ -161,8 +171,8 @@ class NatsTransport:
     async def close(self) -> None:
         """Stop the consumer loops, hand back what they fetched but did not finish, and close the connection.
 
-        Callable from inside a handler (to simulate a crash in tests): that loop is not cancelled under its own
-        feet; it sees the transport closed when the handler returns and leaves the message unacknowledged.
+        Callable from inside a handler (to simulate a crash in tests): that handler is not cancelled under its own
+        feet; it sees the transport closed when it returns and leaves its message unacknowledged, as a crash would.
         """
         self._closed = True
         current = asyncio.current_task()
@@ -171,6 +181,13 @@ class NatsTransport:
         for task in tasks:
             task.cancel()
         for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # Only now the handlers: the loops no longer start new ones. Each interrupted handler naks its message.
+        handlers = [task for task in self._running if task is not current]
+        for task in handlers:
+            task.cancel()
+        for task in handlers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         nc, self._nc, self._js = self._nc, None, None
@@ -233,7 +250,7 @@ class NatsTransport:
             psub = await self._bind(token)
         except _NatsFailure as exc:
             raise TransportError(f"cannot subscribe {recipient} on stream {self._stream}: {exc!r}") from exc
-        inflight: list[Msg] = []
+        inflight: dict[int, Msg] = {}
         self._tasks.append(
             asyncio.create_task(self._consume(recipient, token, psub, handler, inflight), name=f"nats:{recipient}")
         )
@@ -245,14 +262,25 @@ class NatsTransport:
         token: str,
         psub: JetStreamContext.PullSubscription,
         handler: Handler,
-        inflight: list[Msg],
+        inflight: dict[int, Msg],
     ) -> None:
-        """Fetch and handle batches until closed; any failure of NATS is waited out, never fatal to the loop."""
+        """Fetch batches and start their handlers in order, at most max_in_flight at once, until closed.
+
+        Any failure of NATS is waited out, never fatal to the loop: a restarted server is simply fetched from again.
+        `inflight` holds every fetched message not yet settled (waiting for a slot or being handled).
+        """
+        slots = asyncio.Semaphore(self._max_in_flight)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._running.discard(task)
+            slots.release()
+
         backoff = MIN_BACKOFF_S
+        batch: list[Msg] = []
         try:
             while not self._closed:
                 try:
-                    inflight.extend(await psub.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S))
+                    batch = await psub.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
                 except nats.errors.TimeoutError:
                     backoff = MIN_BACKOFF_S  # an idle long poll, or a reconnect in progress
                     continue
@@ -272,40 +300,47 @@ class NatsTransport:
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
                 backoff = MIN_BACKOFF_S
-                while inflight:
-                    if not await self._deliver(recipient, inflight, handler):
-                        return
+                for msg in batch:
+                    inflight[id(msg)] = msg
+                while batch:
+                    await slots.acquire()
+                    msg = batch.pop(0)
+                    task = asyncio.create_task(self._deliver(recipient, msg, handler, inflight))
+                    self._running.add(task)
+                    task.add_done_callback(finished)
         except asyncio.CancelledError:
-            # A graceful close: whatever was fetched and not finished goes back at once rather than after ack_wait.
-            for msg in inflight:
+            # A graceful close: fetched messages not yet started go back at once rather than after ack_wait.
+            for msg in batch:
+                inflight.pop(id(msg), None)
                 with contextlib.suppress(*_NatsFailure):
                     await msg.nak()
-            inflight.clear()
             raise
 
-    async def _deliver(self, recipient: str, inflight: list[Msg], handler: Handler) -> bool:
-        """Hand the first in-flight message to the handler and settle it; False once the transport was closed."""
-        msg = inflight[0]
+    async def _deliver(self, recipient: str, msg: Msg, handler: Handler, inflight: dict[int, Msg]) -> None:
+        """Run the handler on one message; ack when it returns, nak with a delay growing per attempt when it raises."""
         attempt = msg.metadata.num_delivered
         message_id = (msg.headers or {}).get(MSG_ID_HEADER) or f"{self._stream}:{msg.metadata.sequence.stream}"
         try:
             await handler(Delivery(recipient, message_id, msg.data, attempt))
         except asyncio.CancelledError:
+            # close() from elsewhere interrupted the handler: hand the message back at once.
+            inflight.pop(id(msg), None)
+            with contextlib.suppress(*_NatsFailure):
+                await msg.nak()
             raise
         except Exception:
             if self._closed:
-                return False
+                return
             log.warning("handler for %s failed on %s (attempt %d)", recipient, message_id, attempt, exc_info=True)
-            inflight.pop(0)
+            inflight.pop(id(msg), None)
             await self._settle(msg.nak(delay=self._redelivery_delay_s * min(attempt, 20)), message_id)
-            return True
+            return
         if self._closed:
-            # Closed while the handler ran (from inside it): behave like a crash and leave the message
+            # Closed while the handler ran, from inside it: behave like a crash and leave the message
             # unacknowledged, so JetStream redelivers it after ack_wait.
-            return False
-        inflight.pop(0)
+            return
+        inflight.pop(id(msg), None)
         await self._settle(msg.ack(), message_id)
-        return True
 
     async def _settle(self, settling: Awaitable[None], message_id: str) -> None:
         """Send an ack or nak; if it cannot go out, the message simply comes back after ack_wait."""
@@ -324,15 +359,16 @@ class NatsTransport:
             log.warning("cannot recreate consumer %s yet: %r", token, exc)
             return old
 
-    async def _keep_alive(self, inflight: list[Msg]) -> None:
+    async def _keep_alive(self, inflight: dict[int, Msg]) -> None:
         """Tell the server every half ack_wait that fetched messages are still being worked on.
 
-        Without it, the tail of a batch behind a slow handler would pass ack_wait while waiting its turn and be
-        redelivered while still queued here; a message whose process died gets no such signal and returns on time.
+        Without it, messages queued behind busy slots, or under a slow handler, would pass ack_wait while still
+        held here and be delivered a second time; a message whose process died gets no such signal and returns on
+        time.
         """
         while True:
             await asyncio.sleep(self._ack_wait_s / 2)
-            for msg in tuple(inflight):
+            for msg in tuple(inflight.values()):
                 with contextlib.suppress(*_NatsFailure):
                     await msg.in_progress()
 
@@ -359,12 +395,24 @@ async def delete_stream(url: str, stream: str) -> None:
         await nc.close()
 
 
-async def _connect(nc: Client, url: str, *, reconnect: bool) -> None:
+async def _connect(nc: Client, url: str, *, reconnect: bool, closing: Callable[[], bool] = lambda: True) -> None:
     """Connect within CONNECT_TIMEOUT_S.
 
     nats-py retries the *first* connection too (60 attempts 2 s apart by default, forever with unlimited reconnects),
     even with allow_reconnect=False, so only an outer timeout bounds it. The caller closes `nc` on failure.
+    `closing` tells a deliberate close from a lost server, so only the latter is logged as a warning.
     """
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("NATS connection error at %s: %r", url, exc)
+
+    async def on_disconnected() -> None:
+        if not closing():
+            log.warning("disconnected from NATS at %s; reconnecting", url)
+
+    async def on_reconnected() -> None:
+        log.warning("reconnected to NATS at %s", url)
+
     await asyncio.wait_for(
         nc.connect(
             servers=[url],
@@ -372,21 +420,9 @@ async def _connect(nc: Client, url: str, *, reconnect: bool) -> None:
             allow_reconnect=reconnect,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
-            error_cb=_on_error,
-            disconnected_cb=_on_disconnected,
-            reconnected_cb=_on_reconnected,
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
         ),
         timeout=CONNECT_TIMEOUT_S,
     )
-
-
-async def _on_error(exc: Exception) -> None:
-    log.warning("NATS connection error: %r", exc)
-
-
-async def _on_disconnected() -> None:
-    log.warning("disconnected from NATS")
-
-
-async def _on_reconnected() -> None:
-    log.info("reconnected to NATS")
