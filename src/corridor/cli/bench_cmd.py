@@ -20,8 +20,13 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 from rich.table import Table
 
 from corridor.bench.ledger_bench import DEFAULT_POSTGRES, BenchError, LedgerBenchConfig, NoProgress, run
+from corridor.bench.transfers_bench import BenchError as TransfersBenchError
+from corridor.bench.transfers_bench import TransfersBenchConfig
+from corridor.bench.transfers_bench import run as run_transfers
 from corridor.cli.common import EXIT_FAILED, console, err_console, fail, redact, scrub, storage_errors
 from corridor.ledger import BATCH_MAX
+from corridor.network.transport.base import TransportError
+from corridor.node.rpc import RpcError
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figure beside a same-run baseline.")
 
@@ -162,3 +167,50 @@ def _show(result: dict[str, object]) -> None:
     console.print(table)
     console.print(f"baseline: {result['baseline']}")
     console.print(f"machine: {result['machine']}")
+
+
+class TransportChoice(StrEnum):
+    memory = "memory"
+    nats = "nats"
+
+
+@app.command()
+def transfers(
+    transport: Annotated[
+        TransportChoice, typer.Option("--transport", help="memory: one process; nats: a process per node.")
+    ] = TransportChoice.memory,
+    payments: Annotated[int, typer.Option("--payments", min=1, help="Cross-border payments in the run.")] = 2000,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0, help="Offered payments/s (open loop); 0 = as fast as they complete.")
+    ] = 0.0,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Payments in flight at most.")] = 400,
+    nats_url: Annotated[str, typer.Option("--nats-url", help="NATS server (nats transport).")] = (
+        "nats://127.0.0.1:4222"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
+) -> None:
+    """Sustained cross-border payments/s end to end through both central banks, beside per-message ceilings."""
+    cfg = TransfersBenchConfig(
+        transport=transport.value, payments=payments, rate=rate, concurrency=concurrency, nats_url=nats_url
+    )
+    try:
+        if as_json and not sys.stderr.isatty():
+            result = run_transfers(cfg, NoProgress())
+        else:
+            with RichProgress() as progress:
+                result = run_transfers(cfg, progress)
+    except (TransfersBenchError, TransportError, RpcError, TimeoutError, OSError) as exc:
+        fail(f"transfers benchmark: {exc}", EXIT_FAILED)
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        table = Table(title=f"transfers benchmark ({result['transport']})", title_justify="left")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for key, value in result.items():
+            if key != "machine":
+                table.add_row(key, str(value))
+        console.print(table)
+    if not result["ledgers_verified"] or result["completed"] != result["payments"]:
+        err_console.print("[bold red]not every payment completed, or a ledger did not verify[/]")
+        raise typer.Exit(EXIT_FAILED)

@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corridor.fx.provider import FxProviderRole
 from corridor.fx.quotes import Quote
 from corridor.money import Money
-from corridor.network.context import Clock, Context, NodeServices, uetr_for
+from corridor.network.context import Clock, Context, NodeServices
 from corridor.network.directory import Directory, Participant
 from corridor.network.identity import SigningKey
 from corridor.network.transport.base import Transport
+from corridor.node import actions
+from corridor.node.roles import make_role
 from corridor.node.runtime import Node, Role
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.model import Scenario
@@ -86,23 +87,10 @@ class EmbeddedNetwork:
             )
 
     def _role_factory(self, role: str) -> Callable[[NodeServices], Role]:
-        scenario = self.scenario
-        if role == "central_bank":
-            return lambda services: CentralBankRole(services, scenario)
-        if role == "bank":
-            return lambda services: BankRole(services, scenario, self.quote)
-        if role == "fx_provider":
-            return lambda services: FxProviderRole(services, scenario)
-        raise ValueError(f"no role implementation for {role!r}")
+        return lambda services: make_role(role, services, self.scenario, self.quote)
 
     async def quote(self, uetr: str, sell_currency: str, buy_currency: str, **fixed: Money) -> Quote:
-        node = self.nodes[self.fx_bic]
-        role = node.role
-        assert isinstance(role, FxProviderRole)
-        result: Quote = await node.run(
-            lambda ctx: role.quote(ctx, uetr, sell_currency, buy_currency, **fixed), lock=uetr
-        )
-        return result
+        return await actions.quote(self.nodes[self.fx_bic], uetr, sell_currency, buy_currency, **fixed)
 
     async def start(self) -> None:
         await self.transport.start()
@@ -134,25 +122,16 @@ class EmbeddedNetwork:
         remittance: str | None = None,
     ) -> str:
         """Send a credit transfer from one scenario account to another; the same key always names the same payment."""
-        debtor = self.scenario.account(debtor_account)
-        creditor = self.scenario.account(creditor_account)
-        uetr = uetr_for(idempotency_key)
-        bank = self.bank(debtor.bank)
-
-        async def start(ctx: Context) -> Any:
-            return await bank.pay(
-                ctx,
-                uetr=uetr,
-                debtor_account=debtor_account,
-                creditor_agent=creditor.bank,
-                creditor_account=creditor_account,
-                creditor_name=creditor.name,
-                amount=amount,
-                remittance=remittance,
-            )
-
-        await self.nodes[debtor.bank].run(start, lock=uetr)
-        return uetr
+        bank = self.scenario.account(debtor_account).bank
+        return await actions.pay(
+            self.nodes[bank],
+            self.scenario,
+            debtor_account=debtor_account,
+            creditor_account=creditor_account,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            remittance=remittance,
+        )
 
     async def act(self, bic: str, action: Callable[[Context], Awaitable[Any]], *, lock: str | None = None) -> Any:
         return await self.nodes[bic].run(action, lock=lock)

@@ -1,0 +1,113 @@
+"""`corridor node` runs one participant as its own process on NATS; `corridor network init|run|pay` set up, run
+and use a whole scenario's network of such processes (the distributed mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from corridor.cli.common import EXIT_FAILED, console, fail
+from corridor.network.transport.base import TransportError
+from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, ConfigError, load_node_config
+from corridor.node.launcher import init_network, open_distributed
+from corridor.node.network import FINAL_STATES
+from corridor.node.rpc import RpcError
+from corridor.node.service import serve
+from corridor.scenario.model import ScenarioError
+
+app = typer.Typer(no_args_is_help=True, help="A network of node processes on NATS JetStream (distributed mode).")
+
+DataDirOption = Annotated[Path, typer.Option("--data-dir", help="The network's data directory.")]
+
+
+def node(
+    config: Annotated[Path, typer.Option("--config", help="The node's TOML configuration (see `network init`).")],
+) -> None:
+    """Run one participant's node until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(load_node_config(config)))
+    except ConfigError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except (TransportError, OSError) as exc:
+        fail(f"cannot run the node: {exc}", EXIT_FAILED)
+
+
+@app.command()
+def init(
+    data_dir: DataDirOption = Path("data/network"),
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="A scenario TOML file (default RU/VE).")] = None,
+    nats_url: Annotated[str, typer.Option("--nats-url", help="The NATS server every node uses.")] = DEFAULT_NATS_URL,
+    stream: Annotated[str, typer.Option("--stream", help="The JetStream stream of the network.")] = DEFAULT_STREAM,
+) -> None:
+    """Write keys, the signed directory and one node.toml per participant (existing keys are kept)."""
+    try:
+        configs = init_network(data_dir, scenario_path=scenario, nats_url=nats_url, stream=stream)
+    except (ScenarioError, OSError) as exc:
+        fail(str(exc), EXIT_FAILED)
+    for bic, path in configs.items():
+        console.print(f"{bic}: corridor node --config {escape(str(path))}")
+
+
+@app.command()
+def run(data_dir: DataDirOption = Path("data/network")) -> None:
+    """Start every node of an initialised network as its own process; Ctrl-C stops them all."""
+    try:
+        network = open_distributed(data_dir)
+    except (FileNotFoundError, ConfigError, ScenarioError) as exc:
+        fail(str(exc), EXIT_FAILED)
+
+    async def main() -> None:
+        try:
+            await network.start()
+            console.print(f"{len(network.nodes)} nodes running; logs in {data_dir}/nodes/*/node.log. Ctrl-C stops.")
+            while all(node.running for node in network.nodes.values()):
+                await asyncio.sleep(0.5)
+            dead = [bic for bic, node in network.nodes.items() if not node.running]
+            console.print(f"[red]node(s) exited: {', '.join(dead)}[/]; stopping the others")
+        finally:
+            await network.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except (RuntimeError, TimeoutError) as exc:
+        fail(str(exc), EXIT_FAILED)
+
+
+@app.command()
+def pay(
+    debtor: Annotated[str, typer.Option("--from", help="The payer's account number.")],
+    creditor: Annotated[str, typer.Option("--to", help="The payee's account number.")],
+    amount: Annotated[str, typer.Option("--amount", help='Amount and currency, e.g. "1250.00 RUB".')],
+    key: Annotated[str | None, typer.Option("--idempotency-key", help="Same key, same payment.")] = None,
+    data_dir: DataDirOption = Path("data/network"),
+) -> None:
+    """Pay between two accounts on a running distributed network and wait for the outcome."""
+    try:
+        network = open_distributed(data_dir)
+        bank = network.scenario.account(debtor).bank
+    except (FileNotFoundError, ConfigError, ScenarioError, KeyError) as exc:
+        fail(str(exc), EXIT_FAILED)
+
+    async def main() -> dict[str, str]:
+        await network.connect()
+        try:
+            uetr = await network.pay(debtor, creditor, amount, key or str(uuid.uuid4()))
+            state = await network.wait(bank, uetr, FINAL_STATES)
+            return {"uetr": uetr, "state": state}
+        finally:
+            await network.disconnect()
+
+    try:
+        console.print_json(json.dumps(asyncio.run(main())))
+    except RpcError as exc:
+        fail(f"payment refused: {exc}", EXIT_FAILED)

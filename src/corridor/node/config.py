@@ -1,0 +1,139 @@
+"""A node process's configuration file (TOML), written by `corridor network init` and read by `corridor node`.
+
+The file names the participant, where its files live, the network directory and the operator's public key the node
+trusts it by, the scenario, and the NATS server. It holds no secret: the signing key stays in its own 0600 file and
+the config only points at it.
+
+    bic = "CBXRRUMM"
+    data_dir = "."                          # relative paths are taken from the config file's folder
+    key = "../../keys/CBXRRUMM.pem"
+    directory = "../../directory.json"
+    operator_key = "base64 of the operator's Ed25519 public key"
+    scenario = "../../scenario.toml"        # optional: the default RU/VE scenario
+
+    [nats]
+    url = "nats://127.0.0.1:4222"
+    stream = "CORRIDOR"                     # optional
+    subject_prefix = "corridor.inbox"       # optional
+    rpc_prefix = "corridor.rpc"             # optional
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_CONFIG_BYTES = 64 * 1024
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_STREAM = "CORRIDOR"
+DEFAULT_SUBJECT_PREFIX = "corridor.inbox"
+DEFAULT_RPC_PREFIX = "corridor.rpc"
+
+
+class ConfigError(ValueError):
+    """A node configuration that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    bic: str
+    data_dir: Path
+    key: Path
+    directory: Path
+    operator_key: bytes
+    scenario: Path | None = None
+    nats_url: str = DEFAULT_NATS_URL
+    stream: str = DEFAULT_STREAM
+    subject_prefix: str = DEFAULT_SUBJECT_PREFIX
+    rpc_prefix: str = DEFAULT_RPC_PREFIX
+
+    def to_toml(self, base: Path) -> str:
+        """The file's text, with paths relative to `base`, the folder the file will be written to.
+
+        Relative paths keep a network's data directory movable as a whole.
+        """
+
+        def path(p: Path) -> str:
+            return _quote(os.path.relpath(p, base))
+
+        lines = [
+            f"bic = {_quote(self.bic)}",
+            f"data_dir = {path(self.data_dir)}",
+            f"key = {path(self.key)}",
+            f"directory = {path(self.directory)}",
+            f"operator_key = {_quote(base64.b64encode(self.operator_key).decode())}",
+        ]
+        if self.scenario is not None:
+            lines.append(f"scenario = {path(self.scenario)}")
+        lines += [
+            "",
+            "[nats]",
+            f"url = {_quote(self.nats_url)}",
+            f"stream = {_quote(self.stream)}",
+            f"subject_prefix = {_quote(self.subject_prefix)}",
+            f"rpc_prefix = {_quote(self.rpc_prefix)}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _string(table: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = table.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}: {key} is missing")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key} must be a non-empty string, not {value!r}")
+    return value
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Read and check a node configuration; relative paths are resolved against the file's folder."""
+    where = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read ({exc.strerror})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{where}: larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        table = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    base = path.parent.resolve()
+    known = {"bic", "data_dir", "key", "directory", "operator_key", "scenario", "nats"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    nats = table.get("nats", {})
+    if not isinstance(nats, dict):
+        raise ConfigError(f"{where}: [nats] must be a table")
+    unknown = sorted(set(nats) - {"url", "stream", "subject_prefix", "rpc_prefix"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) in [nats]: {', '.join(unknown)}")
+    try:
+        operator_key = base64.b64decode(_string(table, "operator_key", where), validate=True)
+    except binascii.Error:
+        raise ConfigError(f"{where}: operator_key is not base64") from None
+    if len(operator_key) != 32:
+        raise ConfigError(f"{where}: operator_key must be a 32-byte Ed25519 public key, got {len(operator_key)} bytes")
+    scenario = table.get("scenario")
+    return NodeConfig(
+        bic=_string(table, "bic", where),
+        data_dir=base / _string(table, "data_dir", where),
+        key=base / _string(table, "key", where),
+        directory=base / _string(table, "directory", where),
+        operator_key=operator_key,
+        scenario=None if scenario is None else base / _string(table, "scenario", where),
+        nats_url=_string(nats, "url", f"{where} [nats]", DEFAULT_NATS_URL),
+        stream=_string(nats, "stream", f"{where} [nats]", DEFAULT_STREAM),
+        subject_prefix=_string(nats, "subject_prefix", f"{where} [nats]", DEFAULT_SUBJECT_PREFIX),
+        rpc_prefix=_string(nats, "rpc_prefix", f"{where} [nats]", DEFAULT_RPC_PREFIX),
+    )
