@@ -268,8 +268,7 @@ class Node:
             await self._wake_or_timeout(0.5)
             try:
                 while rows := self.store.unsent(256, after=after):
-                    for row in rows:
-                        await self.transport.publish(row.recipient, row.message_id, row.data)
+                    await self.transport.publish_many([(row.recipient, row.message_id, row.data) for row in rows])
                     await asyncio.wrap_future(
                         self.store.mark_sent([r.seq for r in rows], iso_time(self.services.clock()))
                     )

@@ -11,7 +11,7 @@ slips through is still harmless.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +43,14 @@ class Transport(Protocol):
 
     async def publish(self, recipient: str, message_id: str, data: bytes) -> None:
         """Return once the message is accepted (durably when `durable`); raise TransportError otherwise."""
+        ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, str, bytes]]) -> None:
+        """Publish (recipient, message_id, data) in order, returning once every one is accepted.
+
+        A transport pipelines them where it can (one round trip for the batch rather than one each); on
+        TransportError some may have been accepted, and the caller publishes them again (de-duplicated).
+        """
         ...
 
     async def subscribe(self, recipient: str, handler: Handler) -> None:

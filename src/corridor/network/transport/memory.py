@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from corridor.network.transport.base import Delivery, Handler, TransportError
 
@@ -51,6 +52,10 @@ class MemoryTransport:
         if len(seen) > DEDUPE_WINDOW:
             seen.popitem(last=False)
         queue.put_nowait((message_id, data, 1))
+
+    async def publish_many(self, messages: Sequence[tuple[str, str, bytes]]) -> None:
+        for recipient, message_id, data in messages:
+            await self.publish(recipient, message_id, data)
 
     async def subscribe(self, recipient: str, handler: Handler) -> None:
         """Deliver to `handler` concurrently (up to MAX_IN_FLIGHT), started in arrival order."""

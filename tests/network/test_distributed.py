@@ -1,0 +1,213 @@
+"""The distributed mode: every participant its own `corridor node` process, talking over the real NATS JetStream
+server, driven through the nodes' control interface. The network is started once for the module (seven processes
+take a few seconds to start); each test makes its own payments with its own idempotency keys.
+
+Without a reachable NATS server the tests are skipped, or fail when CORRIDOR_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from typer.testing import CliRunner
+
+from corridor.cli.main import app
+from corridor.ledger import Ledger
+from corridor.network.transport.nats import delete_stream
+from corridor.node.config import ConfigError, load_node_config
+from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
+from corridor.node.network import FINAL_STATES
+from corridor.node.rpc import RpcError
+from corridor.node.service import load_parts
+
+from .conftest import RU_CLOSED, RU_EXPORTER, RU_IMPORTER, VE_EXPORTER, VE_IMPORTER, nothing_pending
+
+NATS_URL = os.environ.get("CORRIDOR_TEST_NATS", "nats://127.0.0.1:4222")
+REQUIRE_SERVICES = os.environ.get("CORRIDOR_REQUIRE_SERVICES") == "1"
+HOPS_VE_TO_RU = ("ORINVECA", "CBXVVECA", "CBXRRUMM", "VOLGRUMM")
+HOPS_RU_TO_VE = ("VOLGRUMM", "CBXRRUMM", "CBXVVECA", "ANDSVECA")
+T = TypeVar("T")
+
+
+async def _nats_problem() -> str | None:
+    from nats.aio.client import Client
+
+    nc = Client()
+    try:
+        await asyncio.wait_for(nc.connect(servers=[NATS_URL], allow_reconnect=False, connect_timeout=2), timeout=3)
+        await nc.jetstream(timeout=2).account_info()
+    except Exception as exc:  # any failure means: not available
+        return f"NATS JetStream at {NATS_URL} is not reachable: {exc!r}"
+    finally:
+        await nc.close()
+    return None
+
+
+@pytest.fixture(scope="module")
+def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A running network of node processes on a stream of its own; stopped and the stream deleted afterwards."""
+    reason = asyncio.run(_nats_problem())
+    if reason is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"CORRIDOR_REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(reason)
+    tag = uuid.uuid4().hex[:12]
+    data_dir = tmp_path_factory.mktemp("distributed")
+    stream = f"CORRIDOR_TEST_{tag}"
+    init_network(
+        data_dir,
+        nats_url=NATS_URL,
+        stream=stream,
+        subject_prefix=f"corridor.test.{tag}.inbox",
+        rpc_prefix=f"corridor.test.{tag}.rpc",
+    )
+    network = open_distributed(data_dir)
+    try:
+        asyncio.run(_start(network))
+        yield data_dir
+    finally:
+        for node in network.nodes.values():
+            node.stop()
+        asyncio.run(delete_stream(NATS_URL, stream))
+
+
+async def _start(network: DistributedNetwork) -> None:
+    await network.start()
+    await network.disconnect()
+
+
+def using(data_dir: Path, action: Callable[[DistributedNetwork], Awaitable[T]]) -> T:
+    """Run `action` with a control connection to the running network."""
+
+    async def run() -> T:
+        network = open_distributed(data_dir)
+        await network.connect()
+        try:
+            return await action(network)
+        finally:
+            await network.disconnect()
+
+    return asyncio.run(run())
+
+
+async def states(network: DistributedNetwork, uetr: str, hops: tuple[str, ...]) -> list[Any]:
+    return [(await network.call(bic, "state", {"uetr": uetr}))["state"] for bic in hops]
+
+
+def test_a_ve_importer_pays_a_ru_exporter_in_rub_across_node_processes(network_dir: Path) -> None:
+    async def scenario(network: DistributedNetwork) -> list[Any]:
+        uetr = await network.pay(VE_IMPORTER, RU_EXPORTER, "1250.00 RUB", "dist-ve-ru")
+        assert await network.wait("ORINVECA", uetr, FINAL_STATES) == "completed"
+        await network.wait("VOLGRUMM", uetr, ("completed",))
+        return await states(network, uetr, HOPS_VE_TO_RU)
+
+    assert using(network_dir, scenario) == ["completed"] * 4
+
+
+def test_a_ru_importer_pays_a_ve_exporter_in_ves_across_node_processes(network_dir: Path) -> None:
+    async def scenario(network: DistributedNetwork) -> list[Any]:
+        uetr = await network.pay(RU_IMPORTER, VE_EXPORTER, "9000.00 VES", "dist-ru-ve")
+        assert await network.wait("VOLGRUMM", uetr, FINAL_STATES) == "completed"
+        await network.wait("ANDSVECA", uetr, ("completed",))
+        return await states(network, uetr, HOPS_RU_TO_VE)
+
+    assert using(network_dir, scenario) == ["completed"] * 4
+
+
+def test_a_payment_to_a_closed_account_is_rejected_by_the_banks_and_aborted_by_the_central_banks(
+    network_dir: Path,
+) -> None:
+    hops = ("ORINVECA", "CBXVVECA", "CBXRRUMM", "KAMARUMM")
+
+    async def scenario(network: DistributedNetwork) -> list[Any]:
+        uetr = await network.pay(VE_IMPORTER, RU_CLOSED, "10.00 RUB", "dist-closed")
+        assert await network.wait("ORINVECA", uetr, FINAL_STATES) == "rejected"
+        for bic in hops:
+            await network.wait(bic, uetr, FINAL_STATES)
+        return await states(network, uetr, hops)
+
+    assert using(network_dir, scenario) == ["rejected", "aborted", "aborted", "rejected"]
+
+
+def test_the_same_idempotency_key_names_the_same_payment_across_processes(network_dir: Path) -> None:
+    async def scenario(network: DistributedNetwork) -> tuple[str, str]:
+        first = await network.pay(VE_IMPORTER, RU_EXPORTER, "5.00 RUB", "dist-twice")
+        second = await network.pay(VE_IMPORTER, RU_EXPORTER, "5.00 RUB", "dist-twice")
+        await network.wait("VOLGRUMM", first, ("completed",))
+        return first, second
+
+    first, second = using(network_dir, scenario)
+    assert first == second
+
+
+def test_a_payment_beyond_the_payers_balance_is_refused_am04_through_the_control_interface(network_dir: Path) -> None:
+    async def scenario(network: DistributedNetwork) -> str:
+        with pytest.raises(RpcError) as refused:
+            await network.pay(VE_IMPORTER, RU_EXPORTER, "999999999.00 RUB", "dist-too-much")
+        return refused.value.code
+
+    assert using(network_dir, scenario) == "AM04"
+
+
+def test_an_unknown_control_method_is_refused_by_name(network_dir: Path) -> None:
+    async def scenario(network: DistributedNetwork) -> RpcError:
+        with pytest.raises(RpcError) as refused:
+            await network.call("CBXRRUMM", "pay", {})
+        return refused.value
+
+    refused = using(network_dir, scenario)
+    assert refused.code == "unknown_method" and "'pay'" in refused.message
+
+
+def test_every_ledger_balances_and_verifies_with_nothing_pending_once_the_network_is_quiet(network_dir: Path) -> None:
+    async def settle(network: DistributedNetwork) -> None:
+        uetr = await network.pay(RU_IMPORTER, VE_EXPORTER, "1.00 VES", "dist-last")
+        await network.wait("ANDSVECA", uetr, ("completed",))
+
+    using(network_dir, settle)
+    for path in sorted((network_dir / "nodes").glob("*/ledger.db")):
+        with contextlib.closing(Ledger.open(str(path), readonly=True)) as ledger:  # beside the running writer
+            assert ledger.check().ok and ledger.verify().ok, path.parent.name
+            assert nothing_pending(ledger), path.parent.name
+
+
+def test_network_init_writes_a_config_per_participant_that_loads_and_verifies(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["network", "init", "--data-dir", str(tmp_path), "--stream", "S"])
+    assert result.exit_code == 0, result.output
+    configs = sorted((tmp_path / "nodes").glob("*/node.toml"))
+    assert len(configs) == 7
+    config = load_node_config(configs[0])
+    assert config.stream == "S" and config.data_dir == configs[0].parent
+    load_parts(config)  # key matches the directory, directory signed by the operator
+
+
+def test_a_node_refuses_a_directory_signed_by_another_operator(tmp_path: Path) -> None:
+    path = init_network(tmp_path)["CBXRRUMM"]
+    text = path.read_text()
+    other = init_network(tmp_path / "other")["CBXRRUMM"].read_text()
+    operator_line = next(line for line in other.splitlines() if line.startswith("operator_key"))
+    lines = [operator_line if line.startswith("operator_key") else line for line in text.splitlines()]
+    path.write_text("\n".join(lines))
+    with pytest.raises(ConfigError, match=r"directory .* signed by key"):
+        load_parts(load_node_config(path))
+
+
+def test_a_node_config_with_an_unknown_field_is_refused_naming_it(tmp_path: Path) -> None:
+    path = init_network(tmp_path)["VOLGRUMM"]
+    path.write_text(path.read_text().replace("[nats]", 'colour = "red"\n\n[nats]'))
+    with pytest.raises(ConfigError, match=r"unknown field.*colour"):
+        load_node_config(path)
+
+
+def test_a_node_config_without_its_bic_is_refused_naming_the_field(tmp_path: Path) -> None:
+    path = init_network(tmp_path)["VOLGRUMM"]
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("bic")))
+    with pytest.raises(ConfigError, match="bic is missing"):
+        load_node_config(path)
