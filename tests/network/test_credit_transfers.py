@@ -79,6 +79,22 @@ def test_a_ve_importer_pays_a_ru_exporter_in_rub_completed_at_every_hop(tmp_path
     asyncio.run(scenario())
 
 
+def test_the_payers_bank_hears_actc_from_its_central_bank_before_the_final_acsc(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            uetr = await net.pay(
+                debtor_account=VE_IMPORTER,
+                creditor_account=RU_EXPORTER,
+                amount=Money.of("10", "RUB"),
+                idempotency_key="actc",
+            )
+            await settle_everywhere(net, uetr, VE_TO_RU_HOPS)
+            statuses = [e.status for e in net.nodes["ORINVECA"].store.events(uetr)]
+            assert "ACTC" in statuses and statuses.index("ACTC") < statuses.index("ACSC")
+
+    asyncio.run(scenario())
+
+
 def test_a_ru_importer_pays_a_ve_exporter_in_ves_completed_at_every_hop(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_network(tmp_path) as net:

@@ -39,7 +39,7 @@ from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
 from corridor.money import Money, currency, round_fraction
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id, uetr_for
 from corridor.scenario.model import Scenario
-from corridor.transfers.codes import ACSC, ACSP, RJCT, describe, reason_for
+from corridor.transfers.codes import ACSC, ACSP, ACTC, RJCT, describe, reason_for
 from corridor.transfers.records import dump_money, ledger_of, load_money, uetr_of
 from corridor.transfers.replies import refuse_with_status
 
@@ -409,6 +409,8 @@ class CentralBankRole:
             "RESERVED",
             f"{transfer.settlement_amount} reserved on {sender} at {quote.rate} ({quote.buy}); forwarded to {peer}",
         )
+        # Tell the payer's bank its payment passed the network's checks and is on its way (a gpi-style ACTC).
+        self._status(ctx, sender, uetr, original, ACTC)
 
     async def _inbound(self, ctx: Context, sender: str, transfer: CreditTransfer) -> None:
         """We are the creditor's central bank: reserve on the peer's loro (the swap line caps it) and forward."""

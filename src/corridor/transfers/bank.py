@@ -34,7 +34,7 @@ from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
 from corridor.money import Money, currency
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id
 from corridor.scenario.model import AccountSpec, Scenario
-from corridor.transfers.codes import ACSC, ACSP, RJCT, describe, reason_for
+from corridor.transfers.codes import ACSC, ACSP, ACTC, RJCT, describe, reason_for
 from corridor.transfers.records import dump_money, ledger_of, load_money, uetr_of
 from corridor.transfers.replies import refuse_with_status
 from corridor.transfers.statements import notification, statement
@@ -454,9 +454,9 @@ class BankRole:
                     uetr, RJCT, f"rejected: {describe(status.reason_code)}; reservation released", status.reason_code
                 )
             else:
-                ctx.event(
-                    uetr, status.status, f"status {status.status} from {status.instructing_agent or 'the network'}"
-                )
+                sender = status.instructing_agent or "the network"
+                what = "accepted after technical checks" if status.status == ACTC else f"status {status.status}"
+                ctx.event(uetr, status.status, f"{what} by {sender}; awaiting settlement")
         elif record["role"] == "creditor_agent" and state == "accepted":
             if status.status == ACSC:
                 if await ctx.resolve(record["credit_id"], post=True, step="post"):
