@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -296,5 +297,21 @@ def test_a_message_addressed_to_another_node_is_refused_as_wrong_recipient(tmp_p
             message = credit_transfer()
             data = seal(header_of(message, recipient="CBXVVECA"), message.to_element(), net.keys[SENDER])
             await refused_without_answer(net, data, "wrong_recipient")
+
+    asyncio.run(scenario())
+
+
+def test_a_payment_for_a_creditor_agent_not_on_the_network_is_rejected_rc04_and_answered(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            node = net.nodes[RECEIVER]
+            message = credit_transfer()
+            message = dataclasses.replace(message, creditor_agent="ZZZZRUMM")
+            before, since = Snapshot.of(node), last_seq(node)
+            await deliver(net, RECEIVER, seal(header_of(message), message.to_element(), net.keys[SENDER]))
+            assert node.ledger.check().ledgers == before.ledgers
+            answers = answers_to(node, SENDER, since)
+            assert [kind for kind, _ in answers] == [PACS002]
+            assert b"RJCT" in answers[0][1] and b"RC04" in answers[0][1]
 
     asyncio.run(scenario())

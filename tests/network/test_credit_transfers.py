@@ -300,6 +300,49 @@ def test_the_coordinator_aborts_ab05_when_the_creditors_bank_does_not_answer(tmp
     asyncio.run(scenario())
 
 
+class HoldingTransport(MemoryTransport):
+    """The in-process transport, except that messages to the BICs in `holding` wait in `held` until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding: set[str] = set()
+        self.held: list[tuple[str, str, bytes]] = []
+
+    async def publish(self, recipient: str, message_id: str, data: bytes) -> None:
+        if recipient in self.holding:
+            self.held.append((recipient, message_id, data))
+            return
+        await super().publish(recipient, message_id, data)
+
+
+def test_an_abort_that_overtakes_its_payment_leaves_nothing_reserved_at_the_creditors_bank(tmp_path: Path) -> None:
+    def short_timeout(data: dict[str, Any]) -> None:
+        data["scenario"]["payment_timeout_s"] = 1
+
+    async def scenario() -> None:
+        transport = HoldingTransport()
+        async with running_network(tmp_path, changed_scenario(short_timeout), transport=transport) as net:
+            transport.holding.add("VOLGRUMM")
+            exporter_before = customer_balance(net, RU_EXPORTER)
+            uetr = await net.pay(
+                debtor_account=VE_IMPORTER,
+                creditor_account=RU_EXPORTER,
+                amount=Money.of("1000", "RUB"),
+                idempotency_key="overtaken",
+            )
+            assert await net.settle(uetr, "CBXRRUMM", timeout_s=10) == "aborted"
+            await net.quiesce()
+            transport.holding.clear()
+            for held in reversed(transport.held):  # the RJCT first, then the pacs.008 it overtook
+                await transport.publish(*held)
+                await net.quiesce()
+            assert record(net, "VOLGRUMM", uetr)[0] == "aborted"
+            assert nothing_pending(net.nodes["VOLGRUMM"].ledger)
+            assert customer_balance(net, RU_EXPORTER) == exporter_before
+
+    asyncio.run(scenario())
+
+
 def test_paying_twice_with_the_same_idempotency_key_makes_one_payment(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_network(tmp_path) as net:

@@ -57,8 +57,11 @@ class FxProviderRole:
             sell=sell,
         )
         ctx.unit.kv[f"quote:{uetr}"] = quote.token()
+        ttl = self.spec.quote_ttl_s
         ctx.event(
-            uetr, "QUOTED", f"{quote.sell} -> {quote.buy} (mid {quote.mid}, spread {quote.spread_bp} bp), valid 1 min"
+            uetr,
+            "QUOTED",
+            f"{quote.sell} -> {quote.buy} (mid {quote.mid}, spread {quote.spread_bp} bp), valid {ttl} s",
         )
         return quote
 

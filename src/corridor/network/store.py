@@ -3,9 +3,9 @@
 This is the node's half of exactly-once. A message's effects on this node's records (the inbox entry that marks it
 processed, the payment's new state, the messages it causes, the tracking events) are written in one transaction,
 so a crash leaves either all of them or none; the outbox is then relayed to the transport until it is accepted.
-Ledger effects are not in this transaction: they carry ids derived from the payment and the step (rails/ids.py),
-so doing one again after a crash returns `exists` instead of moving money twice, and they are always made before
-the transaction that records the message as processed.
+Ledger effects are not in this transaction: they carry ids derived from the payment and the step
+(network/context.py, ledger_id), so doing one again after a crash returns `exists` instead of moving money twice,
+and they are always made before the transaction that records the message as processed.
 
 Writes are group-committed by one writer thread, like the ledger's: every unit of work queued while a commit is
 in flight goes into the next transaction, each inside its own savepoint so one failing unit fails alone.

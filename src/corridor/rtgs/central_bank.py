@@ -231,8 +231,14 @@ class CentralBankRole:
         if isinstance(message, CreditTransfer):
             if self.s.store.payment(message.uetr) is not None:
                 return
-            if self.is_member(sender):
-                if self.s.directory[message.creditor_agent].country == self.country:
+            creditor_agent = self.s.directory.get(message.creditor_agent)
+            if creditor_agent is None:
+                original = (message.message_id, message.end_to_end_id)
+                ctx.save(message.uetr, "rejected", self._record("rtgs", sender, message, reason="RC04"))
+                ctx.event(message.uetr, RJCT, f"creditor agent {message.creditor_agent} is not on the network", "RC04")
+                self._status(ctx, sender, message.uetr, original, RJCT, "RC04")
+            elif self.is_member(sender):
+                if creditor_agent.country == self.country:
                     await self._domestic(ctx, sender, message)
                 else:
                     await self._outbound(ctx, sender, message)
@@ -468,6 +474,8 @@ class CentralBankRole:
         uetr = status.original_uetr or ""
         found = self.s.store.payment(uetr)
         if found is None:
+            if uetr and status.status == RJCT:
+                self._tombstone(ctx, sender, uetr, status.reason_code)
             return
         state, record = found
         role = record["role"]
@@ -507,6 +515,13 @@ class CentralBankRole:
                 await self._decide(ctx, uetr, record, commit=True, reason=None)
             elif status.status == RJCT:
                 await self._decide(ctx, uetr, record, commit=False, reason=status.reason_code, tell_peer=False)
+
+    def _tombstone(self, ctx: Context, sender: str, uetr: str, reason: str | None) -> None:
+        """An abort overtook its payment (a redelivery reordered them): remember it, so the late pacs.008 is dropped
+        rather than reserved for a payment every other hop has already voided."""
+        record: dict[str, Any] = {"uetr": uetr, "role": "cb_creditor", "prev": sender, "pending": [], "reason": reason}
+        ctx.save(uetr, "aborted", record)
+        ctx.event(uetr, RJCT, f"aborted by {sender} before its instruction arrived: {describe(reason)}", reason)
 
     async def _decide(
         self,

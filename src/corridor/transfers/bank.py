@@ -290,8 +290,9 @@ class BankRole:
         uetr = transfer.uetr
         if self.s.store.payment(uetr) is not None:
             return
+        debtor_agent = self.s.directory.get(transfer.debtor_agent)
         domestic = (
-            transfer.debtor_agent != self.s.bic and self.s.directory[transfer.debtor_agent].country == self.country
+            transfer.debtor_agent != self.s.bic and debtor_agent is not None and debtor_agent.country == self.country
         )
         customer, problem = self._check_creditor(transfer)
         record: dict[str, Any] = {
@@ -439,6 +440,12 @@ class BankRole:
         uetr = status.original_uetr or ""
         found = self.s.store.payment(uetr)
         if found is None:
+            if uetr and status.status == RJCT:
+                # The abort overtook the payment itself (a redelivery reordered them; a payer's bank always has its
+                # record already). Remember it, so the late pacs.008 is dropped instead of reserved for good.
+                tombstone: dict[str, Any] = {"uetr": uetr, "role": "creditor_agent", "reason": status.reason_code}
+                ctx.save(uetr, "aborted", tombstone)
+                ctx.event(uetr, RJCT, f"aborted before its instruction arrived: {describe(status.reason_code)}")
             return
         state, record = found
         if record["role"] == "debtor_agent" and state == "reserved":

@@ -3,7 +3,7 @@
 A transport moves opaque bytes to a participant's durable inbox queue; it knows nothing of what it carries. The
 promises are at-least-once delivery and per-message acknowledgement: a message whose handler raised, or whose
 handler was never reached because the process died, is delivered again. Exactly-once *effect* is not the
-transport's job: the receiving node's inbox drops what it has already processed (network/inbox.py).
+transport's job: the receiving node's inbox drops what it has already processed (network/store.py, node/runtime.py).
 
 `publish` de-duplicates by `message_id` where the transport can (JetStream's Nats-Msg-Id window); a duplicate that
 slips through is still harmless.

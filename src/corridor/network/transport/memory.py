@@ -2,7 +2,7 @@
 
 Same contract as JetStream's (at-least-once, acknowledgement by a handler that returns, redelivery after a
 failure), so the nodes above it run the code they would run distributed. It is not durable: a crash of the process
-loses what is queued, which is why a node republishes its unacknowledged outbox when it starts (network/outbox.py).
+loses what is queued, which is why a node republishes its unacknowledged outbox when it starts (node/runtime.py).
 """
 
 from __future__ import annotations
