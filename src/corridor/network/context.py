@@ -136,10 +136,15 @@ class Context:
         return await self.ledger.acreate_transfers(batch)
 
     async def transfer(self, *batch: Transfer) -> None:
-        """Apply a batch that must succeed as a whole; raise TransferFailed with the first refusal."""
-        for result in await self.transfers(batch):
-            if result not in SUCCESS:
-                raise TransferFailed(result)
+        """Apply a batch that must succeed as a whole; raise TransferFailed with the refusal that caused the failure.
+
+        In a linked chain every other event reports `linked_event_failed`; the cause (say the spread leg's
+        `exceeds_credits`) is what the payer must be told, so it is preferred over the echo.
+        """
+        refusals = [result for result in await self.transfers(batch) if result not in SUCCESS]
+        if refusals:
+            causes = [r for r in refusals if r is not CreateTransferResult.linked_event_failed]
+            raise TransferFailed((causes or refusals)[0])
 
     def resolution_id(self, pending_id: int, step: str) -> int:
         return ledger_id(self.bic, str(pending_id), step)

@@ -1,0 +1,55 @@
+"""What a handler's Context promises about ledger transfers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from corridor.ledger import Account, AccountFlags, CreateTransferResult, Ledger, Transfer, TransferFlags
+from corridor.network.context import Context, NodeServices, TransferFailed
+from corridor.network.directory import Directory
+from corridor.network.identity import SigningKey
+from corridor.network.store import NodeStore, Unit
+
+
+def test_a_refused_linked_chain_is_reported_by_its_cause_not_by_the_linked_echo(tmp_path: Path) -> None:
+    async def scenario() -> CreateTransferResult:
+        key = SigningKey.generate()
+        ledger = Ledger.open(str(tmp_path / "ledger.db"))
+        store = NodeStore(tmp_path / "node.db")
+        directory = Directory.issue([], key, version=1, issued_at=datetime(2026, 1, 1, tzinfo=UTC))
+        services = NodeServices("TESTRUMM", key, directory, ledger, store, lambda: 0)
+        try:
+            ledger.create_accounts(
+                [
+                    Account(id=1, ledger=643, code=1),
+                    Account(id=2, ledger=643, code=1, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS),
+                    Account(id=3, ledger=643, code=1),
+                ]
+            )
+            ledger.create_transfers(
+                [Transfer(id=10, debit_account_id=1, credit_account_id=2, amount=100, ledger=643, code=1)]
+            )
+            ctx = Context(services, Unit(), 0)
+            with pytest.raises(TransferFailed) as failed:
+                await ctx.transfer(
+                    Transfer(
+                        id=20,
+                        debit_account_id=2,
+                        credit_account_id=3,
+                        amount=90,
+                        ledger=643,
+                        code=1,
+                        flags=TransferFlags.LINKED,
+                    ),
+                    Transfer(id=21, debit_account_id=2, credit_account_id=3, amount=20, ledger=643, code=1),
+                )
+            return failed.value.result
+        finally:
+            store.close()
+            ledger.close()
+
+    assert asyncio.run(scenario()) is CreateTransferResult.exceeds_credits
