@@ -475,7 +475,7 @@ class CentralBankRole:
         found = self.s.store.payment(uetr)
         if found is None:
             if uetr and status.status == RJCT:
-                self._tombstone(ctx, sender, uetr, status.reason_code)
+                await self._tombstone(ctx, sender, uetr, status.reason_code)
             return
         state, record = found
         role = record["role"]
@@ -516,10 +516,23 @@ class CentralBankRole:
             elif status.status == RJCT:
                 await self._decide(ctx, uetr, record, commit=False, reason=status.reason_code, tell_peer=False)
 
-    def _tombstone(self, ctx: Context, sender: str, uetr: str, reason: str | None) -> None:
+    async def _tombstone(self, ctx: Context, sender: str, uetr: str, reason: str | None) -> None:
         """An abort overtook its payment (a redelivery reordered them): remember it, so the late pacs.008 is dropped
-        rather than reserved for a payment every other hop has already voided."""
-        record: dict[str, Any] = {"uetr": uetr, "role": "cb_creditor", "prev": sender, "pending": [], "reason": reason}
+        rather than reserved for a payment every other hop has already voided.
+
+        The pacs.008 is redelivered because a run of its handler died before committing; that run may have made its
+        reservation already (the id is derived from the UETR), and no record points at it: void it here."""
+        pending = ledger_id(self.s.bic, uetr, "from-peer")
+        left = self.s.ledger.get_transfer(pending)
+        if left is not None and left.flags & TransferFlags.PENDING:
+            await ctx.resolve(pending, post=False, step="void")
+        record: dict[str, Any] = {
+            "uetr": uetr,
+            "role": "cb_creditor",
+            "prev": sender,
+            "pending": [] if left is None else [pending],
+            "reason": reason,
+        }
         ctx.save(uetr, "aborted", record)
         ctx.event(uetr, RJCT, f"aborted by {sender} before its instruction arrived: {describe(reason)}", reason)
 

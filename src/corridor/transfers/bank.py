@@ -442,7 +442,12 @@ class BankRole:
         if found is None:
             if uetr and status.status == RJCT:
                 # The abort overtook the payment itself (a redelivery reordered them; a payer's bank always has its
-                # record already). Remember it, so the late pacs.008 is dropped instead of reserved for good.
+                # record already). Remember it, so the late pacs.008 is dropped instead of reserved for good, and
+                # void the credit a run of its handler killed before committing may have reserved (derived id).
+                credit = ledger_id(self.s.bic, uetr, "credit")
+                left = self.s.ledger.get_transfer(credit)
+                if left is not None and left.flags & TransferFlags.PENDING:
+                    await ctx.resolve(credit, post=False, step="void")
                 tombstone: dict[str, Any] = {"uetr": uetr, "role": "creditor_agent", "reason": status.reason_code}
                 ctx.save(uetr, "aborted", tombstone)
                 ctx.event(uetr, RJCT, f"aborted before its instruction arrived: {describe(status.reason_code)}")
