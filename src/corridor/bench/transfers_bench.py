@@ -12,7 +12,8 @@ on a stream made for the run and deleted after it.
 
 The same-run ceilings say what one core can do of the per-message work every hop repeats: XSD validation of a
 pacs.008 (`validate_per_s`), Ed25519 verification of an envelope's signature (`verify_per_s`) and the whole receive
-check of an envelope (`open_per_s`). Nine signed messages cross the network per payment (three pacs.008, an ACTC, two ACSP and three ACSC).
+check of an envelope (`open_per_s`). Nine signed messages cross the network per payment (three pacs.008, an ACTC,
+two ACSP and three ACSC).
 """
 
 from __future__ import annotations

@@ -35,8 +35,17 @@ class SchemaViolation(XmlRejected):
     """The document is well-formed but does not conform to its ISO 20022 schema."""
 
 
+_IDENTIFIER_OF_ROOT = {f"{{{NAMESPACE_PREFIX}{identifier}}}": identifier for identifier in MESSAGE_TYPES}
+"""`{namespace}` prefix of an accepted root's tag -> its identifier: what message_type computes, looked up."""
+
+
 def message_type(root: etree._Element) -> str:
     """The message identifier named by the root element's namespace, e.g. 'pacs.008.001.08'."""
+    tag = root.tag
+    if isinstance(tag, str) and tag[:1] == "{":
+        identifier = _IDENTIFIER_OF_ROOT.get(tag[: tag.find("}") + 1])
+        if identifier is not None:  # the common case, without building a QName; refusals take the path below
+            return identifier
     namespace = etree.QName(root).namespace or ""
     if not namespace.startswith(NAMESPACE_PREFIX):
         raise SchemaViolation("namespace", f"root namespace {namespace!r} is not an ISO 20022 message namespace")
@@ -47,6 +56,10 @@ def message_type(root: etree._Element) -> str:
 
 
 def schema(identifier: str) -> etree.XMLSchema:
+    """The compiled schema; compiled on first use under a lock, read without one afterwards (a dict read is atomic)."""
+    compiled = _compiled.get(identifier)
+    if compiled is not None:
+        return compiled
     if identifier not in MESSAGE_TYPES:
         raise KeyError(f"no schema for {identifier}")
     with _lock:

@@ -9,13 +9,14 @@ On the wire a message is one XML document:
     </Envelope>
 
 The signature covers canonical bytes, not the bytes as sent: `corridor-envelope-1\\n` followed by the exclusive
-XML canonicalization (C14N 1.0) of the AppHdr and then of the Document, so a different choice of namespace
-prefixes or attribute order on the way does not break it, while any change of content (whitespace included)
-does. The Business Application Header carries who sent it to
-whom, the message id and type; the receiver checks, in this order and refusing at the first failure: size and
-well-formedness (hardened parser), the envelope's shape, the header against head.001.001.02, the sender in the
-directory, that it is the recipient, the signature with the sender's directory key, the document against its own
-schema, and that the header names the document's type. Replays and duplicates are the inbox's job (store.py).
+XML canonicalization (C14N 1.0) of the AppHdr and then of the Document, so attribute order, quoting, where
+namespaces are declared and the envelope around them may change on the way, while any change of content
+(whitespace, comments and namespace prefixes included: C14N keeps them) breaks it. The Business Application
+Header carries who sent it to whom, the message id and type; the receiver checks, in this order and refusing at
+the first failure: size and well-formedness (hardened parser), the envelope's shape, the header against
+head.001.001.02, the sender in the directory, that it is the recipient, the signature with the sender's directory
+key, the document against its own schema, and that the header names the document's type. Replays and duplicates
+are the inbox's job (store.py).
 
 Why not XMLDSig inside AppHdr/Sgntr: Ed25519 in XMLDSig is not widely implemented, and C14N plus a detached
 signature is what XMLDSig would compute anyway, without the transforms machinery that has been a source of
@@ -27,9 +28,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from typing import NoReturn
 
 from lxml import etree
 
+from corridor.iso20022.models import MODELS
+from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.schemas import SchemaViolation, validate
 from corridor.iso20022.xml import XmlRejected, parse_xml
@@ -62,6 +66,36 @@ class OpenedMessage:
     digest: bytes
     """SHA-256 of the signed bytes: the same message id with another digest is a replay with altered content."""
 
+    def message(self) -> Message:
+        """The document read by its model, without validating it against its schema a second time.
+
+        open_envelope has just validated it, so `parse_document(opened.document)` would repeat the most expensive
+        check of receiving; this is the same read without the repeat. The document must not have been changed since.
+        """
+        return MODELS[self.message_type].from_element(self.document)
+
+
+_HEADER_TAG = f"{{{HEADER_NS}}}AppHdr"
+_SGNTR_TAG = f"{{{ENVELOPE_NS}}}Sgntr"
+
+
+def _well_shaped(children: list[etree._Element]) -> bool:
+    """What _refuse_shape accepts, decided on the tag strings alone: the check every message passes stays cheap."""
+    if len(children) != 3 or children[0].tag != _HEADER_TAG or children[2].tag != _SGNTR_TAG:
+        return False
+    document_tag = children[1].tag
+    return document_tag == "Document" or document_tag.endswith("}Document")
+
+
+def _refuse_shape(children: list[etree._Element]) -> NoReturn:
+    """Raise the EnvelopeRejected that names what is wrong with an envelope `_well_shaped` refused."""
+    tags = [etree.QName(child).localname for child in children]
+    if tags != ["AppHdr", "Document", "Sgntr"] or etree.QName(children[2]).namespace != ENVELOPE_NS:
+        raise EnvelopeRejected("envelope", f"an envelope holds AppHdr, Document and Sgntr in that order, got {tags}")
+    if etree.QName(children[0]).namespace != HEADER_NS:
+        raise EnvelopeRejected("header", "the AppHdr is not a head.001.001.02 Business Application Header")
+    raise AssertionError(f"_well_shaped and _refuse_shape disagree on {tags}")  # pragma: no cover
+
 
 def _canonical(element: etree._Element) -> bytes:
     return etree.tostring(element, method="c14n", exclusive=True)
@@ -93,12 +127,9 @@ def open_envelope(data: bytes, directory: Directory, recipient: str) -> OpenedMe
     if root.tag != f"{{{ENVELOPE_NS}}}Envelope":
         raise EnvelopeRejected("envelope", f"root element {root.tag!r} is not a Corridor envelope")
     children = [child for child in root if isinstance(child.tag, str)]
-    tags = [etree.QName(child).localname for child in children]
-    if tags != ["AppHdr", "Document", "Sgntr"] or etree.QName(children[2]).namespace != ENVELOPE_NS:
-        raise EnvelopeRejected("envelope", f"an envelope holds AppHdr, Document and Sgntr in that order, got {tags}")
+    if not _well_shaped(children):
+        _refuse_shape(children)
     header_element, document, sgntr = children
-    if etree.QName(header_element).namespace != HEADER_NS:
-        raise EnvelopeRejected("header", "the AppHdr is not a head.001.001.02 Business Application Header")
     try:
         validate(header_element)
     except SchemaViolation as exc:

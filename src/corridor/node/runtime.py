@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from corridor.iso20022.models import parse_document
 from corridor.iso20022.models.common import Message, MessageError
 from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.xml import XmlRejected
@@ -189,7 +188,7 @@ class Node:
             )
             return
         try:
-            message = parse_document(opened.document)
+            message = opened.message()
         except MessageError as exc:
             await self._refuse(exc, header, delivery, opened)
             return

@@ -8,7 +8,9 @@ one Corridor must not act on; each such refusal carries the ISO external status 
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -117,36 +119,74 @@ def document(message_type: str) -> etree._Element:
 
 def body_of(root: etree._Element, message_type: str, tag: str) -> etree._Element:
     """The message element inside a Document, refusing a Document of another type: a model reads only its own."""
-    expected = namespace_of(message_type)
-    qname = etree.QName(root)
-    if qname.localname != "Document" or qname.namespace != expected:
+    if root.tag != f"{{{namespace_of(message_type)}}}Document":  # the tag names both local name and namespace
         raise MessageError("type", f"expected a {message_type} Document, got {root.tag}", code="FF01")
     return need(root, tag)
 
 
 def sub(parent: etree._Element, tag: str, value: str | None = None) -> etree._Element:
     """A child in the parent's namespace: every element of one message shares its namespace."""
-    namespace = etree.QName(parent).namespace
-    child = etree.SubElement(parent, f"{{{namespace}}}{tag}" if namespace else tag)
+    child = etree.SubElement(parent, _child_tag(parent.tag, tag))
     if value is not None:
         child.text = value
     return child
 
 
-def _qualified(element: etree._Element, path: str) -> str:
-    namespace = etree.QName(element).namespace
-    if not namespace:
-        return path
-    return "/".join(f"{{{namespace}}}{step}" for step in path.split("/"))
+@functools.lru_cache(maxsize=1024)
+def _child_tag(parent_tag: str, tag: str) -> str:
+    """`{ns}tag` in the namespace of `parent_tag`, remembered: a message builds the same few dozen names over and
+    over, and working each out again (etree.QName and an f-string) cost more than the SubElement call itself."""
+    return _namespace_part(parent_tag) + tag
+
+
+@functools.lru_cache(maxsize=1024)
+def _steps(element_tag: str, path: str) -> tuple[str, ...]:
+    """The qualified tag of each step of `path` in the namespace of `element_tag`, remembered as `_child_tag` is.
+
+    Bounded, because the tags come from documents read from outside.
+    """
+    namespace = _namespace_part(element_tag)
+    return tuple(namespace + step for step in path.split("/"))
+
+
+def _namespace_part(tag: str) -> str:
+    """`{ns}` of a Clark-notation tag, or "" for a tag in no namespace (as etree.QName(...).namespace says None)."""
+    return tag[: tag.index("}") + 1] if tag[:1] == "{" else ""
+
+
+def _descend(element: etree._Element, steps: tuple[str, ...]) -> Iterator[etree._Element]:
+    """The elements at `steps` below `element` in document order, as ElementPath's `a/b` finds them.
+
+    iterchildren with a tag is lxml's cheapest child lookup, about half the cost of `find` with a one-step path,
+    because it skips ElementPath's parsing and cache.
+    """
+    children = element.iterchildren(steps[0])
+    if len(steps) == 1:
+        yield from children
+        return
+    rest = steps[1:]
+    for child in children:
+        yield from _descend(child, rest)
 
 
 def find(element: etree._Element, path: str) -> etree._Element | None:
     """The first element at a slash-separated path of local names under `element`, in its namespace."""
-    return element.find(_qualified(element, path))
+    return _first(element, _steps(element.tag, path), 0)
+
+
+def _first(element: etree._Element, steps: tuple[str, ...], depth: int) -> etree._Element | None:
+    """What `next(_descend(element, steps[depth:]), None)` gives, without a generator per level: `find` is the
+    models' most frequent call, and the first match at every level is almost always the answer."""
+    last = depth == len(steps) - 1
+    for child in element.iterchildren(steps[depth]):
+        found = child if last else _first(child, steps, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def find_all(element: etree._Element, path: str) -> list[etree._Element]:
-    return list(element.iterfind(_qualified(element, path)))
+    return list(_descend(element, _steps(element.tag, path)))
 
 
 def need(element: etree._Element, path: str, *, where: str = "", code: str = "FF01") -> etree._Element:

@@ -33,6 +33,7 @@ from corridor.iso20022.models.common import (
 __all__ = ["HEADER_TYPE", "AppHeader"]
 
 HEADER_TYPE = "head.001.001.02"
+_TAG = f"{{{namespace_of(HEADER_TYPE)}}}AppHdr"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ class AppHeader(Message):
 
     @classmethod
     def from_element(cls, root: etree._Element) -> Self:
-        if etree.QName(root).localname != "AppHdr" or etree.QName(root).namespace != namespace_of(HEADER_TYPE):
+        if root.tag != _TAG:
             raise MessageError("header", f"expected a {HEADER_TYPE} AppHdr, got {root.tag}", code="FF01")
         related = find(root, "Rltd")
         return cls(
