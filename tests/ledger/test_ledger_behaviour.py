@@ -246,3 +246,12 @@ def test_a_second_writer_is_refused(open_ledger):
     open_ledger()
     with pytest.raises(LedgerLocked):
         open_ledger()
+
+
+def test_a_caller_that_stops_waiting_does_not_stop_the_writer(ledger):
+    """An asyncio caller whose task is cancelled cancels its future; the writer must still answer everyone else."""
+    ledger.create_accounts([account(1), account(2)])
+    abandoned = ledger.submit_transfers([transfer(10, 1, 2, 5)])
+    abandoned.cancel()
+    later = ledger.submit_transfers([transfer(11, 1, 2, 7)])
+    assert later.result(timeout=10) == [TR.ok]

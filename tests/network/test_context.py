@@ -53,3 +53,17 @@ def test_a_refused_linked_chain_is_reported_by_its_cause_not_by_the_linked_echo(
             ledger.close()
 
     assert asyncio.run(scenario()) is CreateTransferResult.exceeds_credits
+
+
+def test_a_store_caller_that_stops_waiting_does_not_stop_the_stores_writer(tmp_path: Path) -> None:
+    store = NodeStore(tmp_path / "node.db")
+    try:
+        abandoned = Unit()
+        abandoned.kv["a"] = "1"
+        store.submit(abandoned).cancel()
+        later = Unit()
+        later.kv["b"] = "2"
+        store.submit(later).result(timeout=10)
+        assert store.get("b") == "2"
+    finally:
+        store.close()

@@ -12,10 +12,11 @@ caller gets LedgerUnavailable, and reopening the ledger recovers from the last c
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from corridor.ledger.errors import LedgerUnavailable
@@ -144,7 +145,7 @@ class Writer:
         except BaseException as exc:
             self._failure = exc
             for request in group:
-                request.future.set_exception(LedgerUnavailable(self._why_unavailable()))
+                _answer(request.future, error=LedgerUnavailable(self._why_unavailable()))
             raise
         self._commits.put((commit, token, group, results))
 
@@ -163,11 +164,11 @@ class Writer:
                     self._failure = exc
             if self._failure is not None:
                 for request in group:
-                    request.future.set_exception(LedgerUnavailable(self._why_unavailable()))
+                    _answer(request.future, error=LedgerUnavailable(self._why_unavailable()))
                 continue
             self._done.put(token)
             for request, result in zip(group, results, strict=True):
-                request.future.set_result(result)
+                _answer(request.future, result)
 
     def _fail_waiting(self) -> None:
         while True:
@@ -176,4 +177,14 @@ class Writer:
             except queue.Empty:
                 return
             if request is not _STOP:
-                request.future.set_exception(LedgerUnavailable(self._why_unavailable()))
+                _answer(request.future, error=LedgerUnavailable(self._why_unavailable()))
+
+
+def _answer(future: Future[Any], result: Any = None, *, error: BaseException | None = None) -> None:
+    """Answer a caller, unless it stopped waiting: an asyncio caller whose task was cancelled cancels its future,
+    and setting a cancelled future raises, which must not kill the writer or the committer thread."""
+    with contextlib.suppress(InvalidStateError):
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)

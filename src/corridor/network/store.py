@@ -15,11 +15,12 @@ SQLite in WAL mode with synchronous=FULL: a committed unit survives power loss, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import sqlite3
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,10 +213,13 @@ class NodeStore:
                     conn.execute("ROLLBACK")
                 outcomes = [exc] * len(group)
             for (_, future), outcome in zip(group, outcomes, strict=True):
-                if outcome is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(outcome)
+                # A caller cancelled while waiting (its task was stopped): its future is done already, and
+                # answering it must not kill this thread, or every later commit of the node would wait forever.
+                with contextlib.suppress(InvalidStateError):
+                    if outcome is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(outcome)
 
     def mark_sent(self, seqs: list[int], at: str) -> Future[None]:
         """Record that the transport accepted these outbox rows; losing this write only causes a harmless resend."""
