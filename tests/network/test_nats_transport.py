@@ -287,3 +287,60 @@ def test_messages_for_one_recipient_arrive_in_publish_order(place: Place):
         assert [d.data for d in handler.deliveries] == [m.encode() for m in expected]
 
     asyncio.run(scenario())
+
+
+def test_a_batch_for_one_recipient_travels_as_one_bundle_and_each_envelope_arrives_with_its_own_id(place: Place):
+    async def scenario() -> None:
+        transport = place.transport()
+        await transport.start()
+        got = Recorder()
+        await transport.subscribe(BIC, got)
+        await transport.publish_many([(BIC, f"m{i}", f"body {i}".encode()) for i in range(5)])
+        await until(lambda: len(got.deliveries) == 5)
+        await until_settled(transport, BIC)
+        info = await transport._require_js().stream_info(place.stream)
+        await transport.close()
+        assert sorted(got.ids) == [f"m{i}" for i in range(5)]
+        assert {d.data for d in got.deliveries} == {f"body {i}".encode() for i in range(5)}
+        assert info.state.messages == 0 and info.state.last_seq == 1  # one stored message for the five
+
+    asyncio.run(scenario())
+
+
+def test_a_bundle_whose_handler_fails_for_one_envelope_comes_back_whole(place: Place):
+    failed: set[str] = set()
+
+    async def fail_m1_once(delivery: Delivery) -> None:
+        if delivery.message_id == "m1" and "m1" not in failed:
+            failed.add("m1")
+            raise RuntimeError("m1 fails once")
+
+    async def scenario() -> None:
+        transport = place.transport(redelivery_delay_s=0.01)
+        await transport.start()
+        got = Recorder(fail_m1_once)
+        await transport.subscribe(BIC, got)
+        await transport.publish_many([(BIC, "m0", b"a"), (BIC, "m1", b"b")])
+        await until(lambda: len(got.deliveries) == 4)
+        await until_settled(transport, BIC)
+        await transport.close()
+        assert sorted(got.ids) == ["m0", "m0", "m1", "m1"]
+        assert sorted(d.attempt for d in got.deliveries) == [1, 1, 2, 2]
+
+    asyncio.run(scenario())
+
+
+def test_a_malformed_bundle_is_dropped_and_acknowledged_without_reaching_the_handler(place: Place):
+    async def scenario() -> None:
+        transport = place.transport()
+        await transport.start()
+        got = Recorder()
+        await transport.subscribe(BIC, got)
+        js = transport._require_js()
+        await js.publish(f"{place.prefix}.{subject_token(BIC)}", b"\x00\x05short", headers={"Corridor-Bundle": "3"})
+        await transport.publish(BIC, "after", b"fine")
+        await until(lambda: got.ids == ["after"])
+        await until_settled(transport, BIC)
+        await transport.close()
+
+    asyncio.run(scenario())

@@ -40,11 +40,14 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from corridor.network.transport import bundle
 from corridor.network.transport.base import Delivery, Handler, TransportError
 
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+BUNDLE_HEADER = "Corridor-Bundle"
+"""On a message that is a bundle (bundle.py): how many envelopes it holds."""
 FETCH_BATCH = 64
 FETCH_TIMEOUT_S = 1.0
 """Long-poll length of one fetch; the server answers as soon as a message arrives, so this bounds only how long an
@@ -224,23 +227,30 @@ class NatsTransport:
             raise TransportError(f"JetStream did not accept {message_id} for {recipient}: {exc!r}") from exc
 
     async def publish_many(self, messages: Sequence[tuple[str, str, bytes]]) -> None:
-        """Pipeline the batch: every message goes out on the connection in order, then all acks are awaited.
+        """Pipeline the batch, each recipient's messages bundled (bundle.py), then await every acknowledgement.
 
         One connection keeps the order the stream stores them in; the server's acks come back while later
-        messages are still being written, so a batch costs about one round trip instead of one per message.
+        messages are still being written, so a batch costs about one round trip, and a bundle one stored message,
+        instead of one each.
         """
         js = self._require_js()
         try:
-            acks = [
-                await js.publish_async(
-                    f"{self._prefix}.{subject_token(recipient)}",
-                    data,
-                    wait_stall=self._request_timeout_s,
-                    stream=self._stream,
-                    headers={MSG_ID_HEADER: message_id},
+            acks = []
+            for recipient, parts in bundle.group(messages):
+                if len(parts) == 1:
+                    (message_id, data), headers = parts[0], {}
+                else:
+                    message_id = bundle.bundle_id([part_id for part_id, _ in parts])
+                    data, headers = bundle.pack(parts), {BUNDLE_HEADER: str(len(parts))}
+                acks.append(
+                    await js.publish_async(
+                        f"{self._prefix}.{subject_token(recipient)}",
+                        data,
+                        wait_stall=self._request_timeout_s,
+                        stream=self._stream,
+                        headers={MSG_ID_HEADER: message_id, **headers},
+                    )
                 )
-                for recipient, message_id, data in messages
-            ]
             async with asyncio.timeout(self._request_timeout_s):
                 await asyncio.gather(*acks)
         except (*_NatsFailure, nats.js.errors.APIError) as exc:
@@ -342,9 +352,13 @@ class NatsTransport:
     async def _deliver(self, recipient: str, msg: Msg, handler: Handler, inflight: dict[int, Msg]) -> None:
         """Run the handler on one message; ack when it returns, nak with a delay growing per attempt when it raises."""
         attempt = msg.metadata.num_delivered
-        message_id = (msg.headers or {}).get(MSG_ID_HEADER) or f"{self._stream}:{msg.metadata.sequence.stream}"
+        headers = msg.headers or {}
+        message_id = headers.get(MSG_ID_HEADER) or f"{self._stream}:{msg.metadata.sequence.stream}"
         try:
-            await handler(Delivery(recipient, message_id, msg.data, attempt))
+            if BUNDLE_HEADER in headers:
+                await self._deliver_bundle(recipient, message_id, msg.data, headers[BUNDLE_HEADER], attempt, handler)
+            else:
+                await handler(Delivery(recipient, message_id, msg.data, attempt))
         except asyncio.CancelledError:
             # close() from elsewhere interrupted the handler: hand the message back at once.
             inflight.pop(id(msg), None)
@@ -364,6 +378,31 @@ class NatsTransport:
             return
         inflight.pop(id(msg), None)
         await self._settle(msg.ack(), message_id)
+
+    async def _deliver_bundle(
+        self, recipient: str, name: str, data: bytes, count: str, attempt: int, handler: Handler
+    ) -> None:
+        """Hand each envelope of a bundle to the handler, all started in order; raise if any handler raised.
+
+        The whole bundle then comes back, and the inbox drops the envelopes that were processed the first time.
+        A bundle whose framing is wrong can never be processed: it is logged and acknowledged, not retried forever
+        (the envelopes in it are what is signed, not the bundle, so nothing authentic is lost with it).
+        """
+        try:
+            parts = bundle.unpack(data, int(count) if count.isdigit() else 0)
+        except bundle.BundleError as exc:
+            log.warning("dropped malformed bundle %s for %s: %s", name, recipient, exc)
+            return
+        outcomes = await asyncio.gather(
+            *(handler(Delivery(recipient, part_id, part, attempt)) for part_id, part in parts), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            failed = f"{len(failures)} of {len(parts)} envelopes of bundle {name} failed"
+            raise RuntimeError(failed) from failures[0]
 
     async def _settle(self, settling: Awaitable[None], message_id: str) -> None:
         """Send an ack or nak; if it cannot go out, the message simply comes back after ack_wait."""
