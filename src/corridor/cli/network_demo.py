@@ -226,8 +226,9 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         Panel.fit(
             f"corridor track {first} --data-dir {escape(str(data_dir))}\n"
             f"ls {escape(str(data_dir / 'messages'))}\n"
+            "corridor network init && corridor network run   # one process per participant on NATS\n"
             "corridor ledger demo          # the ledger on its own\n"
-            "corridor bench ledger --json",
+            "corridor bench transfers --json",
             title="next",
         )
     )
