@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -264,6 +265,23 @@ def test_a_message_dated_more_than_24_hours_ago_is_refused_as_a_replay(tmp_path:
             message = credit_transfer(created=long_ago)
             data = seal(header_of(message, created=long_ago), message.to_element(), net.keys[SENDER])
             await refused_without_answer(net, data, "replay")
+
+    asyncio.run(scenario())
+
+
+def test_a_processed_message_delivered_again_after_24_hours_is_acknowledged_as_a_duplicate(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            node = net.nodes[RECEIVER]
+            message = credit_transfer("1000.00")
+            data = seal(header_of(message), message.to_element(), net.keys[SENDER])
+            await deliver(net, RECEIVER, data)
+            duplicates_before = node.duplicates
+            a_day_later = time.time_ns() + 25 * 3600 * 10**9
+            node.services = dataclasses.replace(node.services, clock=lambda: a_day_later)
+            await deliver(net, RECEIVER, data)
+            assert node.duplicates == duplicates_before + 1
+            assert reasons(node) == []
 
     asyncio.run(scenario())
 

@@ -168,7 +168,6 @@ class Node:
         now = self.services.clock()
         try:
             opened = open_envelope(delivery.data, self.services.directory, self.bic)
-            self._check_freshness(opened, now)
         except EnvelopeRejected as exc:
             await self._refuse(exc, exc.header if exc.authenticated else None, delivery)
             return
@@ -176,6 +175,8 @@ class Node:
             await self._refuse(exc, None, delivery)
             return
         header = opened.header
+        # The inbox before the clock: a message processed before is acknowledged as the duplicate it is, however
+        # old; only one never seen is judged by its age (a replay from outside the inbox's memory).
         known = self.store.inbox_digest(header.sender_bic, header.message_id)
         if known is not None:
             if known == opened.digest:
@@ -186,6 +187,11 @@ class Node:
                 None,
                 delivery,
             )
+            return
+        try:
+            self._check_freshness(opened, now)
+        except EnvelopeRejected as exc:
+            await self._refuse(exc, None, delivery)
             return
         try:
             message = opened.message()
