@@ -268,3 +268,14 @@ def test_track_refuses_what_is_not_a_uetr(tmp_path: Path) -> None:
     result = corridor("track", "not-a-uetr", "--data-dir", str(tmp_path))
     assert result.exit_code != 0
     assert "is not a UETR" in result.output
+
+
+def test_the_demo_on_a_scenario_without_its_accounts_says_which_are_missing(tmp_path):
+    from corridor.scenario.model import default_scenario_path
+
+    text = default_scenario_path().read_text().replace("VE0102010000000000031", "VE0102010000000000099")
+    path = tmp_path / "other.toml"
+    path.write_text(text)
+    result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "d"), "--scenario", str(path)])
+    assert result.exit_code == 1
+    assert "lacks VE0102010000000000031" in result.output

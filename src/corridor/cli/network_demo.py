@@ -128,6 +128,13 @@ def _write_reports(net: EmbeddedNetwork, target: Path) -> int:
 
 async def _run(data_dir: Path, scenario_path: Path | None) -> None:
     scenario = load_scenario(scenario_path)
+    known = {account.number for account in scenario.accounts}
+    missing = sorted({n for p in PAYMENTS for n in (p.debtor, p.creditor)} - known)
+    if missing:
+        raise ScenarioError(
+            f"the demo's story pays between the default scenario's accounts; this scenario lacks {', '.join(missing)} "
+            "(run its network with `corridor network init --scenario ...` and pay with `corridor network pay`)"
+        )
     net = EmbeddedNetwork(scenario, data_dir, MemoryTransport())
     started = time.perf_counter()
     await net.start()
