@@ -175,6 +175,9 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         if not isinstance(amounts, list):
             raise ScenarioError(f"{where}.liquidity: a money string or a list of them")
         liquidity = tuple(_money(text, f"{where}.liquidity") for text in amounts)
+        currencies = [amount.currency.code for amount in liquidity]
+        if len(set(currencies)) != len(currencies):
+            raise ScenarioError(f"{where}.liquidity: one amount per currency, got {', '.join(currencies)}")
         participants.append(ParticipantSpec(bic, _get(table, "name", str, where), country, role, liquidity))
     bics = [p.bic for p in participants]
     if len(set(bics)) != len(bics):
@@ -222,6 +225,8 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     swap_limits: dict[str, Money] = {}
     for text in _get(swap, "limits", list, "swap_line", []):
         amount = _money(text, "swap_line.limits")
+        if amount.currency.code in swap_limits:
+            raise ScenarioError(f"swap_line.limits: {amount.currency.code} is given twice")
         swap_limits[amount.currency.code] = amount
     fx_table = _get(data, "fx", dict, "file")
     provider = _get(fx_table, "provider", str, "fx")

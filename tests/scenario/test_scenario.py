@@ -1,0 +1,83 @@
+"""The scenario file: the default one loads whole; a wrong one is refused with a ScenarioError that names the field;
+no input, however odd, makes the parser fail any other way."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corridor.scenario.model import ScenarioError, default_scenario_path, load_scenario, parse_scenario
+
+
+def default_data() -> dict[str, Any]:
+    return tomllib.loads(default_scenario_path().read_text(encoding="utf-8"))
+
+
+def test_the_default_scenario_has_two_countries_their_central_banks_banks_fx_provider_and_accounts() -> None:
+    scenario = load_scenario()
+    assert [c.currency for c in scenario.countries] == ["RUB", "VES"]
+    assert {p.role for p in scenario.participants} == {"central_bank", "bank", "fx_provider"}
+    assert {a.kind for a in scenario.accounts} == {"importer", "exporter"}
+    assert set(scenario.swap_limits) == {"RUB", "VES"}
+
+
+def test_a_currency_given_twice_in_the_swap_line_is_refused() -> None:
+    data = default_data()
+    data["swap_line"]["limits"].append(data["swap_line"]["limits"][0])
+    with pytest.raises(ScenarioError, match=r"swap_line.limits: RUB is given twice"):
+        parse_scenario(data)
+
+
+def test_two_liquidity_amounts_in_one_currency_are_refused() -> None:
+    data = default_data()
+    bank = next(p for p in data["participant"] if p["role"] == "bank" and p.get("liquidity"))
+    amount = bank["liquidity"] if isinstance(bank["liquidity"], str) else bank["liquidity"][0]
+    bank["liquidity"] = [amount, amount]
+    with pytest.raises(ScenarioError, match=r"liquidity: one amount per currency"):
+        parse_scenario(data)
+
+
+def test_a_participant_whose_bic_names_another_country_is_refused_naming_it() -> None:
+    data = default_data()
+    data["participant"][0]["country"] = "VE"
+    with pytest.raises(ScenarioError, match=r"participant\[0\]\.bic"):
+        parse_scenario(data)
+
+
+def test_a_file_that_is_not_toml_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[scenario\nname = ")
+    with pytest.raises(ScenarioError, match=r"broken.toml: not valid TOML"):
+        load_scenario(path)
+
+
+toml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_change_to_one_field_is_accepted_or_refused_as_a_scenario_error(data: st.DataObject) -> None:
+    scenario = default_data()
+    tables = [("scenario", scenario["scenario"]), ("swap_line", scenario["swap_line"]), ("fx", scenario["fx"])]
+    tables += [(f"participant[{i}]", p) for i, p in enumerate(scenario["participant"])]
+    tables += [(f"account[{i}]", a) for i, a in enumerate(scenario["account"])]
+    tables += [(f"country[{i}]", c) for i, c in enumerate(scenario["country"])]
+    _, table = data.draw(st.sampled_from(tables))
+    changed = copy.deepcopy(table)
+    key = data.draw(st.sampled_from(sorted(table)) | st.text(max_size=8))
+    changed[key] = data.draw(toml_values)
+    table.clear()
+    table.update(changed)
+    with contextlib.suppress(ScenarioError):
+        parse_scenario(scenario)
