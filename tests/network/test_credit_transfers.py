@@ -494,3 +494,39 @@ def test_the_mid_rate_of_the_scenario_is_what_the_net_position_test_assumes() ->
     rate = next(r for r in changed_scenario(lambda data: None).fx.rates if (r.base, r.quote) == ("RUB", "VES"))
     assert rate.mid == Decimal("0.4400")
     assert Fraction(rate.mid) == MID_VES_PER_RUB
+
+
+def test_each_customer_accounts_statements_are_numbered_on_their_own(tmp_path: Path) -> None:
+    async def scenario() -> list[tuple[str, int]]:
+        async with running_network(tmp_path) as net:
+            bank = net.bank("VOLGRUMM")
+            numbered = []
+            for number in (RU_EXPORTER, RU_EXPORTER, RU_IMPORTER):
+
+                async def make(ctx: Context, number: str = number) -> int:
+                    return bank.statement(ctx, number, 0, time.time_ns()).electronic_sequence
+
+                numbered.append((number, await net.act("VOLGRUMM", make)))
+            return numbered
+
+    assert asyncio.run(scenario()) == [(RU_EXPORTER, 1), (RU_EXPORTER, 2), (RU_IMPORTER, 1)]
+
+
+def test_a_recall_names_the_payments_own_settlement_date(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            uetr = await net.pay(
+                debtor_account=RU_IMPORTER,
+                creditor_account=VE_EXPORTER,
+                amount=Money.of("100", "VES"),
+                idempotency_key="recall-date",
+            )
+            await net.settle(uetr, "VOLGRUMM")
+            settled_on = record(net, "VOLGRUMM", uetr)[1]["settlement_date"]
+            await net.act("VOLGRUMM", lambda ctx: net.bank("VOLGRUMM").recall(ctx, uetr), lock=uetr)
+            sent = [
+                row for _, row in net.nodes["VOLGRUMM"].store.sent_messages() if row.message_type.startswith("camt.056")
+            ]
+            assert f"<OrgnlIntrBkSttlmDt>{settled_on}</OrgnlIntrBkSttlmDt>".encode() in sent[-1].data
+
+    asyncio.run(scenario())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from corridor.fx.quotes import Quote
@@ -204,6 +205,7 @@ class BankRole:
             "message": sent,
             "instruction_id": message.instruction_id,
             "end_to_end_id": end_to_end,
+            "settlement_date": message.settlement_date.isoformat(),
         }
         ctx.save(uetr, "reserved", record)
         ctx.event(
@@ -230,7 +232,7 @@ class BankRole:
             original_end_to_end_id=record["end_to_end_id"],
             original_uetr=uetr,
             original_amount=load_money(record["debit"]),
-            original_settlement_date=ctx.today,
+            original_settlement_date=date.fromisoformat(record.get("settlement_date", ctx.today.isoformat())),
             reason_code=reason,
         )
         ctx.send(self.central_bank, request, uetr=uetr)
@@ -256,7 +258,7 @@ class BankRole:
     def statement(self, ctx: Context, account_number: str, start_ns: int, end_ns: int) -> Statement:
         """The camt.053 of one customer account for [start_ns, end_ns), kept in the bank's records."""
         customer = self.customers[account_number]
-        sequence = len(self.s.store.reports("camt.053")) + 1
+        sequence = sum(1 for _, account, _, _ in self.s.store.reports("camt.053") if account == account_number) + 1
         document = statement(
             self.s.ledger,
             customer.account_id,
