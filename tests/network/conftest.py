@@ -6,12 +6,16 @@ pytest-asyncio is not used: each test is a plain function that runs its own `asy
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import tomllib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from corridor.ledger import Ledger
 from corridor.money import Money, currency
@@ -92,3 +96,59 @@ def customer_balance(net: EmbeddedNetwork, number: str) -> Money:
 def nothing_pending(ledger: Ledger) -> bool:
     """No amount is reserved anywhere on this ledger: every pending transfer was posted or voided."""
     return all(t.debits_pending == 0 and t.credits_pending == 0 for t in ledger.check().ledgers)
+
+
+class HoldingTransport(MemoryTransport):
+    """The in-process transport, except that messages to the BICs in `holding` wait in `held` until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding: set[str] = set()
+        self.held: list[tuple[str, str, bytes]] = []
+
+    async def publish(self, recipient: str, message_id: str, data: bytes) -> None:
+        if recipient in self.holding:
+            self.held.append((recipient, message_id, data))
+            return
+        await super().publish(recipient, message_id, data)
+
+
+# -- the real NATS server ------------------------------------------------------------------------------------------
+
+NATS_URL = os.environ.get("CORRIDOR_TEST_NATS", "nats://127.0.0.1:4222")
+REQUIRE_SERVICES = os.environ.get("CORRIDOR_REQUIRE_SERVICES") == "1"
+
+
+async def jetstream_problem(url: str = NATS_URL) -> str | None:
+    """None when NATS with JetStream answers at `url`, else why not."""
+    from nats.aio.client import Client
+
+    nc = Client()
+    try:
+        # nats-py retries a first connection for minutes unless something outside bounds it.
+        await asyncio.wait_for(nc.connect(servers=[url], allow_reconnect=False, connect_timeout=2), timeout=3)
+    except Exception as exc:  # any failure to connect means: not available
+        await nc.close()
+        return f"NATS at {url} is not reachable (is nats-server running with -js?): {exc!r}"
+    try:
+        await nc.jetstream(timeout=2).account_info()
+    except Exception as exc:
+        return f"NATS at {url} answers but JetStream does not (start it with -js): {exc!r}"
+    finally:
+        await nc.close()
+    return None
+
+
+def require_nats() -> str:
+    """The server's URL; skips the calling test when it is down, or fails it when CI requires services."""
+    reason = asyncio.run(jetstream_problem())
+    if reason is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"CORRIDOR_REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(reason)
+    return NATS_URL
+
+
+@pytest.fixture(scope="module")
+def nats_url() -> str:
+    return require_nats()

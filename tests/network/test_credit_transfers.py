@@ -32,6 +32,7 @@ from tests.network.conftest import (
     VE_EXPORTER,
     VE_IMPORTER,
     DroppingTransport,
+    HoldingTransport,
     balance,
     changed_scenario,
     customer_balance,
@@ -298,21 +299,6 @@ def test_the_coordinator_aborts_ab05_when_the_creditors_bank_does_not_answer(tmp
             assert customer_balance(net, VE_IMPORTER) == importer_before
 
     asyncio.run(scenario())
-
-
-class HoldingTransport(MemoryTransport):
-    """The in-process transport, except that messages to the BICs in `holding` wait in `held` until released."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.holding: set[str] = set()
-        self.held: list[tuple[str, str, bytes]] = []
-
-    async def publish(self, recipient: str, message_id: str, data: bytes) -> None:
-        if recipient in self.holding:
-            self.held.append((recipient, message_id, data))
-            return
-        await super().publish(recipient, message_id, data)
 
 
 def test_an_abort_that_overtakes_its_payment_leaves_nothing_reserved_at_the_creditors_bank(tmp_path: Path) -> None:

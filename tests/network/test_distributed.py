@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -27,43 +26,31 @@ from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
 from corridor.node.service import load_parts
 
-from .conftest import RU_CLOSED, RU_EXPORTER, RU_IMPORTER, VE_EXPORTER, VE_IMPORTER, nothing_pending
+from .conftest import (
+    RU_CLOSED,
+    RU_EXPORTER,
+    RU_IMPORTER,
+    VE_EXPORTER,
+    VE_IMPORTER,
+    nothing_pending,
+    require_nats,
+)
 
-NATS_URL = os.environ.get("CORRIDOR_TEST_NATS", "nats://127.0.0.1:4222")
-REQUIRE_SERVICES = os.environ.get("CORRIDOR_REQUIRE_SERVICES") == "1"
 HOPS_VE_TO_RU = ("ORINVECA", "CBXVVECA", "CBXRRUMM", "VOLGRUMM")
 HOPS_RU_TO_VE = ("VOLGRUMM", "CBXRRUMM", "CBXVVECA", "ANDSVECA")
 T = TypeVar("T")
 
 
-async def _nats_problem() -> str | None:
-    from nats.aio.client import Client
-
-    nc = Client()
-    try:
-        await asyncio.wait_for(nc.connect(servers=[NATS_URL], allow_reconnect=False, connect_timeout=2), timeout=3)
-        await nc.jetstream(timeout=2).account_info()
-    except Exception as exc:  # any failure means: not available
-        return f"NATS JetStream at {NATS_URL} is not reachable: {exc!r}"
-    finally:
-        await nc.close()
-    return None
-
-
 @pytest.fixture(scope="module")
 def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A running network of node processes on a stream of its own; stopped and the stream deleted afterwards."""
-    reason = asyncio.run(_nats_problem())
-    if reason is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"CORRIDOR_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
+    nats_url = require_nats()
     tag = uuid.uuid4().hex[:12]
     data_dir = tmp_path_factory.mktemp("distributed")
     stream = f"CORRIDOR_TEST_{tag}"
     init_network(
         data_dir,
-        nats_url=NATS_URL,
+        nats_url=nats_url,
         stream=stream,
         subject_prefix=f"corridor.test.{tag}.inbox",
         rpc_prefix=f"corridor.test.{tag}.rpc",
@@ -75,7 +62,7 @@ def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     finally:
         for node in network.nodes.values():
             node.stop()
-        asyncio.run(delete_stream(NATS_URL, stream))
+        asyncio.run(delete_stream(nats_url, stream))
 
 
 async def _start(network: DistributedNetwork) -> None:

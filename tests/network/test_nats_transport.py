@@ -8,7 +8,6 @@ server with other users. Without a reachable server the tests are skipped, or fa
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -19,40 +18,15 @@ import pytest
 
 from corridor.network.transport import Delivery, TransportError
 from corridor.network.transport.nats import NatsTransport, delete_stream, subject_token
+from tests.network.conftest import require_nats
 
-NATS_URL = os.environ.get("CORRIDOR_TEST_NATS", "nats://127.0.0.1:4222")
-REQUIRE_SERVICES = os.environ.get("CORRIDOR_REQUIRE_SERVICES") == "1"
 BIC = "CBRURUMM"
-
-
-async def _jetstream_problem() -> str | None:
-    from nats.aio.client import Client
-
-    nc = Client()
-    try:
-        # nats-py retries a first connection for minutes unless something outside bounds it.
-        await asyncio.wait_for(nc.connect(servers=[NATS_URL], allow_reconnect=False, connect_timeout=2), timeout=3)
-    except Exception as exc:  # any failure to connect means: not available
-        await nc.close()
-        return f"NATS at {NATS_URL} is not reachable (is nats-server running with -js?): {exc!r}"
-    try:
-        await nc.jetstream(timeout=2).account_info()
-    except Exception as exc:
-        return f"NATS at {NATS_URL} answers but JetStream does not (start it with -js): {exc!r}"
-    finally:
-        await nc.close()
-    return None
 
 
 @pytest.fixture(scope="module")
 def nats_server() -> str:
     """The server's URL; skips the module's NATS tests when it is down, or fails them when CI requires services."""
-    reason = asyncio.run(_jetstream_problem())
-    if reason is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"CORRIDOR_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
-    return NATS_URL
+    return require_nats()
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,6 @@ from corridor.fx.quotes import Quote
 from corridor.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
 from corridor.money import Money
 from corridor.network.context import ledger_id, uetr_for
-from corridor.network.transport import MemoryTransport
 from corridor.network.transport.nats import delete_stream
 from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
 from corridor.node.rpc import RpcError
@@ -59,14 +58,13 @@ from tests.network.conftest import (
     RU_EXPORTER,
     RU_IMPORTER,
     VE_IMPORTER,
+    HoldingTransport,
     changed_scenario,
     nothing_pending,
     running_network,
     scenario_data,
 )
 
-NATS_URL = os.environ.get("CORRIDOR_TEST_NATS", "nats://127.0.0.1:4222")
-REQUIRE_SERVICES = os.environ.get("CORRIDOR_REQUIRE_SERVICES") == "1"
 SEED = int(os.environ.get("CORRIDOR_KILL_SEED", "20240611"))
 
 VE_CAFE = "VE0102010000000000032"  # Orinoco Cafe at ORINVECA, 100 000.00 VES
@@ -88,35 +86,6 @@ HALF_WAY = ("reserved", "accepted")
 
 
 # -- the NATS server and one test's network -----------------------------------------------------------------------
-
-
-async def _jetstream_problem(url: str) -> str | None:
-    from nats.aio.client import Client
-
-    nc = Client()
-    try:
-        # nats-py retries a first connection for minutes unless something outside bounds it.
-        await asyncio.wait_for(nc.connect(servers=[url], allow_reconnect=False, connect_timeout=2), timeout=3)
-    except Exception as exc:  # any failure to connect means: not available
-        await nc.close()
-        return f"NATS at {url} is not reachable (is nats-server running with -js?): {exc!r}"
-    try:
-        await nc.jetstream(timeout=2).account_info()
-    except Exception as exc:
-        return f"NATS at {url} answers but JetStream does not (start it with -js): {exc!r}"
-    finally:
-        await nc.close()
-    return None
-
-
-@pytest.fixture(scope="module")
-def nats_url() -> str:
-    reason = asyncio.run(_jetstream_problem(NATS_URL))
-    if reason is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"CORRIDOR_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
-    return NATS_URL
 
 
 def _toml_value(value: Any) -> str:
@@ -548,21 +517,6 @@ def test_payments_end_once_when_a_node_is_killed_and_restarted(place: Place, nat
 
 
 # -- the crash window the random kills can hit, made deterministic ------------------------------------------------
-
-
-class HoldingTransport(MemoryTransport):
-    """The in-process transport, except that messages to the BICs in `holding` wait in `held` until released."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.holding: set[str] = set()
-        self.held: list[tuple[str, str, bytes]] = []
-
-    async def publish(self, recipient: str, message_id: str, data: bytes) -> None:
-        if recipient in self.holding:
-            self.held.append((recipient, message_id, data))
-            return
-        await super().publish(recipient, message_id, data)
 
 
 @pytest.mark.parametrize("victim", ["CBXRRUMM", "VOLGRUMM"])

@@ -29,8 +29,9 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from corridor.bench.common import BenchError, NoProgress, Progress
 from corridor.ledger import BATCH_MAX, Account, CreateAccountResult, CreateTransferResult, Ledger, Transfer
 from corridor.ledger.codec import id_bytes
 from corridor.ledger.storage.sql import TRANSFER_COLUMNS
@@ -40,25 +41,6 @@ DEFAULT_POSTGRES = "postgresql://127.0.0.1:5432/test"
 PGBENCH = "/usr/bin/pgbench"
 # Transfer ids start above 2**64 and increase, like time-ordered ids: the engine's fast path for new ids applies.
 FIRST_TRANSFER_ID = 1 << 64
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not run or its run was wrong (a refused transfer, an unreachable server)."""
-
-
-class Progress(Protocol):
-    """Where long phases report how far they are; the CLI draws a bar, tests pass nothing."""
-
-    def phase(self, description: str, total: float | None = None) -> None: ...
-    def advance(self, amount: float = 1) -> None: ...
-
-
-class NoProgress:
-    def phase(self, description: str, total: float | None = None) -> None:
-        pass
-
-    def advance(self, amount: float = 1) -> None:
-        pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from corridor.bench.common import BenchError, NoProgress, Progress
 from corridor.iso20022.schemas import validate
 from corridor.iso20022.xml import parse_xml
 from corridor.ledger import Ledger
@@ -47,23 +48,6 @@ from corridor.scenario.model import Scenario, load_scenario
 
 CEILING_SECONDS = 1.0
 PAYMENT_TIMEOUT_S = 120.0
-
-
-class BenchError(RuntimeError):
-    """The run could not be measured (a service missing, payments that did not complete)."""
-
-
-class Progress(Protocol):
-    def phase(self, description: str, total: float | None = None) -> None: ...
-    def advance(self, amount: float = 1) -> None: ...
-
-
-class NoProgress:
-    def phase(self, description: str, total: float | None = None) -> None:
-        return None
-
-    def advance(self, amount: float = 1) -> None:
-        return None
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from corridor.bench.ledger_bench import DEFAULT_POSTGRES, BenchError, LedgerBenchConfig, NoProgress, run
-from corridor.bench.transfers_bench import BenchError as TransfersBenchError
+from corridor.bench.common import BenchError, NoProgress
+from corridor.bench.ledger_bench import DEFAULT_POSTGRES, LedgerBenchConfig, run
 from corridor.bench.transfers_bench import TransfersBenchConfig
 from corridor.bench.transfers_bench import run as run_transfers
 from corridor.cli.common import EXIT_FAILED, console, err_console, fail, redact, scrub, storage_errors
@@ -199,7 +199,7 @@ def transfers(
         else:
             with RichProgress() as progress:
                 result = run_transfers(cfg, progress)
-    except (TransfersBenchError, TransportError, RpcError, TimeoutError, OSError) as exc:
+    except (BenchError, TransportError, RpcError, TimeoutError, OSError) as exc:
         fail(f"transfers benchmark: {exc}", EXIT_FAILED)
     if as_json:
         typer.echo(json.dumps(result))
