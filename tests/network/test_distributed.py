@@ -198,3 +198,12 @@ def test_a_node_config_without_its_bic_is_refused_naming_the_field(tmp_path: Pat
     path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("bic")))
     with pytest.raises(ConfigError, match="bic is missing"):
         load_node_config(path)
+
+
+def test_network_pay_prints_the_outcome_and_its_reason(network_dir: Path) -> None:
+    where = ["--data-dir", str(network_dir), "--from", VE_IMPORTER, "--to", RU_CLOSED]
+    result = CliRunner().invoke(
+        app, ["network", "pay", *where, "--amount", "10.00 RUB", "--idempotency-key", "dist-cli-closed"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"state": "rejected"' in result.output and "AC04 closed account number" in result.output

@@ -21,6 +21,7 @@ from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
 from corridor.node.service import serve
 from corridor.scenario.model import ScenarioError
+from corridor.transfers.codes import describe
 
 app = typer.Typer(no_args_is_help=True, help="A network of node processes on NATS JetStream (distributed mode).")
 
@@ -98,12 +99,13 @@ def pay(
     except (FileNotFoundError, ConfigError, ScenarioError, KeyError) as exc:
         fail(str(exc), EXIT_FAILED)
 
-    async def main() -> dict[str, str]:
+    async def main() -> dict[str, str | None]:
         await network.connect()
         try:
             uetr = await network.pay(debtor, creditor, amount, key or str(uuid.uuid4()))
-            state = await network.wait(bank, uetr, FINAL_STATES)
-            return {"uetr": uetr, "state": state}
+            await network.wait(bank, uetr, FINAL_STATES)
+            found = await network.call(bank, "state", {"uetr": uetr})
+            return {"uetr": uetr, "state": found["state"], "reason": describe(found["reason"]) or None}
         finally:
             await network.disconnect()
 

@@ -65,7 +65,9 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
 
     async def state(params: dict[str, Any]) -> dict[str, Any]:
         found = node.store.payment(_text(params, "uetr"))
-        return {"state": None if found is None else found[0]}
+        if found is None:
+            return {"state": None, "reason": None}
+        return {"state": found[0], "reason": found[1].get("reason")}
 
     async def wait(params: dict[str, Any]) -> dict[str, Any]:
         states = params.get("states")
