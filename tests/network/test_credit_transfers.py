@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -17,9 +18,13 @@ from typing import Any
 import pytest
 
 from corridor.fx.quotes import Quote
+from corridor.iso20022.models import PaymentStatus
+from corridor.iso20022.models.header import AppHeader
 from corridor.money import Money
 from corridor.network.context import Context, ledger_id, uetr_for
+from corridor.network.envelope import seal
 from corridor.network.transport import MemoryTransport
+from corridor.network.transport.base import Delivery
 from corridor.node.network import EmbeddedNetwork
 from corridor.scenario.model import load_scenario
 from corridor.transfers.bank import PaymentRefused
@@ -514,5 +519,50 @@ def test_a_recall_names_the_payments_own_settlement_date(tmp_path: Path) -> None
                 row for _, row in net.nodes["VOLGRUMM"].store.sent_messages() if row.message_type.startswith("camt.056")
             ]
             assert f"<OrgnlIntrBkSttlmDt>{settled_on}</OrgnlIntrBkSttlmDt>".encode() in sent[-1].data
+
+    asyncio.run(scenario())
+
+
+def test_a_refusal_that_names_only_the_original_message_releases_the_payers_reservation(tmp_path: Path) -> None:
+    """A pacs.002 RJCT answering a message that could not be read carries no UETR; the payer's bank finds the
+    payment by the message id it sent."""
+
+    async def scenario() -> None:
+        transport = DroppingTransport()
+        async with running_network(tmp_path, transport=transport) as net:
+            transport.unreachable.add("CBXVVECA")
+            importer_before = customer_balance(net, VE_IMPORTER)
+            uetr = await net.pay(
+                debtor_account=VE_IMPORTER,
+                creditor_account=RU_EXPORTER,
+                amount=Money.of("10", "RUB"),
+                idempotency_key="unreadable",
+            )
+            sent = [row for _, row in net.nodes["ORINVECA"].store.sent_messages() if row.uetr == uetr]
+            refusal = PaymentStatus(
+                message_id="CBXVREFUSAL0001",
+                created=datetime.now(UTC),
+                original_message_id=sent[0].message_id,
+                original_message_type="pacs.008.001.08",
+                original_end_to_end_id=None,
+                original_uetr=None,
+                status="RJCT",
+                reason_code="FF01",
+                instructing_agent="CBXVVECA",
+                instructed_agent="ORINVECA",
+            )
+            header = AppHeader(
+                sender_bic="CBXVVECA",
+                recipient_bic="ORINVECA",
+                message_id=refusal.message_id,
+                message_type=refusal.MESSAGE_TYPE,
+                created=refusal.created,
+                business_service="corridor.xbct",
+            )
+            data = seal(header, refusal.to_element(), net.keys["CBXVVECA"])
+            await net.nodes["ORINVECA"]._on_delivery(Delivery("ORINVECA", refusal.message_id, data, 1))
+            assert record(net, "ORINVECA", uetr)[0] == "rejected"
+            assert nothing_pending(net.nodes["ORINVECA"].ledger)
+            assert customer_balance(net, VE_IMPORTER) == importer_before
 
     asyncio.run(scenario())

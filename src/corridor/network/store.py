@@ -279,6 +279,11 @@ class NodeStore:
         )
         return [OutboxRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], bytes(r[5])) for r in rows]
 
+    def uetr_sent(self, message_id: str) -> str | None:
+        """The payment this node sent message `message_id` for, if it sent it."""
+        row = self._reader().execute("SELECT uetr FROM outbox WHERE message_id = ?", (message_id,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def sent_messages(self) -> list[tuple[str, OutboxRow]]:
         """Every message this node has put in its outbox, with its creation time, oldest first (for archives)."""
         rows = (

@@ -40,7 +40,7 @@ from corridor.money import Money, currency, round_fraction
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id, uetr_for
 from corridor.scenario.model import Scenario
 from corridor.transfers.codes import ACSC, ACSP, ACTC, RJCT, describe, reason_for
-from corridor.transfers.records import dump_money, ledger_of, load_money, uetr_of
+from corridor.transfers.records import dump_money, ledger_of, load_money, status_uetr, uetr_of
 from corridor.transfers.replies import refuse_with_status
 
 ISSUANCE, SETTLEMENT, LORO, SWAP_LINE = 1, 20, 30, 31
@@ -74,6 +74,8 @@ class CentralBankRole:
         return ledger_id(self.s.bic, "loro", bic)
 
     def key_of(self, message: Message) -> str:
+        if isinstance(message, PaymentStatus):
+            return status_uetr(message, self.s.store) or message.original_message_id
         return uetr_of(message)
 
     def is_member(self, bic: str) -> bool:
@@ -471,7 +473,7 @@ class CentralBankRole:
         return decided
 
     async def _on_status(self, ctx: Context, sender: str, status: PaymentStatus) -> None:
-        uetr = status.original_uetr or ""
+        uetr = status_uetr(status, self.s.store)
         found = self.s.store.payment(uetr)
         if found is None:
             if uetr and status.status == RJCT:

@@ -36,7 +36,7 @@ from corridor.money import Money, currency
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id
 from corridor.scenario.model import AccountSpec, Scenario
 from corridor.transfers.codes import ACSC, ACSP, ACTC, RJCT, describe, reason_for
-from corridor.transfers.records import dump_money, ledger_of, load_money, uetr_of
+from corridor.transfers.records import dump_money, ledger_of, load_money, status_uetr, uetr_of
 from corridor.transfers.replies import refuse_with_status
 from corridor.transfers.statements import notification, statement
 
@@ -78,6 +78,8 @@ class BankRole:
         self.quote_service = quote_service
 
     def key_of(self, message: Message) -> str:
+        if isinstance(message, PaymentStatus):
+            return status_uetr(message, self.s.store) or message.original_message_id
         return uetr_of(message)
 
     # -- setup ----------------------------------------------------------------------------------------------------
@@ -439,7 +441,7 @@ class BankRole:
             await self._on_liquidity(ctx, message)
 
     async def _on_status(self, ctx: Context, status: PaymentStatus) -> None:
-        uetr = status.original_uetr or ""
+        uetr = status_uetr(status, self.s.store)
         found = self.s.store.payment(uetr)
         if found is None:
             if uetr and status.status == RJCT:

@@ -17,6 +17,7 @@ from corridor.iso20022.models import (
 from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.payments import InstitutionCreditTransfer
 from corridor.money import Currency, Money, currency
+from corridor.network.store import NodeStore
 
 
 def dump_money(money: Money) -> list[Any]:
@@ -36,6 +37,12 @@ def uetr_of(message: Message) -> str:
     if isinstance(message, PaymentReturn | CancellationRequest | CancellationResolution):
         return message.original_uetr
     return getattr(message, "message_id", "")
+
+
+def status_uetr(status: PaymentStatus, store: NodeStore) -> str:
+    """The payment a pacs.002 answers: its own UETR, or, for the refusal of a message that could not be read (it
+    carries only the original message id), the payment this node sent that message for; "" when neither."""
+    return status.original_uetr or store.uetr_sent(status.original_message_id) or ""
 
 
 def ledger_of(cur: Currency) -> int:
