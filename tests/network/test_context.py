@@ -12,7 +12,7 @@ from corridor.ledger import Account, AccountFlags, CreateTransferResult, Ledger,
 from corridor.network.context import Context, NodeServices, TransferFailed
 from corridor.network.directory import Directory
 from corridor.network.identity import SigningKey
-from corridor.network.store import NodeStore, Unit
+from corridor.network.store import DuplicateMessage, NodeStore, Unit
 
 
 def test_a_refused_linked_chain_is_reported_by_its_cause_not_by_the_linked_echo(tmp_path: Path) -> None:
@@ -65,5 +65,42 @@ def test_a_store_caller_that_stops_waiting_does_not_stop_the_stores_writer(tmp_p
         later.kv["b"] = "2"
         store.submit(later).result(timeout=10)
         assert store.get("b") == "2"
+    finally:
+        store.close()
+
+
+def test_a_payment_reads_as_last_committed_and_each_read_is_a_fresh_copy(tmp_path: Path) -> None:
+    store = NodeStore(tmp_path / "node.db")
+    try:
+        for state in ("reserved", "completed"):
+            unit = Unit()
+            unit.put_payment("u-1", state, None, {"uetr": "u-1", "legs": [1, 2]}, "2026-11-23T00:00:00Z")
+            store.commit_sync(unit)
+        state, record = store.payment("u-1") or ("", {})
+        record["legs"].append(3)
+        assert state == "completed"
+        assert store.payment("u-1") == ("completed", {"uetr": "u-1", "legs": [1, 2]})
+    finally:
+        store.close()
+    reopened = NodeStore(tmp_path / "node.db")  # nothing in memory: read from the file
+    try:
+        assert reopened.payment("u-1") == ("completed", {"uetr": "u-1", "legs": [1, 2]})
+    finally:
+        reopened.close()
+
+
+def test_a_unit_refused_as_a_duplicate_leaves_the_payment_as_it_was(tmp_path: Path) -> None:
+    store = NodeStore(tmp_path / "node.db")
+    try:
+        first = Unit()
+        first.record_inbox("SNDRRUMM", "m1", b"d", "pacs.008.001.08", "t", "processed")
+        first.put_payment("u-1", "reserved", None, {"uetr": "u-1"}, "t")
+        store.commit_sync(first)
+        again = Unit()
+        again.record_inbox("SNDRRUMM", "m1", b"d", "pacs.008.001.08", "t", "processed")
+        again.put_payment("u-1", "completed", None, {"uetr": "u-1"}, "t")
+        with pytest.raises(DuplicateMessage):
+            store.commit_sync(again)
+        assert store.payment("u-1") == ("reserved", {"uetr": "u-1"})
     finally:
         store.close()
