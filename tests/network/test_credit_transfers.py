@@ -28,6 +28,7 @@ from corridor.network.transport.base import Delivery
 from corridor.node.network import EmbeddedNetwork
 from corridor.scenario.model import load_scenario
 from corridor.transfers.bank import PaymentRefused
+from corridor.transfers.records import load_money
 from tests.network.conftest import (
     BANKS,
     RU_CLOSED,
@@ -564,5 +565,33 @@ def test_a_refusal_that_names_only_the_original_message_releases_the_payers_rese
             assert record(net, "ORINVECA", uetr)[0] == "rejected"
             assert nothing_pending(net.nodes["ORINVECA"].ledger)
             assert customer_balance(net, VE_IMPORTER) == importer_before
+
+    asyncio.run(scenario())
+
+
+def test_a_return_that_overtakes_the_payers_acsc_settles_the_payment_and_then_refunds_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        transport = HoldingTransport()
+        async with running_network(tmp_path, transport=transport) as net:
+            importer_before = customer_balance(net, VE_IMPORTER)
+            transport.holding.add("ORINVECA")
+            uetr = await net.pay(
+                debtor_account=VE_IMPORTER,
+                creditor_account=RU_EXPORTER,
+                amount=Money.of("1000", "RUB"),
+                idempotency_key="return-overtakes",
+            )
+            assert await net.settle(uetr, "VOLGRUMM", timeout_s=10) == "completed"
+            await net.act("VOLGRUMM", lambda ctx: net.bank("VOLGRUMM").return_payment(ctx, uetr), lock=uetr)
+            await net.quiesce()
+            transport.holding.clear()
+            for held in reversed(transport.held):  # the pacs.004 first, then the ACSC it overtook
+                await transport.publish(*held)
+                await net.quiesce()
+            state, kept = record(net, "ORINVECA", uetr)
+            assert state == "returned"
+            assert nothing_pending(net.nodes["ORINVECA"].ledger)
+            refund = load_money(kept["returned"])
+            assert customer_balance(net, VE_IMPORTER) == importer_before - quote_of(net, uetr).sell + refund
 
     asyncio.run(scenario())

@@ -494,10 +494,16 @@ class BankRole:
         found = self.s.store.payment(uetr)
         if found is None or found[0] == "returned":
             return
-        record = found[1]
+        state, record = found
         customer = self.customers.get(record.get("debtor_account", ""))
         if customer is None:
             return
+        if state == "reserved":
+            # The return overtook the ACSC (a redelivery reordered them): a payment is only returned once it
+            # settled, so settle it here first; the late ACSC then finds it returned and changes nothing.
+            if await ctx.resolve(record["reserve"], post=True, step="post"):
+                self._notify(ctx, record["debtor_account"], ctx.resolution_id(record["reserve"], "post"))
+            ctx.event(uetr, ACSC, "settlement completed (known from the return that overtook the ACSC)")
         await ctx.transfer(
             Transfer(
                 id=ledger_id(self.s.bic, uetr, "refund"),
