@@ -20,12 +20,13 @@ import pytest
 from corridor.fx.quotes import Quote
 from corridor.iso20022.models import PaymentStatus
 from corridor.iso20022.models.header import AppHeader
-from corridor.money import Money
+from corridor.money import Money, currency
 from corridor.network.context import Context, ledger_id, uetr_for
 from corridor.network.envelope import seal
 from corridor.network.transport import MemoryTransport
 from corridor.network.transport.base import Delivery
 from corridor.node.network import EmbeddedNetwork
+from corridor.rtgs.central_bank import LiquidityRefused
 from corridor.scenario.model import load_scenario
 from corridor.transfers.bank import PaymentRefused
 from corridor.transfers.records import load_money
@@ -165,6 +166,15 @@ def test_a_domestic_payment_settles_finally_through_the_rtgs(tmp_path: Path) -> 
     asyncio.run(scenario())
 
 
+def nostro_and_settlement(net: EmbeddedNetwork, bank: str) -> tuple[int, int]:
+    """A bank's nostro as it sees it, and its settlement account as its central bank sees it (minor units)."""
+    cb = net.scenario.central_bank(net.scenario.participant(bank).country).bic
+    nostro = net.nodes[bank].ledger.get_account(ledger_id(bank, "nostro"))
+    assert nostro is not None
+    settlement = balance(net.nodes[cb].ledger, ledger_id(cb, "settlement", bank))
+    return nostro.debits_posted - nostro.credits_posted, settlement
+
+
 def test_every_banks_nostro_mirrors_its_settlement_account_after_a_mix_of_payments(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_network(tmp_path) as net:
@@ -184,13 +194,8 @@ def test_every_banks_nostro_mirrors_its_settlement_account_after_a_mix_of_paymen
                 await net.settle(uetr, net.scenario.account(debtor).bank, timeout_s=10)
             await net.quiesce()
             for bank in BANKS:
-                country = net.scenario.participant(bank).country
-                cb = net.scenario.central_bank(country).bic
-                nostro = net.nodes[bank].ledger.get_account(ledger_id(bank, "nostro"))
-                assert nostro is not None
-                mirror = nostro.debits_posted - nostro.credits_posted
-                settlement = balance(net.nodes[cb].ledger, ledger_id(cb, "settlement", bank))
-                assert mirror == settlement, f"{bank}: nostro says {mirror}, {cb} says {settlement}"
+                mirror, settlement = nostro_and_settlement(net, bank)
+                assert mirror == settlement, f"{bank}: nostro says {mirror}, its central bank says {settlement}"
 
     asyncio.run(scenario())
 
@@ -593,5 +598,45 @@ def test_a_return_that_overtakes_the_payers_acsc_settles_the_payment_and_then_re
             assert nothing_pending(net.nodes["ORINVECA"].ledger)
             refund = load_money(kept["returned"])
             assert customer_balance(net, VE_IMPORTER) == importer_before - quote_of(net, uetr).sell + refund
+
+    asyncio.run(scenario())
+
+
+def test_a_liquidity_withdrawal_debits_the_settlement_account_once_and_the_bank_mirrors_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            before = nostro_and_settlement(net, "VOLGRUMM")
+            cb = net.central_bank("CBXRRUMM")
+            for _ in range(2):  # the same key twice: one withdrawal
+                await net.act("CBXRRUMM", lambda ctx: cb.withdraw(ctx, "VOLGRUMM", Money.of("1000000", "RUB"), "wdr-1"))
+            await net.quiesce()
+            assert nostro_and_settlement(net, "VOLGRUMM") == (before[0] - 100_000_000, before[1] - 100_000_000)
+
+    asyncio.run(scenario())
+
+
+def test_a_withdrawal_beyond_the_settlement_balance_is_refused_am04_and_changes_nothing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            before = nostro_and_settlement(net, "VOLGRUMM")
+            cb = net.central_bank("CBXRRUMM")
+            too_much = Money(before[1] + 1, currency("RUB"))
+            with pytest.raises(LiquidityRefused) as refused:
+                await net.act("CBXRRUMM", lambda ctx: cb.withdraw(ctx, "VOLGRUMM", too_much, "wdr-2"))
+            assert refused.value.code == "AM04"
+            await net.quiesce()
+            assert nostro_and_settlement(net, "VOLGRUMM") == before
+
+    asyncio.run(scenario())
+
+
+def test_a_later_injection_with_its_own_key_adds_liquidity(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            before = nostro_and_settlement(net, "ORINVECA")
+            cb = net.central_bank("CBXVVECA")
+            await net.act("CBXVVECA", lambda ctx: cb.inject(ctx, "ORINVECA", Money.of("250", "VES"), "top-up-1"))
+            await net.quiesce()
+            assert nostro_and_settlement(net, "ORINVECA") == (before[0] + 25_000, before[1] + 25_000)
 
     asyncio.run(scenario())

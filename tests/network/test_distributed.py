@@ -207,3 +207,18 @@ def test_network_pay_prints_the_outcome_and_its_reason(network_dir: Path) -> Non
     )
     assert result.exit_code == 0, result.output
     assert '"state": "rejected"' in result.output and "AC04 closed account number" in result.output
+
+
+def test_a_central_bank_withdraws_liquidity_through_the_control_interface_and_refuses_too_much(
+    network_dir: Path,
+) -> None:
+    async def scenario(network: DistributedNetwork) -> tuple[str, str]:
+        done = await network.call("CBXRRUMM", "withdraw", {"bic": "KAMARUMM", "amount": "1000.00 RUB", "key": "w1"})
+        with pytest.raises(RpcError) as refused:
+            too_much = {"bic": "KAMARUMM", "amount": "999999999999.00 RUB", "key": "w2"}
+            await network.call("CBXRRUMM", "withdraw", too_much)
+        return str(done["uetr"]), refused.value.code
+
+    uetr, code = using(network_dir, scenario)
+    assert code == "AM04"
+    assert len(uetr) == 36

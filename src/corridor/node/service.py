@@ -29,6 +29,7 @@ from corridor.node.network import wall_clock
 from corridor.node.roles import make_role
 from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer
 from corridor.node.runtime import Node
+from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.model import Scenario, ScenarioError, load_scenario
 
 STATE_WAIT_MAX_S = 60.0
@@ -101,7 +102,23 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
         )
         return {"token": made.token()}
 
+    async def liquidity(params: dict[str, Any], *, withdraw: bool) -> dict[str, Any]:
+        central_bank = node.role
+        assert isinstance(central_bank, CentralBankRole)
+        bic, amount, key = _text(params, "bic"), _money(params, "amount"), _text(params, "key")
+        move = central_bank.withdraw if withdraw else central_bank.inject
+        uetr = await node.run(lambda ctx: move(ctx, bic, amount, key), lock=f"liquidity:{bic}")
+        return {"uetr": uetr}
+
+    async def inject(params: dict[str, Any]) -> dict[str, Any]:
+        return await liquidity(params, withdraw=False)
+
+    async def withdraw(params: dict[str, Any]) -> dict[str, Any]:
+        return await liquidity(params, withdraw=True)
+
     served: dict[str, Method] = {"ping": ping, "state": state, "wait": wait}
+    if role == "central_bank":
+        served |= {"inject": inject, "withdraw": withdraw}
     if role == "bank":
         served["pay"] = pay
     if role == "fx_provider":

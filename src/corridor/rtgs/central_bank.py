@@ -51,6 +51,14 @@ def liquidity_uetr(bic: str, code: str) -> str:
     return uetr_for(f"liquidity:{bic}:{code}")
 
 
+class LiquidityRefused(Exception):
+    """A liquidity injection or withdrawal the central bank will not make; `code` is the ISO reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
 class CentralBankRole:
     def __init__(self, services: NodeServices, scenario: Scenario) -> None:
         self.s = services
@@ -190,41 +198,67 @@ class CentralBankRole:
             await self.settle_cycle(ctx, str(self._cycle))
         self._cycle = cycle
 
-    async def inject(self, ctx: Context, bic: str, amount: Money) -> None:
-        """Credit a member's settlement account from the central bank's issuance and tell it with a pacs.009."""
-        uetr = liquidity_uetr(bic, amount.currency.code)
+    async def inject(self, ctx: Context, bic: str, amount: Money, key: str | None = None) -> str:
+        """Credit a member's settlement account from the central bank's issuance and tell it with a pacs.009.
+
+        `key` names the operation (the same key never injects twice); without one it is the opening liquidity.
+        Returns the operation's UETR.
+        """
+        uetr = liquidity_uetr(bic, amount.currency.code) if key is None else uetr_for(f"liquidity:{bic}:{key}")
+        await self._move_liquidity(ctx, uetr, bic, amount, withdraw=False)
+        return uetr
+
+    async def withdraw(self, ctx: Context, bic: str, amount: Money, key: str) -> str:
+        """Take liquidity back from a member's settlement account (never below zero: AM04) and tell it (pacs.009)."""
+        uetr = uetr_for(f"withdrawal:{bic}:{key}")
+        await self._move_liquidity(ctx, uetr, bic, amount, withdraw=True)
+        return uetr
+
+    async def _move_liquidity(self, ctx: Context, uetr: str, bic: str, amount: Money, *, withdraw: bool) -> None:
         if self.s.store.payment(uetr) is not None:
             return
-        await ctx.transfer(
-            Transfer(
-                id=ledger_id(self.s.bic, uetr, "inject"),
-                debit_account_id=self.issuance,
-                credit_account_id=self.settlement(bic),
-                amount=amount.minor,
-                ledger=self.ledger_no,
-                code=ISSUANCE,
+        if not self.is_member(bic):
+            raise LiquidityRefused("AC01", f"{bic} holds no settlement account at {self.s.bic}")
+        if amount.currency != self.currency or amount.minor <= 0:
+            raise LiquidityRefused("AM03", f"{amount} is not a positive amount in {self.currency.code}")
+        issuance, settlement = self.issuance, self.settlement(bic)
+        try:
+            await ctx.transfer(
+                Transfer(
+                    id=ledger_id(self.s.bic, uetr, "withdraw" if withdraw else "inject"),
+                    debit_account_id=settlement if withdraw else issuance,
+                    credit_account_id=issuance if withdraw else settlement,
+                    amount=amount.minor,
+                    ledger=self.ledger_no,
+                    code=ISSUANCE,
+                )
             )
-        )
+        except TransferFailed as exc:
+            code = reason_for(exc.result)
+            raise LiquidityRefused(code, f"{bic} cannot give back {amount}: {describe(code)}") from None
         message_id = ctx.new_message_id()
+        debtor, creditor = (bic, self.s.bic) if withdraw else (self.s.bic, bic)
         ctx.send(
             bic,
             InstitutionCreditTransfer(
                 message_id=message_id,
                 created=ctx.now,
                 instruction_id=message_id[:35],
-                end_to_end_id=f"LIQ{bic}",
+                end_to_end_id=f"{'WDR' if withdraw else 'LIQ'}{bic}",
                 uetr=uetr,
                 settlement_amount=amount,
                 settlement_date=ctx.today,
-                debtor=self.s.bic,
-                creditor=bic,
+                debtor=debtor,
+                creditor=creditor,
                 instructing_agent=self.s.bic,
                 instructed_agent=bic,
             ),
             uetr=uetr,
         )
-        ctx.save(uetr, "completed", {"uetr": uetr, "role": "liquidity", "member": bic, "amount": dump_money(amount)})
-        ctx.event(uetr, ACSC, f"liquidity {amount} injected into {bic}'s settlement account")
+        what = "withdrawal" if withdraw else "liquidity"
+        ctx.save(uetr, "completed", {"uetr": uetr, "role": what, "member": bic, "amount": dump_money(amount)})
+        way = "taken from" if withdraw else "injected into"
+        ctx.event(uetr, ACSC, f"liquidity {amount} {way} {bic}'s settlement account")
 
     # -- dispatch -------------------------------------------------------------------------------------------------
 
