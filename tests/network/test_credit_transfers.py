@@ -640,3 +640,33 @@ def test_a_later_injection_with_its_own_key_adds_liquidity(tmp_path: Path) -> No
             assert nostro_and_settlement(net, "ORINVECA") == (before[0] + 25_000, before[1] + 25_000)
 
     asyncio.run(scenario())
+
+
+def test_a_return_the_payees_bank_cannot_fund_waits_pdng_and_settles_once_liquidity_arrives(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            uetr = await net.pay(
+                debtor_account=VE_IMPORTER,
+                creditor_account=RU_EXPORTER,
+                amount=Money.of("1000", "RUB"),
+                idempotency_key="return-waits",
+            )
+            await settle_everywhere(net, uetr, VE_TO_RU_HOPS)
+            cb = net.central_bank("CBXRRUMM")
+            _, settlement = nostro_and_settlement(net, "VOLGRUMM")
+            drain = Money(settlement - 10_000, currency("RUB"))  # leaves 100.00 RUB, less than the return
+            await net.act("CBXRRUMM", lambda ctx: cb.withdraw(ctx, "VOLGRUMM", drain, "drain"))
+            await net.act("VOLGRUMM", lambda ctx: net.bank("VOLGRUMM").return_payment(ctx, uetr), lock=uetr)
+            await net.quiesce()
+            assert record(net, "CBXRRUMM", uetr)[0] == "return_queued"
+            assert "PDNG" in [e.status for e in net.nodes["CBXRRUMM"].store.events(uetr)]
+            assert record(net, "ORINVECA", uetr)[0] == "completed"
+            top_up = Money.of("5000", "RUB")
+            await net.act("CBXRRUMM", lambda ctx: cb.inject(ctx, "VOLGRUMM", top_up, "top-up"))
+            assert await net.settle(uetr, "ORINVECA", states=("returned",), timeout_s=10) == "returned"
+            await net.quiesce()
+            for bank in BANKS:
+                mirror, settled = nostro_and_settlement(net, bank)
+                assert mirror == settled, bank
+
+    asyncio.run(scenario())

@@ -31,6 +31,7 @@ from corridor.iso20022.models import (
     InstitutionCreditTransfer,
     PaymentReturn,
     PaymentStatus,
+    parse_message,
 )
 from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
@@ -39,11 +40,15 @@ from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
 from corridor.money import Money, currency, round_fraction
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id, uetr_for
 from corridor.scenario.model import Scenario
-from corridor.transfers.codes import ACSC, ACSP, ACTC, RJCT, describe, reason_for
+from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
 from corridor.transfers.records import dump_money, ledger_of, load_money, status_uetr, uetr_of
 from corridor.transfers.replies import refuse_with_status
 
 ISSUANCE, SETTLEMENT, LORO, SWAP_LINE = 1, 20, 30, 31
+
+
+RETRY_NS = 2 * 1_000_000_000
+"""How often a return waiting for liquidity is tried again."""
 
 
 def liquidity_uetr(bic: str, code: str) -> str:
@@ -601,7 +606,12 @@ class CentralBankRole:
         if found is None:
             return
         state, record = found
-        if record["role"] == "cb_debtor" and state == "reserved":
+        if state == "return_queued":
+            queued = record["queued_return"]
+            message = parse_message(queued["message"].encode())
+            assert isinstance(message, PaymentReturn)
+            await self._on_return(ctx, queued["from"], message)
+        elif record["role"] == "cb_debtor" and state == "reserved":
             await self._decide(ctx, uetr, record, commit=False, reason="AB05")
         else:
             ctx.save(uetr, state, record)
@@ -609,9 +619,10 @@ class CentralBankRole:
     async def _on_return(self, ctx: Context, sender: str, message: PaymentReturn) -> None:
         uetr = message.original_uetr
         found = self.s.store.payment(uetr)
-        if found is None or found[0] != "completed":
+        if found is None or found[0] not in ("completed", "return_queued"):
             return
-        record = found[1]
+        state, record = found
+        record.pop("queued_return", None)
         amount = message.returned_amount
         if record["role"] == "rtgs":
             debit, credit, to, out_amount = (
@@ -641,7 +652,15 @@ class CentralBankRole:
                 )
             )
         except TransferFailed as exc:
-            ctx.event(uetr, RJCT, f"return from {sender} cannot settle: {exc}", "AM04")
+            # Like a payment queued in an RTGS for want of liquidity: kept, and tried again until the sender's
+            # account can pay it (a later injection, incoming payments); never dropped.
+            code = reason_for(exc.result)
+            queued = {"from": sender, "message": message.to_xml().decode()}
+            ctx.save(uetr, "return_queued", record | {"queued_return": queued}, deadline_ns=ctx.now_ns + RETRY_NS)
+            if state != "return_queued":
+                ctx.event(
+                    uetr, PDNG, f"return of {out_amount} from {sender} waits for liquidity: {describe(code)}", code
+                )
             return
         ctx.send(
             to,
