@@ -222,3 +222,25 @@ def test_a_central_bank_withdraws_liquidity_through_the_control_interface_and_re
     uetr, code = using(network_dir, scenario)
     assert code == "AM04"
     assert len(uetr) == 36
+
+
+def test_network_pay_without_a_reachable_nats_says_so_in_one_line(tmp_path: Path) -> None:
+    init_network(tmp_path, nats_url="nats://127.0.0.1:9")  # the discard port: nothing listens there
+    result = CliRunner().invoke(
+        app,
+        [
+            "network",
+            "pay",
+            "--data-dir",
+            str(tmp_path),
+            "--from",
+            VE_IMPORTER,
+            "--to",
+            RU_EXPORTER,
+            "--amount",
+            "1.00 RUB",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "cannot reach NATS at nats://127.0.0.1:9" in result.output
+    assert "Traceback" not in result.output

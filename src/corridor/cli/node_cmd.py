@@ -113,3 +113,5 @@ def pay(
         console.print_json(json.dumps(asyncio.run(main())))
     except RpcError as exc:
         fail(f"payment refused: {exc}", EXIT_FAILED)
+    except TransportError as exc:
+        fail(str(exc), EXIT_FAILED)

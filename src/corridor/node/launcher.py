@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import nats.errors
 from nats.aio.client import Client
 
+from corridor.network.transport.base import TransportError
+from corridor.network.transport.nats import connect_bounded
 from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, NodeConfig, load_node_config
 from corridor.node.network import build_directory, load_or_create_key
 from corridor.node.rpc import RpcClient, RpcError
@@ -128,8 +131,13 @@ class DistributedNetwork:
         self.rpc = RpcClient(self._nc, rpc_prefix)
 
     async def connect(self) -> None:
-        """Open the control connection only (to use a network whose nodes run elsewhere)."""
-        await self._nc.connect(self.nats_url, name="corridor-launcher", max_reconnect_attempts=-1)
+        """Open the control connection only (to use a network whose nodes run elsewhere); TransportError if NATS
+        does not answer in time."""
+        try:
+            await connect_bounded(self._nc, self.nats_url, reconnect=True, closing=lambda: self._nc.is_closed)
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            await self._nc.close()
+            raise TransportError(f"cannot reach NATS at {self.nats_url}: {exc!r}") from None
 
     async def disconnect(self) -> None:
         if not self._nc.is_closed:

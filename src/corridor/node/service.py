@@ -16,13 +16,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client
 
 from corridor.fx.quotes import Quote
 from corridor.money import Money
 from corridor.network.directory import Directory, DirectoryError
 from corridor.network.identity import SigningKey
-from corridor.network.transport.nats import NatsTransport
+from corridor.network.transport.base import TransportError
+from corridor.network.transport.nats import NatsTransport, connect_bounded
 from corridor.node import actions
 from corridor.node.config import ConfigError, NodeConfig
 from corridor.node.network import wall_clock
@@ -171,7 +173,11 @@ async def serve(config: NodeConfig, *, stop: asyncio.Event | None = None, announ
             loop.add_signal_handler(sig, stop.set)
     transport = NatsTransport(config.nats_url, stream=config.stream, subject_prefix=config.subject_prefix)
     control = Client()
-    await control.connect(config.nats_url, name=f"corridor-rpc-{config.bic}", max_reconnect_attempts=-1)
+    try:
+        await connect_bounded(control, config.nats_url, reconnect=True, closing=lambda: stop.is_set())
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        await control.close()
+        raise TransportError(f"cannot reach NATS at {config.nats_url}: {exc!r}") from None
     rpc = RpcClient(control, config.rpc_prefix)
     node = Node(
         bic=config.bic,

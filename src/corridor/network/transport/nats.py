@@ -134,7 +134,7 @@ class NatsTransport:
             return
         nc = Client()
         try:
-            await _connect(nc, self._url, reconnect=True, closing=self._is_closed)
+            await connect_bounded(nc, self._url, reconnect=True, closing=self._is_closed)
             js = nc.jetstream(timeout=self._request_timeout_s)
             await self._ensure_stream(js)
         except (*_NatsFailure, TransportError) as exc:
@@ -450,14 +450,14 @@ async def delete_stream(url: str, stream: str) -> None:
     """Remove a stream and its consumers (tests); a stream that does not exist is already deleted."""
     nc = Client()
     try:
-        await _connect(nc, url, reconnect=False)
+        await connect_bounded(nc, url, reconnect=False)
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await nc.jetstream().delete_stream(stream)
     finally:
         await nc.close()
 
 
-async def _connect(nc: Client, url: str, *, reconnect: bool, closing: Callable[[], bool] = lambda: True) -> None:
+async def connect_bounded(nc: Client, url: str, *, reconnect: bool, closing: Callable[[], bool] = lambda: True) -> None:
     """Connect within CONNECT_TIMEOUT_S.
 
     nats-py retries the *first* connection too (60 attempts 2 s apart by default, forever with unlimited reconnects),
