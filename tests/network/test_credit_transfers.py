@@ -660,6 +660,8 @@ def test_a_return_the_payees_bank_cannot_fund_waits_pdng_and_settles_once_liquid
             await net.quiesce()
             assert record(net, "CBXRRUMM", uetr)[0] == "return_queued"
             assert "PDNG" in [e.status for e in net.nodes["CBXRRUMM"].store.events(uetr)]
+            told = [e for e in net.nodes["VOLGRUMM"].store.events(uetr) if e.status == "PDNG"]
+            assert [e.reason for e in told] == ["AM04"]  # the returning bank hears pacs.002 PDNG
             assert record(net, "ORINVECA", uetr)[0] == "completed"
             top_up = Money.of("5000", "RUB")
             await net.act("CBXRRUMM", lambda ctx: cb.inject(ctx, "VOLGRUMM", top_up, "top-up"))

@@ -658,8 +658,24 @@ class CentralBankRole:
             queued = {"from": sender, "message": message.to_xml().decode()}
             ctx.save(uetr, "return_queued", record | {"queued_return": queued}, deadline_ns=ctx.now_ns + RETRY_NS)
             if state != "return_queued":
-                ctx.event(
-                    uetr, PDNG, f"return of {out_amount} from {sender} waits for liquidity: {describe(code)}", code
+                what = f"return of {out_amount} from {sender} waits for liquidity: {describe(code)}"
+                ctx.event(uetr, PDNG, what, code)
+                ctx.send(
+                    sender,
+                    PaymentStatus(
+                        message_id=ctx.new_message_id(),
+                        created=ctx.now,
+                        original_message_id=message.message_id,
+                        original_message_type=PaymentReturn.MESSAGE_TYPE,
+                        original_end_to_end_id=message.original_end_to_end_id,
+                        original_uetr=uetr,
+                        status=PDNG,
+                        reason_code=code,
+                        additional_info=describe(code) or None,
+                        instructing_agent=self.s.bic,
+                        instructed_agent=sender,
+                    ),
+                    uetr=uetr,
                 )
             return
         ctx.send(

@@ -35,7 +35,7 @@ from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
 from corridor.money import Money, currency
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id
 from corridor.scenario.model import AccountSpec, Scenario
-from corridor.transfers.codes import ACSC, ACSP, ACTC, RJCT, describe, reason_for
+from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
 from corridor.transfers.records import dump_money, ledger_of, load_money, status_uetr, uetr_of
 from corridor.transfers.replies import refuse_with_status
 from corridor.transfers.statements import notification, statement
@@ -488,6 +488,9 @@ class BankRole:
                     f"aborted upstream: {describe(status.reason_code)}; reservation released",
                     status.reason_code,
                 )
+        elif status.status == PDNG:
+            what = f"{status.original_message_type} pending at {status.instructing_agent or 'the network'}"
+            ctx.event(uetr, PDNG, f"{what}: {describe(status.reason_code)}", status.reason_code)
 
     async def _on_return(self, ctx: Context, message: PaymentReturn) -> None:
         uetr = message.original_uetr
