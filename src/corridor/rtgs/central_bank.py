@@ -316,8 +316,17 @@ class CentralBankRole:
         return ctx.send(to, forwarded, uetr=transfer.uetr)
 
     def _status(
-        self, ctx: Context, to: str, uetr: str, original: tuple[str, str], status: str, reason: str | None = None
+        self,
+        ctx: Context,
+        to: str,
+        uetr: str,
+        original: tuple[str, str],
+        status: str,
+        reason: str | None = None,
+        *,
+        answers: str = CreditTransfer.MESSAGE_TYPE,
     ) -> None:
+        """A pacs.002 about one payment; `original` is the (message id, end-to-end id) of the message it answers."""
         message_id, end_to_end = original
         ctx.send(
             to,
@@ -325,7 +334,7 @@ class CentralBankRole:
                 message_id=ctx.new_message_id(),
                 created=ctx.now,
                 original_message_id=message_id,
-                original_message_type=CreditTransfer.MESSAGE_TYPE,
+                original_message_type=answers,
                 original_end_to_end_id=end_to_end,
                 original_uetr=uetr,
                 status=status,
@@ -660,23 +669,8 @@ class CentralBankRole:
             if state != "return_queued":
                 what = f"return of {out_amount} from {sender} waits for liquidity: {describe(code)}"
                 ctx.event(uetr, PDNG, what, code)
-                ctx.send(
-                    sender,
-                    PaymentStatus(
-                        message_id=ctx.new_message_id(),
-                        created=ctx.now,
-                        original_message_id=message.message_id,
-                        original_message_type=PaymentReturn.MESSAGE_TYPE,
-                        original_end_to_end_id=message.original_end_to_end_id,
-                        original_uetr=uetr,
-                        status=PDNG,
-                        reason_code=code,
-                        additional_info=describe(code) or None,
-                        instructing_agent=self.s.bic,
-                        instructed_agent=sender,
-                    ),
-                    uetr=uetr,
-                )
+                original = (message.message_id, message.original_end_to_end_id)
+                self._status(ctx, sender, uetr, original, PDNG, code, answers=PaymentReturn.MESSAGE_TYPE)
             return
         ctx.send(
             to,
