@@ -146,6 +146,15 @@ class Context:
             causes = [r for r in refusals if r is not CreateTransferResult.linked_event_failed]
             raise TransferFailed((causes or refusals)[0])
 
+    async def void_if_pending(self, pending_id: int) -> bool:
+        """Void a reservation made by a handler run that died before recording it (its id is derived, so it can be
+        found without a record); True if there was one."""
+        left = self.ledger.get_transfer(pending_id)
+        if left is None or not left.flags & TransferFlags.PENDING:
+            return False
+        await self.resolve(pending_id, post=False, step="void")
+        return True
+
     def resolution_id(self, pending_id: int, step: str) -> int:
         return ledger_id(self.bic, str(pending_id), step)
 

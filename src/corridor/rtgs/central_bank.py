@@ -41,7 +41,7 @@ from corridor.money import Money, currency, round_fraction
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id, uetr_for
 from corridor.scenario.model import Scenario
 from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
-from corridor.transfers.records import dump_money, ledger_of, load_money, status_uetr, uetr_of
+from corridor.transfers.records import dump_money, ledger_of, load_money, payment_key, status_uetr
 from corridor.transfers.replies import refuse_with_status
 
 ISSUANCE, SETTLEMENT, LORO, SWAP_LINE = 1, 20, 30, 31
@@ -87,9 +87,7 @@ class CentralBankRole:
         return ledger_id(self.s.bic, "loro", bic)
 
     def key_of(self, message: Message) -> str:
-        if isinstance(message, PaymentStatus):
-            return status_uetr(message, self.s.store) or message.original_message_id
-        return uetr_of(message)
+        return payment_key(message, self.s.store)
 
     def is_member(self, bic: str) -> bool:
         return any(p.bic == bic for p in self.members)
@@ -573,14 +571,12 @@ class CentralBankRole:
         The pacs.008 is redelivered because a run of its handler died before committing; that run may have made its
         reservation already (the id is derived from the UETR), and no record points at it: void it here."""
         pending = ledger_id(self.s.bic, uetr, "from-peer")
-        left = self.s.ledger.get_transfer(pending)
-        if left is not None and left.flags & TransferFlags.PENDING:
-            await ctx.resolve(pending, post=False, step="void")
+        voided = await ctx.void_if_pending(pending)
         record: dict[str, Any] = {
             "uetr": uetr,
             "role": "cb_creditor",
             "prev": sender,
-            "pending": [] if left is None else [pending],
+            "pending": [pending] if voided else [],
             "reason": reason,
         }
         ctx.save(uetr, "aborted", record)

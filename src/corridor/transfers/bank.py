@@ -36,7 +36,7 @@ from corridor.money import Money, currency
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id
 from corridor.scenario.model import AccountSpec, Scenario
 from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
-from corridor.transfers.records import dump_money, ledger_of, load_money, status_uetr, uetr_of
+from corridor.transfers.records import dump_money, ledger_of, load_money, payment_key, status_uetr
 from corridor.transfers.replies import refuse_with_status
 from corridor.transfers.statements import notification, statement
 
@@ -78,9 +78,7 @@ class BankRole:
         self.quote_service = quote_service
 
     def key_of(self, message: Message) -> str:
-        if isinstance(message, PaymentStatus):
-            return status_uetr(message, self.s.store) or message.original_message_id
-        return uetr_of(message)
+        return payment_key(message, self.s.store)
 
     # -- setup ----------------------------------------------------------------------------------------------------
 
@@ -448,10 +446,7 @@ class BankRole:
                 # The abort overtook the payment itself (a redelivery reordered them; a payer's bank always has its
                 # record already). Remember it, so the late pacs.008 is dropped instead of reserved for good, and
                 # void the credit a run of its handler killed before committing may have reserved (derived id).
-                credit = ledger_id(self.s.bic, uetr, "credit")
-                left = self.s.ledger.get_transfer(credit)
-                if left is not None and left.flags & TransferFlags.PENDING:
-                    await ctx.resolve(credit, post=False, step="void")
+                await ctx.void_if_pending(ledger_id(self.s.bic, uetr, "credit"))
                 tombstone: dict[str, Any] = {"uetr": uetr, "role": "creditor_agent", "reason": status.reason_code}
                 ctx.save(uetr, "aborted", tombstone)
                 ctx.event(uetr, RJCT, f"aborted before its instruction arrived: {describe(status.reason_code)}")

@@ -45,6 +45,14 @@ def status_uetr(status: PaymentStatus, store: NodeStore) -> str:
     return status.original_uetr or store.uetr_sent(status.original_message_id) or ""
 
 
+def payment_key(message: Message, store: NodeStore) -> str:
+    """The lock key of a message at a node: its payment's UETR, found through the node's outbox for a pacs.002 that
+    names only the message it answers (else that message's id)."""
+    if isinstance(message, PaymentStatus):
+        return status_uetr(message, store) or message.original_message_id
+    return uetr_of(message)
+
+
 def ledger_of(cur: Currency) -> int:
     """A currency's ledger number: its ISO 4217 numeric code (tokens get theirs when they register)."""
     if cur.numeric is None:
