@@ -165,7 +165,10 @@ class DistributedNetwork:
 
     async def restart(self, bic: str, *, kill: bool = True) -> None:
         node = self.nodes[bic]
-        node.kill() if kill else node.stop()
+        if kill:
+            node.kill()
+        else:
+            node.stop()
         node.restarts += 1
         node.start()
         await self.ready(bic)

@@ -89,15 +89,12 @@ class RpcServer:
             return await target(params)
         except RpcError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
-            code = getattr(exc, "code", None)
-            if isinstance(code, str):
-                raise RpcError(code, str(exc)) from None
-            raise RpcError("bad_request", f"{method}: {exc!r}") from None
         except Exception as exc:
-            code = getattr(exc, "code", None)
+            code = getattr(exc, "code", None)  # PaymentRefused, QuoteError, LiquidityRefused: an ISO reason
             if isinstance(code, str):
                 raise RpcError(code, str(exc)) from None
+            if isinstance(exc, KeyError | TypeError | ValueError):
+                raise RpcError("bad_request", f"{method}: {exc!r}") from None
             log.exception("rpc %s failed", method)
             raise RpcError("internal", f"{method} failed: {type(exc).__name__}") from None
 
