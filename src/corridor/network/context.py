@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
 from corridor.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
+from corridor.network.bulk import bulk_uetr
 from corridor.network.directory import Directory
 from corridor.network.envelope import seal
 from corridor.network.identity import SigningKey
@@ -73,12 +74,37 @@ class TransferFailed(Exception):
 SUCCESS = (CreateTransferResult.ok, CreateTransferResult.exists)
 
 
+class SendBatch(Protocol):
+    """A node's open batch of handler runs (node/runtime.py, Batcher), seen from a handler run."""
+
+    def allocate(self, recipient: str, message: Message, uetr: str) -> str:
+        """The id of the bulk document `message` will travel in."""
+        ...
+
+
+@dataclass(slots=True)
+class Ticket:
+    """A handler run's (or one envelope's) place in its node's send batch.
+
+    It joins the batch open when it first sends a bulk message, and its unit must then commit with that batch,
+    since the ids it was handed are those of that batch's bulk documents."""
+
+    join: Callable[[], SendBatch]
+    batch: SendBatch | None = None
+
+    def allocate(self, recipient: str, message: Message, uetr: str) -> str:
+        if self.batch is None:
+            self.batch = self.join()
+        return self.batch.allocate(recipient, message, uetr)
+
+
 @dataclass
 class Context:
     services: NodeServices
     unit: Unit
     now_ns: int
     sent: list[tuple[str, str]] = field(default_factory=list)
+    ticket: Ticket | None = None
 
     @property
     def bic(self) -> str:
@@ -106,7 +132,17 @@ class Context:
     def send(
         self, recipient: str, message: Message, *, uetr: str | None = None, related: AppHeader | None = None
     ) -> str:
-        """Seal `message` for `recipient` and put it in the outbox of this handler's transaction."""
+        """Seal `message` for `recipient` and put it in the outbox of this handler's transaction; return its id.
+
+        In a batched run (a ticket), a pacs.008 or a pacs.002 for a payment is only recorded here: the node's batch
+        seals it in one bulk document with the others of its recipient and type (network/bulk.py), and the id
+        returned is that document's, which is what an answer will name as the original message."""
+        payment = bulk_uetr(message) if self.ticket is not None and related is None else None
+        if self.ticket is not None and payment is not None:
+            document_id = self.ticket.allocate(recipient, message, payment)
+            self.unit.pending.append((document_id, recipient, message, uetr))
+            self.sent.append((recipient, message.MESSAGE_TYPE))
+            return document_id
         message_id: str = message.message_id if hasattr(message, "message_id") else message.assignment_id  # type: ignore[attr-defined]
         header = AppHeader(
             sender_bic=self.bic,

@@ -37,6 +37,7 @@ from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.schemas import SchemaViolation, validate
 from corridor.iso20022.xml import XmlRejected, parse_xml
+from corridor.network.bulk import split
 from corridor.network.directory import Directory
 from corridor.network.identity import SigningKey, fingerprint, verify_signature
 
@@ -73,6 +74,14 @@ class OpenedMessage:
         check of receiving; this is the same read without the repeat. The document must not have been changed since.
         """
         return MODELS[self.message_type].from_element(self.document)
+
+    def messages(self) -> list[Message]:
+        """The message's transactions, each read as its own single-transaction message: a bulk document
+        (network/bulk.py) gives several, any other one.
+
+        Splitting moves the transactions out of `document`: call it once, and not together with `message()`."""
+        model = MODELS[self.message_type]
+        return [model.from_element(part) for part in split(self.message_type, self.document)]
 
 
 _HEADER_TAG = f"{{{HEADER_NS}}}AppHdr"

@@ -20,6 +20,7 @@ import json
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,14 @@ CREATE TABLE IF NOT EXISTS reports (
     data BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sent_uetrs (
+    message_id TEXT NOT NULL, uetr TEXT NOT NULL, PRIMARY KEY (message_id, uetr)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS parked (
+    sender TEXT NOT NULL, message_id TEXT NOT NULL, part INTEGER NOT NULL, message_type TEXT NOT NULL,
+    header BLOB NOT NULL, document BLOB NOT NULL, attempts INTEGER NOT NULL, due_ns INTEGER NOT NULL,
+    error TEXT NOT NULL, PRIMARY KEY (sender, message_id, part)
+) WITHOUT ROWID;
 """
 
 GROUP_MAX = 512
@@ -70,6 +79,21 @@ class OutboxRow:
     message_type: str
     uetr: str | None
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedMessage:
+    """A received transaction whose handler raised. Its envelope was still processed: the inbox entry and the other
+    transactions' effects committed, with this row, so one failing payment cannot hold back the others of a bulk
+    document, and the node's timer runs it again (with a growing delay) until it commits."""
+
+    sender: str
+    message_id: str
+    part: int
+    message_type: str
+    header: bytes
+    document: bytes
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +119,30 @@ class Unit:
     reports: list[tuple[str, str, str, bytes]] = field(default_factory=list)
     """Documents for customers (camt.054, camt.053): kind, account, time, XML."""
     at: str = ""
+    pending: list[tuple[str, str, Any, str | None]] = field(default_factory=list)
+    """Bulk messages not sealed yet (document id, recipient, model, uetr): the node's batch seals them, merged
+    with those of the batch's other units (node/runtime.py, Batcher), once it knows this unit applies."""
+    sent_uetrs: list[tuple[str, str]] = field(default_factory=list)
+    """(document id, UETR) of each payment a bulk document sent carries."""
+    parked: list[tuple[str, str, int, str, bytes, bytes, int, int, str]] = field(default_factory=list)
+    """Received transactions whose handler failed, kept to be run again (see ParkedMessage)."""
+    unpark: tuple[str, str, int] | None = None
+    """The parked transaction this unit is the successful run of: removed in the same transaction."""
+
+    def absorb(self, other: Unit) -> None:
+        """Take `other`'s changes into this unit, so that both apply or neither does (one envelope's transactions
+        and its inbox entry)."""
+        assert other.inbox is None and other.unpark is None
+        self.payments.update(other.payments)
+        self.outbox.extend(other.outbox)
+        self.events.extend(other.events)
+        self.rejected.extend(other.rejected)
+        self.kv.update(other.kv)
+        self.reports.extend(other.reports)
+        self.pending.extend(other.pending)
+        self.sent_uetrs.extend(other.sent_uetrs)
+        self.parked.extend(other.parked)
+        self.at = other.at or self.at
 
     def record_inbox(
         self, sender: str, message_id: str, digest: bytes, message_type: str, at: str, outcome: str
@@ -144,6 +192,14 @@ class Unit:
         conn.executemany("INSERT INTO reports (kind, account, created_at, data) VALUES (?, ?, ?, ?)", self.reports)
         for key, value in self.kv.items():
             conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))
+        conn.executemany("INSERT OR IGNORE INTO sent_uetrs VALUES (?, ?)", self.sent_uetrs)
+        conn.executemany(
+            "INSERT INTO parked VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, message_id, part) DO UPDATE"
+            " SET attempts = excluded.attempts, due_ns = excluded.due_ns, error = excluded.error",
+            self.parked,
+        )
+        if self.unpark is not None:
+            conn.execute("DELETE FROM parked WHERE sender = ? AND message_id = ? AND part = ?", self.unpark)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -280,9 +336,32 @@ class NodeStore:
         return [OutboxRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], bytes(r[5])) for r in rows]
 
     def uetr_sent(self, message_id: str) -> str | None:
-        """The payment this node sent message `message_id` for, if it sent it."""
+        """The payment this node sent message `message_id` for, if it sent it for one payment only."""
         row = self._reader().execute("SELECT uetr FROM outbox WHERE message_id = ?", (message_id,)).fetchone()
         return None if row is None or row[0] is None else str(row[0])
+
+    def uetrs_sent(self, message_id: str) -> list[str]:
+        """Every payment message `message_id` sent by this node carried: one, or those of a bulk document."""
+        single = self.uetr_sent(message_id)
+        if single is not None:
+            return [single]
+        rows = self._reader().execute("SELECT uetr FROM sent_uetrs WHERE message_id = ?", (message_id,)).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def due_parked(self, now_ns: int, limit: int = 64) -> list[ParkedMessage]:
+        """Parked transactions due for another run, oldest due first."""
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT sender, message_id, part, message_type, header, document, attempts FROM parked"
+                " WHERE due_ns <= ? ORDER BY due_ns LIMIT ?",
+                (now_ns, limit),
+            )
+            .fetchall()
+        )
+        return [
+            ParkedMessage(str(r[0]), str(r[1]), int(r[2]), str(r[3]), bytes(r[4]), bytes(r[5]), int(r[6])) for r in rows
+        ]
 
     def sent_messages(self) -> list[tuple[str, OutboxRow]]:
         """Every message this node has put in its outbox, with its creation time, oldest first (for archives)."""
@@ -315,7 +394,7 @@ class NodeStore:
         conn = self._reader()
         return {
             table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-            for table in ("inbox", "outbox", "payments", "events", "rejected")
+            for table in ("inbox", "outbox", "payments", "events", "rejected", "parked")
         }
 
     def get(self, key: str) -> str | None:
@@ -333,6 +412,49 @@ def read_events(path: Path, uetr: str) -> list[Event]:
     finally:
         conn.close()
     return [Event(*row) for row in rows]
+
+
+OutboxValues = tuple[str, str, str, str | None, bytes, str]
+"""An outbox row as inserted: message id, recipient, message type, UETR (None for several), data, created at."""
+Sealer = Callable[[list[Unit]], tuple[list[OutboxValues], list[tuple[str, str]]]]
+
+
+class BatchUnit(Unit):
+    """The units of one send batch (node/runtime.py, Batcher), each in its own savepoint, then the bulk documents
+    sealed from the units that applied.
+
+    `seal(applied)` is called inside the transaction, once the outcome of every unit is known, and returns the
+    outbox rows of the bulk documents and their (document id, UETR) rows. A unit refused here (DuplicateMessage, a
+    constraint) therefore leaves no transaction of its own in any document sent. `outcomes` gives each unit's own
+    result; a failure of the sealing or of the commit fails them all, and nothing of the batch is durable."""
+
+    def __init__(self, units: list[Unit], seal: Sealer) -> None:
+        super().__init__()
+        self._units = units
+        self._seal = seal
+        self.outcomes: list[Exception | None] = []
+
+    def _apply(self, conn: sqlite3.Connection) -> None:
+        applied: list[Unit] = []
+        self.outcomes = []
+        for index, unit in enumerate(self._units):
+            conn.execute(f"SAVEPOINT b{index}")
+            try:
+                unit._apply(conn)
+            except Exception as exc:
+                conn.execute(f"ROLLBACK TO b{index}")
+                self.outcomes.append(exc)
+            else:
+                self.outcomes.append(None)
+                applied.append(unit)
+            conn.execute(f"RELEASE b{index}")
+        rows, uetrs = self._seal(applied)
+        conn.executemany(
+            "INSERT INTO outbox (message_id, recipient, message_type, uetr, data, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany("INSERT INTO sent_uetrs VALUES (?, ?)", uetrs)
 
 
 class _MarkSent(Unit):

@@ -21,16 +21,21 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from lxml import etree
+
+from corridor.iso20022.models import MODELS
 from corridor.iso20022.models.common import Message, MessageError
 from corridor.iso20022.models.header import AppHeader
-from corridor.iso20022.xml import XmlRejected
+from corridor.iso20022.xml import XmlRejected, parse_xml
 from corridor.ledger import Ledger
+from corridor.network.bulk import expand_group_status
 from corridor.network.context import Clock, Context, NodeServices, iso_time
 from corridor.network.directory import Directory
 from corridor.network.envelope import EnvelopeRejected, OpenedMessage, open_envelope
 from corridor.network.identity import SigningKey
-from corridor.network.store import DuplicateMessage, NodeStore, Unit
+from corridor.network.store import DuplicateMessage, NodeStore, ParkedMessage, Unit
 from corridor.network.transport.base import Delivery, Transport, TransportError
+from corridor.node.batching import Batcher
 
 log = logging.getLogger("corridor.node")
 
@@ -54,6 +59,27 @@ class Role(Protocol):
     def key_of(self, message: Message) -> str:
         """The lock key for a message: its payment's UETR where it has one."""
         ...
+
+
+PARK_RETRY_NS = 1_000_000_000
+PARK_RETRY_MAX_NS = 60 * 1_000_000_000
+
+
+def _parked_row(
+    header: AppHeader, part: int, message: Message, attempts: int, now: int, error: Exception
+) -> tuple[str, str, int, str, bytes, bytes, int, int, str]:
+    delay = min(PARK_RETRY_NS << min(attempts - 1, 16), PARK_RETRY_MAX_NS)
+    return (
+        header.sender_bic,
+        header.message_id,
+        part,
+        message.MESSAGE_TYPE,
+        etree.tostring(header.to_element()),
+        etree.tostring(message.to_element()),
+        attempts,
+        now + delay,
+        f"{type(error).__name__}: {error}"[:500],
+    )
 
 
 class Node:
@@ -82,6 +108,7 @@ class Node:
         self._waiters: dict[str, list[tuple[tuple[str, ...], asyncio.Future[str]]]] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.batcher = Batcher(self.services)
         self.processed = 0
         self.duplicates = 0
         self.refused = 0
@@ -115,15 +142,23 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.batcher.task is not None and not self.batcher.task.done():
+            # The batch being committed needs this loop to seal its documents: let it finish before the store closes.
+            await asyncio.wait({self.batcher.task}, timeout=10)
         self.store.close()
         self.ledger.close()
 
     async def run(self, action: Callable[[Context], Awaitable[Any]], *, lock: str | None = None) -> Any:
         """Run a local action (an API call, a setup step) with the same transaction rules as a message."""
         async with self._lock(lock) if lock else contextlib.nullcontext():
-            ctx = self.context()
-            result = await action(ctx)
-            await self.store.commit(ctx.unit)
+            ticket = self.batcher.ticket()
+            ctx = Context(self.services, Unit(), self.services.clock(), ticket=ticket)
+            try:
+                result = await action(ctx)
+            except BaseException:
+                self.batcher.abandon(ticket)
+                raise
+            await self.batcher.commit(ticket, ctx.unit)
         self._committed(ctx.unit)
         self._wake.set()
         return result
@@ -194,25 +229,78 @@ class Node:
             await self._refuse(exc, None, delivery)
             return
         try:
-            message = opened.message()
+            messages = opened.messages()
         except MessageError as exc:
             await self._refuse(exc, header, delivery, opened)
             return
-        async with self._lock(self.role.key_of(message)):
-            ctx = Context(self.services, Unit(), now)
-            ctx.unit.record_inbox(
-                header.sender_bic, header.message_id, opened.digest, opened.message_type, ctx.at, "processed"
-            )
-            await self.role.handle(ctx, header, message)
+        messages = [m for message in messages for m in expand_group_status(message, self.store.uetrs_sent)]
+        keys = [self.role.key_of(message) for message in messages]
+        if len(set(keys)) != len(keys):
+            # Two transactions of one payment in one envelope (bulk.split refuses a bulk document with a UETR twice;
+            # this catches keys that are not UETRs): read in one unit, the second would not see the first.
+            error = MessageError("duplicate", "two transactions of one payment in one message", code="AM05")
+            await self._refuse(error, header, delivery, opened)
+            return
+        envelope = Unit()
+        envelope.record_inbox(
+            header.sender_bic, header.message_id, opened.digest, opened.message_type, iso_time(now), "processed"
+        )
+        ticket = self.batcher.ticket()
+        async with contextlib.AsyncExitStack() as locks:
+            # Every lock of the envelope, in one order for all envelopes (no deadlock), before joining a batch: a
+            # batch waits only for runs that hold their locks already.
+            for key in sorted(keys):
+                await locks.enter_async_context(self._lock(key))
+
+            async def run(part: int, message: Message) -> None:
+                unit = Unit()
+                try:
+                    await self.role.handle(Context(self.services, unit, now, ticket=ticket), header, message)
+                except Exception as exc:
+                    # This transaction alone waits for another run; the envelope's others go on (bulk.py).
+                    log.exception("handler failed at %s for %s part %d; parked", self.bic, header.message_id, part)
+                    envelope.parked.append(_parked_row(header, part, message, 1, now, exc))
+                else:
+                    envelope.absorb(unit)
+
             try:
-                await self.store.commit(ctx.unit)
+                if len(messages) == 1:
+                    await run(0, messages[0])
+                else:
+                    await asyncio.gather(*(run(part, message) for part, message in enumerate(messages)))
+                await self.batcher.commit(ticket, envelope)
             except DuplicateMessage:
                 self.duplicates += 1
                 return
+            except BaseException:
+                self.batcher.abandon(ticket)
+                raise
+        self._committed(envelope)
+        self.processed += len(messages) - len(envelope.parked)
+        if envelope.outbox or envelope.pending:
+            self._wake.set()
+
+    async def _run_parked(self, parked: ParkedMessage) -> None:
+        """Run a parked transaction's handler again; on success its effects and the parked row's removal commit
+        together, on failure it waits longer (PARK_RETRY_NS, doubling)."""
+        header = AppHeader.from_element(parse_xml(parked.header))
+        message = MODELS[parked.message_type].from_element(parse_xml(parked.document))
+        now = self.services.clock()
+        async with self._lock(self.role.key_of(message)):
+            ctx = Context(self.services, Unit(), now)
+            try:
+                await self.role.handle(ctx, header, message)
+            except Exception as exc:
+                log.exception("parked %s part %d failed again at %s", parked.message_id, parked.part, self.bic)
+                retry = Unit()
+                retry.parked.append(_parked_row(header, parked.part, message, parked.attempts + 1, now, exc))
+                await self.store.commit(retry)
+                return
+            ctx.unit.unpark = (parked.sender, parked.message_id, parked.part)
+            await self.store.commit(ctx.unit)
         self._committed(ctx.unit)
         self.processed += 1
-        if ctx.unit.outbox:
-            self._wake.set()
+        self._wake.set()
 
     def _check_freshness(self, opened: OpenedMessage, now: int) -> None:
         created = int(opened.header.created.timestamp() * 1_000_000) * 1000
@@ -255,6 +343,8 @@ class Node:
                     if ctx.unit.outbox or ctx.unit.payments or ctx.unit.events:
                         await self.store.commit(ctx.unit)
                         self._wake.set()
+                for parked in self.store.due_parked(self.services.clock()):
+                    await self._run_parked(parked)
                 for uetr in self.store.due_payments(self.services.clock()):
                     async with self._lock(uetr):
                         ctx = self.context()

@@ -158,6 +158,7 @@ class CreditTransfer(Message):
             check_bic(bic, field)
         check_text(self.remittance, "RmtInf/Ustrd", 140, optional=True)
         check_code(self.settlement_method, "SttlmInf/SttlmMtd", SETTLEMENT_METHODS)
+        check_text(self.fx_quote, "SplmtryData/Envlp/Quote", MAX_FX_QUOTE, optional=True)
 
     def to_element(self) -> etree._Element:
         root = document(self.MESSAGE_TYPE)
@@ -223,6 +224,9 @@ class CreditTransfer(Message):
 
 
 FX_QUOTE_NS = "urn:corridor:fxquote:1"
+MAX_FX_QUOTE = 2048
+"""Characters of a signed FX quote token (~700 in practice): the schema leaves SplmtryData open, so this bound is
+what keeps a bulk document's worst case under the transport's limit (network/bulk.py)."""
 FX_QUOTE_PLACE = "CorridorFxQuote"
 
 

@@ -1,0 +1,186 @@
+"""Bulk messages: several payments' pacs.008s, or pacs.002s, in one signed document.
+
+Why: a message's fixed costs (signature and its check, canonicalization, schema validation, parsing, an inbox and
+an outbox row, a transport message) were most of a payment's cost (docs/experiments/bulk-messages.md). A node
+therefore merges what its handler runs of one batch (node/runtime.py, Batcher) send to one recipient into one
+document per type, and a receiver splits such a document back into single-transaction documents, so the typed
+models and the roles' handlers read exactly what they read for a single payment.
+
+The contract (docs/network.md, "Bulk messages"):
+- pacs.008: one GrpHdr (the document's MsgId, NbOfTxs = n, one SttlmInf), then n CdtTrfTxInf.
+- pacs.002: one GrpHdr, no group-level OrgnlGrpInfAndSts, then n TxInfAndSts, each naming its own original in
+  TxInfAndSts/OrgnlGrpInf (pacs.002.001.10 allows it: PaymentTransaction110/OrgnlGrpInf).
+- A bulk document holds 2 to MAX_TXS_RECEIVED transactions, each with a UETR, no UETR twice: two steps of one
+  payment in one document would be read in one unit, the second blind to the first (refused AM05, Duplication).
+- A refusal of the whole document (a bad signature, a schema error, a transaction a model refuses) names only the
+  document's id: the sender keeps which payments each bulk document carried (network/store.py, `sent_uetrs`) and
+  applies the refusal to each of them (`expand_group_status`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from lxml import etree
+
+from corridor.iso20022.models import CreditTransfer, PaymentStatus
+from corridor.iso20022.models.common import Message, MessageError
+
+PACS008 = CreditTransfer.MESSAGE_TYPE
+PACS002 = PaymentStatus.MESSAGE_TYPE
+MAX_TXS = {PACS008: 100, PACS002: 200}
+"""Transactions per document a node sends. Bounded so that the worst case (every text field at its schema's
+maximum) stays under NATS's default 1 MiB max_payload: tests/network/test_bulk.py proves the bound."""
+MAX_TXS_RECEIVED = 1000
+"""Transactions per document a node accepts: bounds the work one envelope can ask for (AM18 above it)."""
+
+_NS = {t: f"{{urn:iso:std:iso:20022:tech:xsd:{t}}}" for t in (PACS008, PACS002)}
+_TX_TAG = {PACS008: "CdtTrfTxInf", PACS002: "TxInfAndSts"}
+_UETR_PATH = {PACS008: ("PmtId", "UETR"), PACS002: ("OrgnlUETR",)}
+
+
+def bulk_uetr(message: Message) -> str | None:
+    """The payment a message can be merged under, or None if it cannot be merged (another type, or a status that
+    names no payment, such as the refusal of an unreadable message: it must keep its own id)."""
+    if isinstance(message, CreditTransfer):
+        return message.uetr
+    if isinstance(message, PaymentStatus):
+        return message.original_uetr
+    return None
+
+
+def group_key(message: Message) -> tuple[str, str]:
+    """Messages that can share one document: the type, and for a pacs.008 the settlement method of the GrpHdr."""
+    return message.MESSAGE_TYPE, getattr(message, "settlement_method", "")
+
+
+def merge(message_id: str, messages: Sequence[Message]) -> etree._Element:
+    """One Document holding the transactions of `messages` (all of one type and group key), under `message_id`.
+
+    A single message is written as it always was, under the new id, so a peer reading one payment per message
+    sees no difference."""
+    first = messages[0]
+    kind = first.MESSAGE_TYPE
+    assert kind in _NS, kind
+    assert 1 <= len(messages) <= MAX_TXS[kind], len(messages)
+    ns = _NS[kind]
+    root = first.to_element()
+    body = root[0]
+    header = body.find(f"{ns}GrpHdr")
+    assert header is not None
+    header.find(f"{ns}MsgId").text = message_id  # type: ignore[union-attr]
+    if len(messages) == 1:
+        return root
+    if kind == PACS008:
+        header.find(f"{ns}NbOfTxs").text = str(len(messages))  # type: ignore[union-attr]
+        for other in messages[1:]:
+            assert group_key(other) == group_key(first)
+            body.append(other.to_element()[0].find(f"{ns}CdtTrfTxInf"))  # type: ignore[arg-type]
+        return root
+    # pacs.002: each status's OrgnlGrpInfAndSts moves into its TxInfAndSts as OrgnlGrpInf (first in the sequence).
+    for index, message in enumerate(messages):
+        this_body = body if index == 0 else message.to_element()[0]
+        original = this_body.find(f"{ns}OrgnlGrpInfAndSts")
+        tx = this_body.find(f"{ns}TxInfAndSts")
+        assert original is not None and tx is not None
+        info = etree.Element(f"{ns}OrgnlGrpInf")
+        for child in original:
+            if child.tag in (f"{ns}OrgnlMsgId", f"{ns}OrgnlMsgNmId"):
+                info.append(child)
+        tx.insert(0, info)
+        if index == 0:
+            body.remove(original)
+        else:
+            body.append(tx)
+    return root
+
+
+def split(message_type: str, root: etree._Element) -> list[etree._Element]:
+    """The single-transaction documents of a bulk document; any other document is returned as it is, for its model
+    to read (and refuse, if it is malformed). Raises MessageError for a bulk document that breaks the contract."""
+    if message_type not in _NS:
+        return [root]
+    ns = _NS[message_type]
+    body = root[0] if len(root) else root
+    header = body.find(f"{ns}GrpHdr")
+    txs = list(body.iterchildren(f"{ns}{_TX_TAG[message_type]}"))
+    group = body.find(f"{ns}OrgnlGrpInfAndSts") if message_type == PACS002 else None
+    if header is None or len(txs) == 0 or (len(txs) == 1 and (message_type == PACS008 or group is not None)):
+        return [root]
+    if len(txs) > MAX_TXS_RECEIVED:
+        raise MessageError("count", f"{len(txs)} transactions in one document, above {MAX_TXS_RECEIVED}", code="AM18")
+    _check_uetrs(message_type, txs)
+    if message_type == PACS008:
+        count = header.find(f"{ns}NbOfTxs")
+        if count is None or count.text != str(len(txs)):
+            found = None if count is None else count.text
+            raise MessageError(
+                "count", f"GrpHdr/NbOfTxs: {found} does not match the {len(txs)} CdtTrfTxInf", code="AM18"
+            )
+        return [_single(root, body, header, tx, lambda h: _set_count(h, ns)) for tx in txs]
+    if group is not None:
+        raise MessageError(
+            "original", "a pacs.002 of several TxInfAndSts names each original in TxInfAndSts/OrgnlGrpInf", code="FF01"
+        )
+    out = []
+    for tx in txs:
+        info = tx.find(f"{ns}OrgnlGrpInf")
+        if info is None:
+            raise MessageError("original", "TxInfAndSts/OrgnlGrpInf is missing", code="FF01")
+        single = _single(root, body, header, tx, None)
+        original = etree.Element(f"{ns}OrgnlGrpInfAndSts")
+        original.extend(list(info))
+        tx.remove(info)
+        single[0].insert(1, original)
+        out.append(single)
+    return out
+
+
+def _check_uetrs(message_type: str, txs: list[etree._Element]) -> None:
+    ns = _NS[message_type]
+    seen: set[str] = set()
+    for index, tx in enumerate(txs):
+        found: etree._Element | None = tx
+        for step in _UETR_PATH[message_type]:
+            found = None if found is None else found.find(f"{ns}{step}")
+        uetr = None if found is None else found.text
+        if not uetr:
+            raise MessageError("uetr", f"transaction {index + 1} of a bulk document has no UETR", code="FF01")
+        if uetr in seen:
+            raise MessageError("duplicate", f"UETR {uetr} appears twice in one document", code="AM05")
+        seen.add(uetr)
+
+
+def _set_count(header: etree._Element, ns: str) -> None:
+    header.find(f"{ns}NbOfTxs").text = "1"  # type: ignore[union-attr]
+
+
+def _single(
+    root: etree._Element,
+    body: etree._Element,
+    header: etree._Element,
+    tx: etree._Element,
+    adjust: Callable[[etree._Element], None] | None,
+) -> etree._Element:
+    """A Document of the same type with a copy of the group header and `tx` moved into it."""
+    single = etree.Element(root.tag, nsmap=root.nsmap)  # type: ignore[arg-type]
+    single_body = etree.SubElement(single, body.tag)
+    single_header = copy.deepcopy(header)
+    if adjust is not None:
+        adjust(single_header)
+    single_body.append(single_header)
+    single_body.append(tx)
+    return single
+
+
+def expand_group_status(message: Message, sent_uetrs: Callable[[str], list[str]]) -> list[Message]:
+    """A pacs.002 that names no payment, only a document this node sent (a refusal of the whole document), once
+    for each payment that document carried, so every one of them learns its fate; any other message as it is."""
+    if not isinstance(message, PaymentStatus) or message.original_uetr is not None:
+        return [message]
+    uetrs = sent_uetrs(message.original_message_id)
+    if len(uetrs) <= 1:
+        return [message]
+    return [dataclasses.replace(message, original_uetr=uetr) for uetr in uetrs]

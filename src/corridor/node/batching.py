@@ -1,0 +1,205 @@
+"""A node's group commit of handler runs, which is also where its bulk messages are merged and sealed.
+
+Why a batch at all: the store and the ledger already group-commit, but a payment's messages were sealed one by one
+by each handler run. Committing the runs together lets the pacs.008s and pacs.002s they send to one recipient
+travel as one bulk document (network/bulk.py), paying for a signature, a schema check, a parse, an inbox and an
+outbox row, and a transport message once per document instead of once per payment.
+
+How: a run joins the open batch when it first sends a bulk message (or when it commits, if it sent none), and
+is handed the id of the document its message will travel in. One batch commits at a time; the batch that was open
+meanwhile closes when that commit ends, and flushes once every run that joined it has handed in its unit (or
+given up). The flush is one store transaction (store.BatchUnit): each unit in its own savepoint, then, from the
+units that applied only, the bulk documents sealed and put in the outbox in the order their ids were handed out.
+A run's unit, its ledger effects aside, is therefore durable with the documents that carry its messages, or not
+at all; a run whose commit failed has its ids go unused, and its retry sends new documents.
+
+Limits: a document holds at most bulk.MAX_TXS transactions, never two of one payment (a new document is started
+instead), and one batch waits for its slowest run, so a run must not join (send) before its slow work is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from corridor.iso20022.models.common import Message
+from corridor.iso20022.models.header import AppHeader
+from corridor.network import bulk
+from corridor.network.context import NodeServices, Ticket, iso_time
+from corridor.network.envelope import seal
+from corridor.network.store import BatchUnit, OutboxValues, Unit
+
+SEAL_TIMEOUT_S = 30
+"""How long the store's writer waits, inside its transaction, for the event loop to seal a batch's documents: a
+loop that has stopped (a node closing) must not hold the writer forever."""
+
+
+@dataclass(slots=True)
+class _Document:
+    id: str
+    count: int = 0
+    uetrs: set[str] = field(default_factory=set)
+
+
+class _Batch:
+    """The handler runs whose units commit together, and the bulk documents their messages travel in."""
+
+    __slots__ = ("closed", "documents", "entries", "flushing", "joined", "order", "prefix")
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.documents: dict[tuple[str, str, str], _Document] = {}
+        self.order: dict[str, int] = {}
+        self.joined = 0
+        self.entries: list[tuple[Unit, asyncio.Future[None]]] = []
+        self.closed = False
+        self.flushing = False
+
+    def allocate(self, recipient: str, message: Message, uetr: str) -> str:
+        kind, method = bulk.group_key(message)
+        key = (recipient, kind, method)
+        document = self.documents.get(key)
+        if document is None or document.count >= bulk.MAX_TXS[kind] or uetr in document.uetrs:
+            document = self.documents[key] = _Document(f"{self.prefix}{uuid.uuid4().hex[:28].upper()}")
+            self.order[document.id] = len(self.order)
+        document.count += 1
+        document.uetrs.add(uetr)
+        return document.id
+
+
+class Batcher:
+    """One node's batches: see the module's docstring."""
+
+    def __init__(self, services: NodeServices) -> None:
+        self.services = services
+        self.prefix = services.bic[:4]
+        self.open = _Batch(self.prefix)
+        self.busy = False
+        self.task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.documents = 0
+        self.transactions = 0
+
+    def ticket(self) -> Ticket:
+        return Ticket(self._join)
+
+    def _join(self) -> _Batch:
+        self.open.joined += 1
+        return self.open
+
+    async def commit(self, ticket: Ticket, unit: Unit) -> None:
+        """Commit `unit` with the batch `ticket` joined (joining the open one if it sent nothing)."""
+        if ticket.batch is None:
+            ticket.batch = self._join()
+        batch = ticket.batch
+        assert isinstance(batch, _Batch)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        batch.entries.append((unit, future))
+        self._advance(batch)
+        await future
+
+    def abandon(self, ticket: Ticket) -> None:
+        """A run that joined a batch and will not commit: the batch no longer waits for it (its ids go unused)."""
+        batch = ticket.batch
+        if batch is None:
+            return
+        assert isinstance(batch, _Batch)
+        ticket.batch = None
+        batch.joined -= 1
+        self._advance(batch)
+
+    def _advance(self, batch: _Batch) -> None:
+        if batch is self.open and not self.busy and batch.joined:
+            batch.closed = True
+            self.open = _Batch(self.prefix)
+        if batch.closed and not batch.flushing and len(batch.entries) == batch.joined:
+            batch.flushing = True
+            self.busy = True
+            self.task = asyncio.get_running_loop().create_task(self._flush(batch))
+
+    async def _flush(self, batch: _Batch) -> None:
+        try:
+            if batch.entries:
+                await self._commit(batch)
+        finally:
+            self.busy = False
+            if self.open.joined:
+                self._advance(self.open)
+
+    async def _commit(self, batch: _Batch) -> None:
+        loop = asyncio.get_running_loop()
+
+        def seal_on_loop(applied: list[Unit]) -> tuple[list[OutboxValues], list[tuple[str, str]]]:
+            # Called by the store's writer inside the transaction once it knows which units applied. The sealing
+            # runs on the event loop, where every other use of lxml's schemas is, while the writer waits.
+            done: concurrent.futures.Future[tuple[list[OutboxValues], list[tuple[str, str]]]]
+            done = concurrent.futures.Future()
+
+            def work() -> None:
+                try:
+                    done.set_result(self._seal(batch, applied))
+                except BaseException as exc:  # handed to the writer, which fails the whole batch
+                    done.set_exception(exc)
+
+            loop.call_soon_threadsafe(work)
+            return done.result(timeout=SEAL_TIMEOUT_S)
+
+        entries = batch.entries
+        unit = BatchUnit([unit for unit, _ in entries], seal_on_loop)
+        try:
+            await self.services.store.commit(unit)
+        except Exception as exc:
+            for _, future in entries:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.batches += 1
+        for (_, future), outcome in zip(entries, unit.outcomes, strict=True):
+            if future.done():  # its run was cancelled while it waited
+                continue
+            if outcome is None:
+                future.set_result(None)
+            else:
+                future.set_exception(outcome)
+
+    def _seal(self, batch: _Batch, applied: list[Unit]) -> tuple[list[OutboxValues], list[tuple[str, str]]]:
+        groups: dict[str, tuple[str, list[Message], list[str | None]]] = {}
+        for unit in applied:
+            for document_id, recipient, message, uetr in unit.pending:
+                group = groups.setdefault(document_id, (recipient, [], []))
+                group[1].append(message)
+                group[2].append(uetr)
+        services = self.services
+        now = services.clock()
+        at = iso_time(now)
+        created = datetime.fromtimestamp(now // 1000 / 1e6, UTC)
+        rows: list[OutboxValues] = []
+        uetr_rows: list[tuple[str, str]] = []
+        for document_id in sorted(groups, key=batch.order.__getitem__):
+            recipient, messages, uetrs = groups[document_id]
+            kind = messages[0].MESSAGE_TYPE
+            header = AppHeader(
+                sender_bic=services.bic,
+                recipient_bic=recipient,
+                message_id=document_id,
+                message_type=kind,
+                created=created,
+                business_service="corridor.xbct",
+            )
+            data = seal(header, bulk.merge(document_id, messages), services.key)
+            if len(messages) == 1:
+                rows.append((document_id, recipient, kind, uetrs[0], data, at))
+            else:
+                rows.append((document_id, recipient, kind, None, data, at))
+                uetr_rows.extend((document_id, uetr) for uetr in _payments(messages))
+            self.transactions += len(messages)
+        self.documents += len(rows)
+        return rows, uetr_rows
+
+
+def _payments(messages: list[Message]) -> list[str]:
+    found = [bulk.bulk_uetr(message) for message in messages]
+    return [uetr for uetr in found if uetr is not None]
