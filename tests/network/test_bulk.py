@@ -195,13 +195,13 @@ def test_a_worst_case_bulk_document_fits_one_transport_message() -> None:
 
 
 def test_a_batch_starts_a_new_document_rather_than_carry_one_payment_twice_or_exceed_max_txs() -> None:
-    batch = _Batch("TEST")
+    batch = _Batch("TESTRUMM")
     status = payment_status()
     uetr = str(uuid.uuid4())
     first = batch.allocate("PEERRUMM", status, uetr)
     assert batch.allocate("PEERRUMM", status, str(uuid.uuid4())) == first
     assert batch.allocate("PEERRUMM", status, uetr) != first
-    full = _Batch("TEST")
+    full = _Batch("TESTRUMM")
     ids = {full.allocate("PEERRUMM", status, str(uuid.uuid4())) for _ in range(bulk.MAX_TXS[PACS002] + 1)}
     assert len(ids) == 2
 

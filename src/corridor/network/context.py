@@ -10,6 +10,8 @@ transfers already there (`exists`) rather than moving money twice.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,16 @@ def ledger_id(*parts: str) -> int:
     """A ledger id (u128, never 0) that the same parts always give: the ledger's idempotency does the rest."""
     digest = hashlib.sha256("|".join(parts).encode()).digest()
     return (int.from_bytes(digest[:16], "big") & ID_MASK) or 1
+
+
+_ID_PROCESS = secrets.token_hex(8).upper()
+_ID_SEQUENCE = itertools.count()
+
+
+def new_message_id(bic: str) -> str:
+    """A message id no other message of this sender has: 4 letters of the BIC, 64 random bits drawn once per process,
+    and a counter (32 characters; MsgId allows 35). A random id per message cost a system call each."""
+    return f"{bic[:4]}{_ID_PROCESS}{next(_ID_SEQUENCE):012X}"
 
 
 def uetr_for(idempotency_key: str) -> str:
@@ -61,6 +73,10 @@ class NodeServices:
     store: NodeStore
     clock: Clock
     config: dict[str, Any] = field(default_factory=dict)
+    reservations: dict[int, Transfer] = field(default_factory=dict)
+    """Pending transfers this node made and has not resolved yet, as it made them, most recent last (at most
+    RESERVATIONS_MAX): resolving one needs its accounts and amount, and reading them back from the ledger on the
+    event loop cost more than the resolution. A restarted node reads them from the ledger."""
 
 
 class TransferFailed(Exception):
@@ -72,6 +88,14 @@ class TransferFailed(Exception):
 
 
 SUCCESS = (CreateTransferResult.ok, CreateTransferResult.exists)
+RESERVATIONS_MAX = 200_000
+_PENDING = int(TransferFlags.PENDING)
+_BALANCING = int(TransferFlags.BALANCING_DEBIT | TransferFlags.BALANCING_CREDIT)
+_ALREADY_RESOLVED = (
+    CreateTransferResult.pending_transfer_already_posted,
+    CreateTransferResult.pending_transfer_already_voided,
+    CreateTransferResult.pending_transfer_expired,
+)
 
 
 class SendBatch(Protocol):
@@ -127,7 +151,7 @@ class Context:
         return iso_time(self.now_ns)
 
     def new_message_id(self) -> str:
-        return f"{self.bic[:4]}{uuid.uuid4().hex[:28].upper()}"
+        return new_message_id(self.bic)
 
     def send(
         self, recipient: str, message: Message, *, uetr: str | None = None, related: AppHeader | None = None
@@ -169,7 +193,16 @@ class Context:
 
     async def transfers(self, batch: Sequence[Transfer]) -> list[CreateTransferResult]:
         """Apply a batch (linked or not) and return one result per event; `exists` means done before."""
-        return await self.ledger.acreate_transfers(batch)
+        results = await self.ledger.acreate_transfers(batch)
+        reservations = self.services.reservations
+        for transfer, result in zip(batch, results, strict=True):
+            # A balancing transfer's stored amount may be less than asked: only exact reservations are remembered.
+            flags = int(transfer.flags)
+            if flags & _PENDING and not flags & _BALANCING and result in SUCCESS:
+                reservations[transfer.id] = transfer
+                if len(reservations) > RESERVATIONS_MAX:
+                    del reservations[next(iter(reservations))]
+        return results
 
     async def transfer(self, *batch: Transfer) -> None:
         """Apply a batch that must succeed as a whole; raise TransferFailed with the refusal that caused the failure.
@@ -200,7 +233,7 @@ class Context:
         The ledger resolves a pending transfer at most once, so it is the durable record of a two-phase decision:
         a timer that voids and a message that posts cannot both win, and whoever comes second learns the outcome.
         """
-        pending = self.ledger.get_transfer(pending_id)
+        pending = self.services.reservations.get(pending_id) or self.ledger.get_transfer(pending_id)
         if pending is None:
             raise LookupError(f"pending transfer {pending_id} not found")
         flag = TransferFlags.POST_PENDING_TRANSFER if post else TransferFlags.VOID_PENDING_TRANSFER
@@ -216,6 +249,8 @@ class Context:
             user_data_128=pending.user_data_128,
         )
         (result,) = await self.transfers([resolution])
+        if result in SUCCESS or result in _ALREADY_RESOLVED:
+            self.services.reservations.pop(pending_id, None)
         if result in SUCCESS:
             return post
         if result == CreateTransferResult.pending_transfer_already_posted:

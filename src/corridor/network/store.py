@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS parked (
 """
 
 GROUP_MAX = 512
+PAYMENT_CACHE_MAX = 100_000
+"""Payment records kept in memory, most recently written; a record not among them is read from the file."""
 
 
 class DuplicateMessage(Exception):
@@ -164,6 +166,11 @@ class Unit:
     def reject(self, at: str, sender: str | None, message_id: str | None, reason: str, detail: str) -> None:
         self.rejected.append((at, sender, message_id, reason, detail))
 
+    def _committed(self, cache: PaymentCache) -> None:
+        """The unit is durable: its payment records become what `NodeStore.payment` answers."""
+        for uetr, (state, _, data) in self.payments.items():
+            cache.put(uetr, state, data)
+
     def _apply(self, conn: sqlite3.Connection) -> None:
         if self.inbox is not None:
             try:
@@ -209,6 +216,32 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class PaymentCache:
+    """The most recently committed payment records, (state, JSON): loaded when the store opens, then filled only by
+    the writer after a commit, so it is never older than the file.
+
+    While it holds every record (none was ever dropped), a payment it lacks does not exist, which spares the file
+    a read for each new payment; once the bound has dropped the oldest, a miss is read from the file."""
+
+    def __init__(self, limit: int, records: dict[str, tuple[str, str]]) -> None:
+        self._limit = limit
+        self._records = records
+        self.complete = len(records) <= limit
+        while len(records) > limit:
+            del records[next(iter(records))]
+
+    def put(self, uetr: str, state: str, data: str) -> None:
+        records = self._records
+        records.pop(uetr, None)
+        records[uetr] = (state, data)
+        if len(records) > self._limit:
+            self.complete = False
+            del records[next(iter(records))]
+
+    def get(self, uetr: str) -> tuple[str, str] | None:
+        return self._records.get(uetr)
+
+
 class NodeStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +249,8 @@ class NodeStore:
         self._writer_conn = _connect(path)
         self._writer_conn.executescript(SCHEMA)
         self._local = threading.local()
+        rows = self._writer_conn.execute("SELECT uetr, state, data FROM payments ORDER BY updated_at").fetchall()
+        self._cache = PaymentCache(PAYMENT_CACHE_MAX, {str(u): (str(s), str(d)) for u, s, d in rows})
         self._queue: queue.SimpleQueue[tuple[Unit, Future[None]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"store:{path.name}", daemon=True)
         self._thread.start()
@@ -268,6 +303,11 @@ class NodeStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 outcomes = [exc] * len(group)
+            else:
+                # Before any caller is answered, so the next handler of a payment reads what this one wrote.
+                for (unit, _), outcome in zip(group, outcomes, strict=True):
+                    if outcome is None:
+                        unit._committed(self._cache)
             for (_, future), outcome in zip(group, outcomes, strict=True):
                 # A caller cancelled while waiting (its task was stopped): its future is done already, and
                 # answering it must not kill this thread, or every later commit of the node would wait forever.
@@ -303,6 +343,15 @@ class NodeStore:
         return None if row is None else bytes(row[0])
 
     def payment(self, uetr: str) -> tuple[str, dict[str, Any]] | None:
+        """A payment's state and record (a fresh copy: the caller may change it), from memory when recently written.
+
+        Handlers read their payment's record once per message; reading it from SQLite on the event loop cost more
+        than the rest of a status's handling."""
+        cached = self._cache.get(uetr)
+        if cached is not None:
+            return cached[0], json.loads(cached[1])
+        if self._cache.complete:
+            return None
         row = self._reader().execute("SELECT state, data FROM payments WHERE uetr = ?", (uetr,)).fetchone()
         return None if row is None else (str(row[0]), json.loads(row[1]))
 
@@ -432,7 +481,12 @@ class BatchUnit(Unit):
         super().__init__()
         self._units = units
         self._seal = seal
+        self._applied: list[Unit] = []
         self.outcomes: list[Exception | None] = []
+
+    def _committed(self, cache: PaymentCache) -> None:
+        for unit in self._applied:
+            unit._committed(cache)
 
     def _apply(self, conn: sqlite3.Connection) -> None:
         applied: list[Unit] = []
@@ -448,6 +502,7 @@ class BatchUnit(Unit):
                 self.outcomes.append(None)
                 applied.append(unit)
             conn.execute(f"RELEASE b{index}")
+        self._applied = applied
         rows, uetrs = self._seal(applied)
         conn.executemany(
             "INSERT INTO outbox (message_id, recipient, message_type, uetr, data, created_at)"

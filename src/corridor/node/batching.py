@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
 from corridor.network import bulk
-from corridor.network.context import NodeServices, Ticket, iso_time
+from corridor.network.context import NodeServices, Ticket, iso_time, new_message_id
 from corridor.network.envelope import seal
 from corridor.network.store import BatchUnit, OutboxValues, Unit
 
@@ -47,10 +46,10 @@ class _Document:
 class _Batch:
     """The handler runs whose units commit together, and the bulk documents their messages travel in."""
 
-    __slots__ = ("closed", "documents", "entries", "flushing", "joined", "order", "prefix")
+    __slots__ = ("bic", "closed", "documents", "entries", "flushing", "joined", "order")
 
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
+    def __init__(self, bic: str) -> None:
+        self.bic = bic
         self.documents: dict[tuple[str, str, str], _Document] = {}
         self.order: dict[str, int] = {}
         self.joined = 0
@@ -63,7 +62,7 @@ class _Batch:
         key = (recipient, kind, method)
         document = self.documents.get(key)
         if document is None or document.count >= bulk.MAX_TXS[kind] or uetr in document.uetrs:
-            document = self.documents[key] = _Document(f"{self.prefix}{uuid.uuid4().hex[:28].upper()}")
+            document = self.documents[key] = _Document(new_message_id(self.bic))
             self.order[document.id] = len(self.order)
         document.count += 1
         document.uetrs.add(uetr)
@@ -75,8 +74,7 @@ class Batcher:
 
     def __init__(self, services: NodeServices) -> None:
         self.services = services
-        self.prefix = services.bic[:4]
-        self.open = _Batch(self.prefix)
+        self.open = _Batch(self.services.bic)
         self.busy = False
         self.task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -114,7 +112,7 @@ class Batcher:
     def _advance(self, batch: _Batch) -> None:
         if batch is self.open and not self.busy and batch.joined:
             batch.closed = True
-            self.open = _Batch(self.prefix)
+            self.open = _Batch(self.services.bic)
         if batch.closed and not batch.flushing and len(batch.entries) == batch.joined:
             batch.flushing = True
             self.busy = True
