@@ -99,7 +99,7 @@ def transactions_in(data: bytes) -> list[Message]:
     document = envelope[1]
     kind = validate(document)
     model = PaymentStatus if kind == PACS002 else CreditTransfer
-    return [model.from_element(part) for part in bulk.split(kind, document)]
+    return list(bulk.read(kind, document, model.from_element))
 
 
 # -- the document ---------------------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_a_bulk_pacs008_is_schema_valid_and_splits_into_its_transactions() -> No
     originals = transfers(3)
     root = bulk.merge("BULKMSG1", originals)
     assert validate(root) == PACS008
-    back = [CreditTransfer.from_element(part) for part in bulk.split(PACS008, root)]
+    back = bulk.read(PACS008, root, CreditTransfer.from_element)
     assert back == [replace(m, message_id="BULKMSG1") for m in originals]
 
 
@@ -120,7 +120,7 @@ def test_a_bulk_pacs002_names_each_original_in_its_transaction_and_splits_back()
     root = bulk.merge("BULKSTS1", originals)
     assert validate(root) == PACS002
     assert root.find(f".//{{urn:iso:std:iso:20022:tech:xsd:{PACS002}}}OrgnlGrpInfAndSts") is None
-    back = [PaymentStatus.from_element(part) for part in bulk.split(PACS002, root)]
+    back = bulk.read(PACS002, root, PaymentStatus.from_element)
     assert back == [replace(m, message_id="BULKSTS1") for m in originals]
 
 
@@ -128,15 +128,16 @@ def test_a_single_payment_is_written_and_read_as_an_ordinary_message() -> None:
     original = credit_transfer()
     root = bulk.merge("ONE1", [original])
     assert etree.tostring(root) == etree.tostring(replace(original, message_id="ONE1").to_element())
-    (part,) = bulk.split(PACS008, root)
-    assert part is root
+    seen: list[etree._Element] = []
+    (read_back,) = bulk.read(PACS008, root, lambda part: seen.append(part) or CreditTransfer.from_element(part))
+    assert seen == [root] and read_back == replace(original, message_id="ONE1")
 
 
 def test_a_bulk_document_with_one_payment_twice_is_refused_as_a_duplication() -> None:
     first = transfers(1)[0]
     root = bulk.merge("BULKDUP1", [first, replace(first, end_to_end_id="E2E-other")])
     with pytest.raises(Exception) as caught:
-        bulk.split(PACS008, root)
+        bulk.read(PACS008, root, CreditTransfer.from_element)
     assert getattr(caught.value, "code", None) == "AM05"
 
 
@@ -146,7 +147,7 @@ def test_a_bulk_pacs008_whose_count_is_wrong_is_refused_am18() -> None:
     assert count is not None
     count.text = "3"
     with pytest.raises(Exception) as caught:
-        bulk.split(PACS008, root)
+        bulk.read(PACS008, root, CreditTransfer.from_element)
     assert getattr(caught.value, "code", None) == "AM18"
 
 

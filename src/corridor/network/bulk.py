@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from lxml import etree
 
@@ -36,6 +37,7 @@ maximum) stays under NATS's default 1 MiB max_payload: tests/network/test_bulk.p
 MAX_TXS_RECEIVED = 1000
 """Transactions per document a node accepts: bounds the work one envelope can ask for (AM18 above it)."""
 
+M = TypeVar("M", bound=Message)
 _NS = {t: f"{{urn:iso:std:iso:20022:tech:xsd:{t}}}" for t in (PACS008, PACS002)}
 _TX_TAG = {PACS008: "CdtTrfTxInf", PACS002: "TxInfAndSts"}
 _UETR_PATH = {PACS008: ("PmtId", "UETR"), PACS002: ("OrgnlUETR",)}
@@ -97,21 +99,29 @@ def merge(message_id: str, messages: Sequence[Message]) -> etree._Element:
     return root
 
 
-def split(message_type: str, root: etree._Element) -> list[etree._Element]:
-    """The single-transaction documents of a bulk document; any other document is returned as it is, for its model
-    to read (and refuse, if it is malformed). Raises MessageError for a bulk document that breaks the contract."""
+def read(message_type: str, root: etree._Element, read_one: Callable[[etree._Element], M]) -> list[M]:
+    """The messages of a document, each read by `read_one` (a model's `from_element`) from a single-transaction
+    document: a bulk document gives one per transaction, any other document itself (for its model to read, and
+    refuse if malformed). Raises MessageError for a bulk document that breaks the contract.
+
+    The transactions are moved, one at a time, into one shell document with a copy of the group header, rather than
+    each into a document of its own: the models read only what they are given, and keep no element."""
     if message_type not in _NS:
-        return [root]
+        return [read_one(root)]
     ns = _NS[message_type]
     body = root[0] if len(root) else root
     header = body.find(f"{ns}GrpHdr")
     txs = list(body.iterchildren(f"{ns}{_TX_TAG[message_type]}"))
     group = body.find(f"{ns}OrgnlGrpInfAndSts") if message_type == PACS002 else None
     if header is None or len(txs) == 0 or (len(txs) == 1 and (message_type == PACS008 or group is not None)):
-        return [root]
+        return [read_one(root)]
     if len(txs) > MAX_TXS_RECEIVED:
         raise MessageError("count", f"{len(txs)} transactions in one document, above {MAX_TXS_RECEIVED}", code="AM18")
     _check_uetrs(message_type, txs)
+    shell = etree.Element(root.tag, nsmap=root.nsmap)  # type: ignore[arg-type]
+    shell_body = etree.SubElement(shell, body.tag)
+    shell_header = copy.deepcopy(header)
+    shell_body.append(shell_header)
     if message_type == PACS008:
         count = header.find(f"{ns}NbOfTxs")
         if count is None or count.text != str(len(txs)):
@@ -119,23 +129,30 @@ def split(message_type: str, root: etree._Element) -> list[etree._Element]:
             raise MessageError(
                 "count", f"GrpHdr/NbOfTxs: {found} does not match the {len(txs)} CdtTrfTxInf", code="AM18"
             )
-        return [_single(root, body, header, tx, lambda h: _set_count(h, ns)) for tx in txs]
+        shell_header.find(f"{ns}NbOfTxs").text = "1"  # type: ignore[union-attr]
+        out = []
+        for tx in txs:
+            shell_body.append(tx)
+            out.append(read_one(shell))
+            shell_body.remove(tx)
+        return out
     if group is not None:
         raise MessageError(
             "original", "a pacs.002 of several TxInfAndSts names each original in TxInfAndSts/OrgnlGrpInf", code="FF01"
         )
-    out = []
+    statuses = []
     for tx in txs:
         info = tx.find(f"{ns}OrgnlGrpInf")
         if info is None:
             raise MessageError("original", "TxInfAndSts/OrgnlGrpInf is missing", code="FF01")
-        single = _single(root, body, header, tx, None)
-        original = etree.Element(f"{ns}OrgnlGrpInfAndSts")
+        original = etree.SubElement(shell_body, f"{ns}OrgnlGrpInfAndSts")
         original.extend(list(info))
         tx.remove(info)
-        single[0].insert(1, original)
-        out.append(single)
-    return out
+        shell_body.append(tx)
+        statuses.append(read_one(shell))
+        shell_body.remove(original)
+        shell_body.remove(tx)
+    return statuses
 
 
 def _check_uetrs(message_type: str, txs: list[etree._Element]) -> None:
@@ -151,28 +168,6 @@ def _check_uetrs(message_type: str, txs: list[etree._Element]) -> None:
         if uetr in seen:
             raise MessageError("duplicate", f"UETR {uetr} appears twice in one document", code="AM05")
         seen.add(uetr)
-
-
-def _set_count(header: etree._Element, ns: str) -> None:
-    header.find(f"{ns}NbOfTxs").text = "1"  # type: ignore[union-attr]
-
-
-def _single(
-    root: etree._Element,
-    body: etree._Element,
-    header: etree._Element,
-    tx: etree._Element,
-    adjust: Callable[[etree._Element], None] | None,
-) -> etree._Element:
-    """A Document of the same type with a copy of the group header and `tx` moved into it."""
-    single = etree.Element(root.tag, nsmap=root.nsmap)  # type: ignore[arg-type]
-    single_body = etree.SubElement(single, body.tag)
-    single_header = copy.deepcopy(header)
-    if adjust is not None:
-        adjust(single_header)
-    single_body.append(single_header)
-    single_body.append(tx)
-    return single
 
 
 def expand_group_status(message: Message, sent_uetrs: Callable[[str], list[str]]) -> list[Message]:

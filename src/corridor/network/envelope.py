@@ -37,7 +37,7 @@ from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.schemas import SchemaViolation, validate
 from corridor.iso20022.xml import XmlRejected, parse_xml
-from corridor.network.bulk import split
+from corridor.network.bulk import read
 from corridor.network.directory import Directory
 from corridor.network.identity import SigningKey, fingerprint, verify_signature
 
@@ -80,8 +80,7 @@ class OpenedMessage:
         (network/bulk.py) gives several, any other one.
 
         Splitting moves the transactions out of `document`: call it once, and not together with `message()`."""
-        model = MODELS[self.message_type]
-        return [model.from_element(part) for part in split(self.message_type, self.document)]
+        return read(self.message_type, self.document, MODELS[self.message_type].from_element)
 
 
 _HEADER_TAG = f"{{{HEADER_NS}}}AppHdr"
