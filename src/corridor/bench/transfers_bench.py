@@ -210,6 +210,14 @@ def verify_ledgers(data_dir: Path) -> list[str]:
     return problems
 
 
+def _bulk_figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
+    """How much the nodes' batches merged: bulk pacs.008/pacs.002 documents sent, the transactions they carried."""
+    documents = sum(d for d, _ in counts)
+    transactions = sum(t for _, t in counts)
+    per_document = round(transactions / documents, 1) if documents else 0.0
+    return {"documents": documents, "transactions": transactions, "transactions_per_document": per_document}
+
+
 def _machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
@@ -221,7 +229,9 @@ async def _run_memory(cfg: TransfersBenchConfig, data_dir: Path, run: str, progr
     await network.start()
     try:
         await network.quiesce()
-        return await drive(cfg, EmbeddedDriver(network), routes(scenario), run, progress)
+        result = await drive(cfg, EmbeddedDriver(network), routes(scenario), run, progress)
+        counts = [(n.batcher.documents, n.batcher.transactions) for n in network.nodes.values()]
+        return result | {"bulk": _bulk_figures(counts)}
     finally:
         with contextlib.suppress(TimeoutError):
             await network.quiesce(timeout_s=10)
@@ -243,7 +253,10 @@ async def _run_nats(cfg: TransfersBenchConfig, data_dir: Path, run: str, progres
     try:
         await network.start()
         await asyncio.sleep(1.0)  # opening liquidity (pacs.009) reaches every bank
-        return await drive(cfg, DistributedDriver(network), routes(network.scenario), run, progress)
+        result = await drive(cfg, DistributedDriver(network), routes(network.scenario), run, progress)
+        pings = [await network.rpc.call(bic, "ping", timeout_s=5.0) for bic in network.nodes]
+        counts = [(int(ping["documents_sent"]), int(ping["transactions_sent"])) for ping in pings]
+        return result | {"bulk": _bulk_figures(counts)}
     finally:
         await network.stop()
         with contextlib.suppress(Exception):
@@ -278,6 +291,7 @@ def run(cfg: TransfersBenchConfig, progress: Progress | None = None) -> dict[str
         "elapsed_s": result["elapsed_s"],
         "outcomes": result["outcomes"],
         "messages_per_payment": 9,
+        "bulk": result["bulk"],
         **figures,
         "ledgers_verified": not problems,
         "ledger_problems": problems,

@@ -64,6 +64,9 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
             "processed": node.processed,
             "duplicates": node.duplicates,
             "refused": node.refused,
+            "batches": node.batcher.batches,
+            "documents_sent": node.batcher.documents,
+            "transactions_sent": node.batcher.transactions,
         }
 
     async def state(params: dict[str, Any]) -> dict[str, Any]:
