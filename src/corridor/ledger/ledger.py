@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, cast
 
+from corridor.handoff import LoopAnswer
 from corridor.ledger.errors import LedgerUnavailable
 from corridor.ledger.results import CreateAccountResult, CreateTransferResult
 from corridor.ledger.storage.base import LedgerTotals, Storage
@@ -109,10 +110,22 @@ class Ledger:
         return self.submit_transfers(batch).result()
 
     async def acreate_accounts(self, batch: Sequence[Account]) -> list[CreateAccountResult]:
-        return await asyncio.wrap_future(self.submit_accounts(batch))
+        return cast(list[CreateAccountResult], await self._asubmit("accounts", batch, Account))
 
     async def acreate_transfers(self, batch: Sequence[Transfer]) -> list[CreateTransferResult]:
-        return await asyncio.wrap_future(self.submit_transfers(batch))
+        return cast(list[CreateTransferResult], await self._asubmit("transfers", batch, Transfer))
+
+    async def _asubmit(self, kind: str, batch: Sequence[Any], record: type[Account] | type[Transfer]) -> list[Any]:
+        """As `_submit`, answered straight on the caller's loop (writer.LoopAnswer) rather than through a Future."""
+        if self._writer is None:
+            raise LedgerUnavailable("the ledger was opened read-only")
+        events = validate_batch(batch, record)
+        if not events:
+            return []
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._writer.submit_to(kind, events, LoopAnswer(loop, future))  # type: ignore[arg-type]
+        return await future
 
     def _submit(self, kind: str, batch: Sequence[Any], record: type[Account] | type[Transfer]) -> Future[list[Any]]:
         if self._writer is None:

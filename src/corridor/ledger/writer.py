@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
+from corridor.handoff import Answer
 from corridor.ledger.errors import LedgerUnavailable
 from corridor.ledger.state import GroupToken, StateMachine
 from corridor.ledger.storage.base import Storage
@@ -32,10 +33,10 @@ PIPELINE_DEPTH = 1
 class _Request:
     __slots__ = ("events", "future", "kind")
 
-    def __init__(self, kind: str, events: Sequence[Account] | Sequence[Transfer]) -> None:
+    def __init__(self, kind: str, events: Sequence[Account] | Sequence[Transfer], answer: Answer) -> None:
         self.kind = kind
         self.events = events
-        self.future: Future[list[Any]] = Future()
+        self.future = answer
 
 
 _STOP = object()
@@ -69,12 +70,16 @@ class Writer:
         return self._state.head_hash
 
     def submit(self, kind: str, events: Sequence[Account] | Sequence[Transfer]) -> Future[list[Any]]:
-        request = _Request(kind, events)
+        future: Future[list[Any]] = Future()
+        self.submit_to(kind, events, future)
+        return future
+
+    def submit_to(self, kind: str, events: Sequence[Account] | Sequence[Transfer], answer: Answer) -> None:
+        """Queue a request whose outcome goes to `answer` (set once, from the committer or the writer thread)."""
         with self._submit_lock:
             if self._stopped or self._failure is not None:
                 raise LedgerUnavailable(self._why_unavailable())
-            self._queue.put(request)
-        return request.future
+            self._queue.put(_Request(kind, events, answer))
 
     def stop(self) -> None:
         with self._submit_lock:
@@ -180,10 +185,11 @@ class Writer:
                 _answer(request.future, error=LedgerUnavailable(self._why_unavailable()))
 
 
-def _answer(future: Future[Any], result: Any = None, *, error: BaseException | None = None) -> None:
+def _answer(future: Answer, result: Any = None, *, error: BaseException | None = None) -> None:
     """Answer a caller, unless it stopped waiting: an asyncio caller whose task was cancelled cancels its future,
-    and setting a cancelled future raises, which must not kill the writer or the committer thread."""
-    with contextlib.suppress(InvalidStateError):
+    and setting a cancelled future raises, which must not kill the writer or the committer thread; nor must a loop
+    that has closed (RuntimeError from call_soon_threadsafe)."""
+    with contextlib.suppress(InvalidStateError, RuntimeError):
         if error is None:
             future.set_result(result)
         else:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corridor.handoff import Answer, LoopAnswer
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     sender TEXT NOT NULL, message_id TEXT NOT NULL, digest BLOB NOT NULL, message_type TEXT NOT NULL,
@@ -251,7 +253,7 @@ class NodeStore:
         self._local = threading.local()
         rows = self._writer_conn.execute("SELECT uetr, state, data FROM payments ORDER BY updated_at").fetchall()
         self._cache = PaymentCache(PAYMENT_CACHE_MAX, {str(u): (str(s), str(d)) for u, s, d in rows})
-        self._queue: queue.SimpleQueue[tuple[Unit, Future[None]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Unit, Answer] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"store:{path.name}", daemon=True)
         self._thread.start()
 
@@ -264,7 +266,10 @@ class NodeStore:
 
     async def commit(self, unit: Unit) -> None:
         """Durably apply `unit`; raise DuplicateMessage if its inbox entry exists already."""
-        await asyncio.wrap_future(self.submit(unit))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put((unit, LoopAnswer(loop, future)))
+        await future
 
     def commit_sync(self, unit: Unit) -> None:
         self.submit(unit).result()
@@ -310,8 +315,9 @@ class NodeStore:
                         unit._committed(self._cache)
             for (_, future), outcome in zip(group, outcomes, strict=True):
                 # A caller cancelled while waiting (its task was stopped): its future is done already, and
-                # answering it must not kill this thread, or every later commit of the node would wait forever.
-                with contextlib.suppress(InvalidStateError):
+                # answering it must not kill this thread, or every later commit of the node would wait forever;
+                # nor must a caller's loop that has closed.
+                with contextlib.suppress(InvalidStateError, RuntimeError):
                     if outcome is None:
                         future.set_result(None)
                     else:

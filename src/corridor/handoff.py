@@ -1,0 +1,48 @@
+"""Handing a worker thread's answer to an asyncio caller, cheaply.
+
+The ledger's writer and a node's store each run on threads of their own and answer many asyncio callers per
+second: every ledger call and every store commit of every message. `asyncio.wrap_future` around a concurrent Future
+costs a Condition, a chained callback and two futures per request (~20 us); a LoopAnswer is one
+`call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+
+class Answer(Protocol):
+    """Where a request's outcome goes: a concurrent Future, or a LoopAnswer for an asyncio caller."""
+
+    def set_result(self, result: Any) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+
+class LoopAnswer:
+    """Hands a writer thread's answer to an asyncio future on its own loop.
+
+    Why not `asyncio.wrap_future(concurrent Future)`: that costs a Condition, a chained callback and two futures per
+    request (~20 us), which a node pays for every ledger call and every store commit of every message."""
+
+    __slots__ = ("_future", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self._loop = loop
+        self._future = future
+
+    def set_result(self, result: Any) -> None:
+        self._loop.call_soon_threadsafe(_settle, self._future, result, None)
+
+    def set_exception(self, exception: BaseException) -> None:
+        self._loop.call_soon_threadsafe(_settle, self._future, None, exception)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller was cancelled while it waited
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
