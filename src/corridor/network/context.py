@@ -113,12 +113,14 @@ class Ticket:
     It joins the batch open when it first sends a bulk message, and its unit must then commit with that batch,
     since the ids it was handed are those of that batch's bulk documents."""
 
-    join: Callable[[], SendBatch]
+    join: Callable[[Ticket], SendBatch]
     batch: SendBatch | None = None
+    running: bool = False
+    """Counted among the node's runs in progress, which an open batch waits for a little (node/batching.py)."""
 
     def allocate(self, recipient: str, message: Message, uetr: str) -> str:
         if self.batch is None:
-            self.batch = self.join()
+            self.batch = self.join(self)
         return self.batch.allocate(recipient, message, uetr)
 
 

@@ -7,8 +7,8 @@ outbox row, and a transport message once per document instead of once per paymen
 
 How: a run joins the open batch when it first sends a bulk message (or when it commits, if it sent none), and
 is handed the id of the document its message will travel in. One batch commits at a time; the batch that was open
-meanwhile closes when that commit ends, and flushes once every run that joined it has handed in its unit (or
-given up). The flush is one store transaction (store.BatchUnit): each unit in its own savepoint, then, from the
+meanwhile closes when that commit ends (or, while other runs of the node are in progress, up to LINGER_S after its
+first run joined), and flushes once every run that joined it has handed in its unit (or given up). The flush is one store transaction (store.BatchUnit): each unit in its own savepoint, then, from the
 units that applied only, the bulk documents sealed and put in the outbox in the order their ids were handed out.
 A run's unit, its ledger effects aside, is therefore durable with the documents that carry its messages, or not
 at all; a run whose commit failed has its ids go unused, and its retry sends new documents.
@@ -31,6 +31,8 @@ from corridor.network.context import NodeServices, Ticket, iso_time, new_message
 from corridor.network.envelope import seal
 from corridor.network.store import BatchUnit, OutboxValues, Unit
 
+LINGER_S = 0.05
+"""How long an open batch may wait, from its first run, for the node's other runs in progress to join it."""
 SEAL_TIMEOUT_S = 30
 """How long the store's writer waits, inside its transaction, for the event loop to seal a batch's documents: a
 loop that has stopped (a node closing) must not hold the writer forever."""
@@ -46,7 +48,7 @@ class _Document:
 class _Batch:
     """The handler runs whose units commit together, and the bulk documents their messages travel in."""
 
-    __slots__ = ("bic", "closed", "documents", "entries", "flushing", "joined", "order")
+    __slots__ = ("bic", "closed", "documents", "entries", "flushing", "joined", "order", "started", "timer")
 
     def __init__(self, bic: str) -> None:
         self.bic = bic
@@ -56,6 +58,8 @@ class _Batch:
         self.entries: list[tuple[Unit, asyncio.Future[None]]] = []
         self.closed = False
         self.flushing = False
+        self.started = 0.0
+        self.timer: asyncio.TimerHandle | None = None
 
     def allocate(self, recipient: str, message: Message, uetr: str) -> str:
         kind, method = bulk.group_key(message)
@@ -76,6 +80,7 @@ class Batcher:
         self.services = services
         self.open = _Batch(self.services.bic)
         self.busy = False
+        self.running = 0
         self.task: asyncio.Task[None] | None = None
         self.batches = 0
         self.documents = 0
@@ -84,14 +89,36 @@ class Batcher:
     def ticket(self) -> Ticket:
         return Ticket(self._join)
 
-    def _join(self) -> _Batch:
-        self.open.joined += 1
-        return self.open
+    def start(self, ticket: Ticket) -> None:
+        """`ticket`'s run is working: an open batch may wait for it to join (LINGER_S at most)."""
+        assert not ticket.running and ticket.batch is None
+        ticket.running = True
+        self.running += 1
+
+    def settle(self, ticket: Ticket) -> None:
+        """`ticket`'s run has ended, committed or not: no batch waits for it any more."""
+        self._stopped(ticket)
+
+    def _stopped(self, ticket: Ticket) -> None:
+        if ticket.running:
+            ticket.running = False
+            self.running -= 1
+            if self.running == 0:
+                self._advance(self.open)
+
+    def _join(self, ticket: Ticket) -> _Batch:
+        batch = self.open
+        if batch.joined == 0:
+            batch.started = asyncio.get_running_loop().time()
+        batch.joined += 1
+        ticket.batch = batch
+        self._stopped(ticket)
+        return batch
 
     async def commit(self, ticket: Ticket, unit: Unit) -> None:
         """Commit `unit` with the batch `ticket` joined (joining the open one if it sent nothing)."""
         if ticket.batch is None:
-            ticket.batch = self._join()
+            self._join(ticket)
         batch = ticket.batch
         assert isinstance(batch, _Batch)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -100,7 +127,9 @@ class Batcher:
         await future
 
     def abandon(self, ticket: Ticket) -> None:
-        """A run that joined a batch and will not commit: the batch no longer waits for it (its ids go unused)."""
+        """A run that will not commit: the batch it joined, or the open one, no longer waits for it (its ids go
+        unused)."""
+        self._stopped(ticket)
         batch = ticket.batch
         if batch is None:
             return
@@ -111,6 +140,14 @@ class Batcher:
 
     def _advance(self, batch: _Batch) -> None:
         if batch is self.open and not self.busy and batch.joined:
+            # Nagle's trade: while other runs are still working, a few milliseconds more let their messages share
+            # this batch's documents; when none is, there is nothing to wait for.
+            loop = asyncio.get_running_loop()
+            wait = batch.started + LINGER_S - loop.time()
+            if self.running and wait > 0:
+                if batch.timer is None:
+                    batch.timer = loop.call_later(wait, self._advance, batch)
+                return
             batch.closed = True
             self.open = _Batch(self.services.bic)
         if batch.closed and not batch.flushing and len(batch.entries) == batch.joined:

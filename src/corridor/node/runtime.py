@@ -29,7 +29,7 @@ from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.xml import XmlRejected, parse_xml
 from corridor.ledger import Ledger
 from corridor.network.bulk import expand_group_status
-from corridor.network.context import Clock, Context, NodeServices, iso_time
+from corridor.network.context import Clock, Context, NodeServices, Ticket, iso_time
 from corridor.network.directory import Directory
 from corridor.network.envelope import EnvelopeRejected, OpenedMessage, open_envelope
 from corridor.network.identity import SigningKey
@@ -153,6 +153,7 @@ class Node:
         async with self._lock(lock) if lock else contextlib.nullcontext():
             ticket = self.batcher.ticket()
             ctx = Context(self.services, Unit(), self.services.clock(), ticket=ticket)
+            self.batcher.start(ticket)
             try:
                 result = await action(ctx)
             except BaseException:
@@ -200,6 +201,16 @@ class Node:
     # -- receiving ------------------------------------------------------------------------------------------------
 
     async def _on_delivery(self, delivery: Delivery) -> None:
+        # Counted from its arrival among the runs the node's open batch may wait for (node/batching.py), so that at
+        # load the messages of a transport's whole fetch can share documents.
+        ticket = self.batcher.ticket()
+        self.batcher.start(ticket)
+        try:
+            await self._receive(delivery, ticket)
+        finally:
+            self.batcher.settle(ticket)
+
+    async def _receive(self, delivery: Delivery, ticket: Ticket) -> None:
         now = self.services.clock()
         try:
             opened = open_envelope(delivery.data, self.services.directory, self.bic)
@@ -245,7 +256,6 @@ class Node:
         envelope.record_inbox(
             header.sender_bic, header.message_id, opened.digest, opened.message_type, iso_time(now), "processed"
         )
-        ticket = self.batcher.ticket()
         async with contextlib.AsyncExitStack() as locks:
             # Every lock of the envelope, in one order for all envelopes (no deadlock), before joining a batch: a
             # batch waits only for runs that hold their locks already.
