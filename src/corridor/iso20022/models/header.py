@@ -13,6 +13,7 @@ from typing import ClassVar, Self
 from lxml import etree
 
 from corridor.iso20022.models.common import (
+    Children,
     Message,
     MessageError,
     check_bic,
@@ -96,14 +97,15 @@ class AppHeader(Message):
     def from_element(cls, root: etree._Element) -> Self:
         if root.tag != _TAG:
             raise MessageError("header", f"expected a {HEADER_TYPE} AppHdr, got {root.tag}", code="FF01")
-        related = find(root, "Rltd")
+        header = Children(root)
+        related = find(header, "Rltd")
         return cls(
-            sender_bic=read_agent(root, "Fr/FIId"),
-            recipient_bic=read_agent(root, "To/FIId"),
-            message_id=text(root, "BizMsgIdr"),
-            message_type=text(root, "MsgDefIdr"),
-            created=read_timestamp(need(root, "CreDt"), "CreDt"),
-            business_service=text_or_none(root, "BizSvc"),
+            sender_bic=read_agent(header, "Fr/FIId"),
+            recipient_bic=read_agent(header, "To/FIId"),
+            message_id=text(header, "BizMsgIdr"),
+            message_type=text(header, "MsgDefIdr"),
+            created=read_timestamp(need(header, "CreDt"), "CreDt"),
+            business_service=text_or_none(header, "BizSvc"),
             related_message_id=None if related is None else text(related, "BizMsgIdr", where="Rltd"),
             related_message_type=None if related is None else text(related, "MsgDefIdr", where="Rltd"),
             related_created=None if related is None else read_timestamp(need(related, "CreDt"), "Rltd/CreDt"),

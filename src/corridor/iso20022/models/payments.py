@@ -14,6 +14,7 @@ from typing import ClassVar, Self
 from lxml import etree
 
 from corridor.iso20022.models.common import (
+    Children,
     Message,
     MessageError,
     Party,
@@ -93,7 +94,7 @@ def _write_payment_id(tx: etree._Element, instruction_id: str, end_to_end_id: st
     sub(ids, "UETR", uetr)
 
 
-def _read_payment_id(tx: etree._Element, where: str) -> tuple[str, str, str]:
+def _read_payment_id(tx: Children, where: str) -> tuple[str, str, str]:
     ids = need(tx, "PmtId", where=where)
     where = f"{where}/PmtId"
     return text(ids, "InstrId", where=where), text(ids, "EndToEndId", where=where), text(ids, "UETR", where=where)
@@ -192,7 +193,7 @@ class CreditTransfer(Message):
     def from_element(cls, root: etree._Element) -> Self:
         body = body_of(root, cls.MESSAGE_TYPE, cls.BODY)
         message_id, created = read_group_header(body)
-        tx = only_one(body, "CdtTrfTxInf")
+        tx = Children(only_one(body, "CdtTrfTxInf"))
         where = "CdtTrfTxInf"
         instruction_id, end_to_end_id, uetr = _read_payment_id(tx, where)
         instructed = find(tx, "InstdAmt")
@@ -230,7 +231,7 @@ what keeps a bulk document's worst case under the transport's limit (network/bul
 FX_QUOTE_PLACE = "CorridorFxQuote"
 
 
-def _read_fx_quote(tx: etree._Element) -> str | None:
+def _read_fx_quote(tx: Children) -> str | None:
     """The signed FX quote in SplmtryData, if the sender put one there; other supplementary data is ignored."""
     for data in find_all(tx, "SplmtryData"):
         if text_or_none(data, "PlcAndNm") != FX_QUOTE_PLACE:
@@ -243,7 +244,7 @@ def _read_fx_quote(tx: etree._Element) -> str | None:
     return None
 
 
-def _agent_here_or_in_header(tx: etree._Element, body: etree._Element, tag: str, where: str) -> str:
+def _agent_here_or_in_header(tx: Children, body: etree._Element, tag: str, where: str) -> str:
     """Senders put the instructing and instructed agents in the transaction or in the group header; both count."""
     if find(tx, tag) is None and find(body, f"GrpHdr/{tag}") is not None:
         return read_agent(body, f"GrpHdr/{tag}")
@@ -301,7 +302,7 @@ class InstitutionCreditTransfer(Message):
     def from_element(cls, root: etree._Element) -> Self:
         body = body_of(root, cls.MESSAGE_TYPE, cls.BODY)
         message_id, created = read_group_header(body)
-        tx = only_one(body, "CdtTrfTxInf")
+        tx = Children(only_one(body, "CdtTrfTxInf"))
         where = "CdtTrfTxInf"
         instruction_id, end_to_end_id, uetr = _read_payment_id(tx, where)
         settlement_date = find(tx, "IntrBkSttlmDt")
@@ -389,7 +390,7 @@ class PaymentReturn(Message):
     def from_element(cls, root: etree._Element) -> Self:
         body = body_of(root, cls.MESSAGE_TYPE, cls.BODY)
         message_id, created = read_group_header(body)
-        tx = only_one(body, "TxInf")
+        tx = Children(only_one(body, "TxInf"))
         where = "TxInf"
         settlement_date = find(tx, "IntrBkSttlmDt")
         if settlement_date is None:

@@ -15,6 +15,7 @@ from typing import ClassVar, Self
 from lxml import etree
 
 from corridor.iso20022.models.common import (
+    Children,
     Message,
     MessageError,
     body_of,
@@ -105,7 +106,7 @@ def _write_entry(parent: etree._Element, entry: Entry) -> None:
         sub(element, "AddtlNtryInf", entry.info)
 
 
-def _read_credit(element: etree._Element, where: str) -> bool:
+def _read_credit(element: etree._Element | Children, where: str) -> bool:
     indicator = text(element, "CdtDbtInd", where=where)
     if indicator not in (_CREDIT, _DEBIT):
         raise MessageError("indicator", f"{where}/CdtDbtInd: {indicator!r} is neither CRDT nor DBIT", code="FF01")
@@ -120,7 +121,8 @@ def _read_day(element: etree._Element, where: str) -> date:
     return read_timestamp(need(element, "DtTm", where=where), f"{where}/DtTm").astimezone(UTC).date()
 
 
-def _read_entry(element: etree._Element, where: str) -> Entry:
+def _read_entry(entry: etree._Element, where: str) -> Entry:
+    element = Children(entry)
     references = find_all(element, "NtryDtls/TxDtls/Refs")
     if len(references) > 1:
         raise MessageError("count", f"{where}/NtryDtls: Corridor books one transaction per entry", code="AM18")

@@ -13,6 +13,7 @@ from typing import ClassVar, Self
 from lxml import etree
 
 from corridor.iso20022.models.common import (
+    Children,
     Message,
     MessageError,
     body_of,
@@ -116,7 +117,7 @@ class PaymentStatus(Message):
             raise MessageError(
                 "count", f"TxInfAndSts: Corridor takes the status of one payment, got {len(transactions)}", code="AM18"
             )
-        tx = transactions[0]
+        tx = Children(transactions[0])
         accepted = find(tx, "AccptncDtTm")
         return cls(
             message_id=text(header, "MsgId", where="GrpHdr"),
@@ -134,7 +135,7 @@ class PaymentStatus(Message):
         )
 
 
-def _optional_agent(tx: etree._Element, header: etree._Element, tag: str) -> str | None:
+def _optional_agent(tx: Children, header: etree._Element, tag: str) -> str | None:
     """An agent from the transaction, else from the group header, where some senders put it."""
     if find(tx, tag) is not None:
         return read_agent(tx, tag, where="TxInfAndSts")
