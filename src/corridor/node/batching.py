@@ -8,8 +8,9 @@ outbox row, and a transport message once per document instead of once per paymen
 How: a run joins the open batch when it first sends a bulk message (or when it commits, if it sent none), and
 is handed the id of the document its message will travel in. One batch commits at a time; the batch that was open
 meanwhile closes when that commit ends (or, while other runs of the node are in progress, up to LINGER_S after its
-first run joined), and flushes once every run that joined it has handed in its unit (or given up). The flush is one store transaction (store.BatchUnit): each unit in its own savepoint, then, from the
-units that applied only, the bulk documents sealed and put in the outbox in the order their ids were handed out.
+first run joined), and flushes once every run that joined it has handed in its unit (or given up). The flush is
+one store transaction (store.BatchUnit): each unit in its own savepoint, then, from the units that applied only,
+the bulk documents sealed and put in the outbox in the order their ids were handed out.
 A run's unit, its ledger effects aside, is therefore durable with the documents that carry its messages, or not
 at all; a run whose commit failed has its ids go unused, and its retry sends new documents.
 
