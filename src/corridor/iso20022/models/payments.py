@@ -1,7 +1,8 @@
 """The payment messages: a customer transfer (pacs.008), an institution transfer (pacs.009) and a return (pacs.004).
 
-Why one transaction per message: Corridor settles and answers each payment on its own, so a batch would only
-couple the fate of unrelated payments; a message carrying more than one is refused (AM18) rather than half-read.
+Why one transaction per model: Corridor settles and answers each payment on its own. Several payments travel
+together only in a bulk document (network/bulk.py), which is read one transaction at a time; a model given a
+document of more than one refuses it (AM18) rather than half-read it.
 """
 
 from __future__ import annotations
