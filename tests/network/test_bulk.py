@@ -435,3 +435,24 @@ def test_a_transaction_whose_handler_fails_is_parked_while_the_others_of_its_doc
                 assert record is not None and record[0] == "completed", record
 
     asyncio.run(scenario())
+
+
+def test_a_run_cancelled_after_handing_in_its_unit_neither_flushes_its_batch_early_nor_strands_another(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        with bare_node(tmp_path) as (node, now):
+            first = Context(node.services, Unit(), now, ticket=node.batcher.ticket())
+            second = Context(node.services, Unit(), now, ticket=node.batcher.ticket())
+            first.send("PEERRUMM", replace(payment_status(), original_uetr=str(uuid.uuid4())))
+            second.send("PEERRUMM", replace(payment_status(), original_uetr=str(uuid.uuid4())))
+            assert first.ticket and second.ticket
+            waiting = asyncio.create_task(node.batcher.commit(first.ticket, first.unit))
+            await asyncio.sleep(0)
+            waiting.cancel()
+            node.batcher.abandon(first.ticket)  # what a run's error path does when it is cancelled
+            await asyncio.wait_for(node.batcher.commit(second.ticket, second.unit), timeout=5)
+            (row,) = node.store.unsent()
+            assert len(transactions_in(row.data)) == 2  # the cancelled run's unit was handed in: it commits too
+
+    asyncio.run(scenario())

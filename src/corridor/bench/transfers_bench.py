@@ -193,23 +193,19 @@ def ceilings(sample: bytes, directory: Directory, recipient: str) -> dict[str, f
 def first_pacs008(data_dir: Path) -> tuple[bytes, str]:
     """A pacs.008 envelope some node sent in this run, with its recipient: one of a single payment (its outbox row
     names the UETR) where there is one, so that the ceilings are per message of one payment in every run."""
-    found: tuple[bytes, str] | None = None
+    candidates: list[tuple[bytes, str, int]] = []
     for store_path in sorted((data_dir / "nodes").glob("*/node.db")):
         with contextlib.closing(sqlite3.connect(store_path)) as conn:
             row = conn.execute(
-                "SELECT data, recipient FROM outbox WHERE message_type = 'pacs.008.001.08'"
+                "SELECT data, recipient, uetr IS NOT NULL FROM outbox WHERE message_type = 'pacs.008.001.08'"
                 " ORDER BY uetr IS NULL, seq LIMIT 1"
             ).fetchone()
-            single = row is not None and conn.execute(
-                "SELECT 1 FROM outbox WHERE message_type = 'pacs.008.001.08' AND uetr IS NOT NULL LIMIT 1"
-            ).fetchone()
-        if row is not None and (single or found is None):
-            found = bytes(row[0]), str(row[1])
-            if single:
-                return found
-    if found is None:
+        if row is not None:
+            candidates.append((bytes(row[0]), str(row[1]), int(row[2])))
+    if not candidates:
         raise BenchError(f"no node under {data_dir} sent a pacs.008")
-    return found
+    data, recipient, _ = max(candidates, key=lambda candidate: candidate[2])  # the first of one payment
+    return data, recipient
 
 
 def verify_ledgers(data_dir: Path) -> list[str]:

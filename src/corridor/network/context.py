@@ -117,6 +117,8 @@ class Ticket:
     batch: SendBatch | None = None
     running: bool = False
     """Counted among the node's runs in progress, which an open batch waits for a little (node/batching.py)."""
+    handed_in: bool = False
+    """Its unit is in its batch's entries: the batch commits it, whatever happens to the run now."""
 
     def allocate(self, recipient: str, message: Message, uetr: str) -> str:
         if self.batch is None:

@@ -121,9 +121,10 @@ class Batcher:
         if ticket.batch is None:
             self._join(ticket)
         batch = ticket.batch
-        assert isinstance(batch, _Batch)
+        assert isinstance(batch, _Batch) and not ticket.handed_in
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         batch.entries.append((unit, future))
+        ticket.handed_in = True
         self._advance(batch)
         await future
 
@@ -132,7 +133,9 @@ class Batcher:
         unused)."""
         self._stopped(ticket)
         batch = ticket.batch
-        if batch is None:
+        if batch is None or ticket.handed_in:
+            # Handed in already (say its run was cancelled while waiting for the commit): the batch counts on its
+            # entry, and commits it or answers its cancelled future.
             return
         assert isinstance(batch, _Batch)
         ticket.batch = None

@@ -247,7 +247,7 @@ class Node:
         messages = [m for message in messages for m in expand_group_status(message, self.store.uetrs_sent)]
         keys = [self.role.key_of(message) for message in messages]
         if len(set(keys)) != len(keys):
-            # Two transactions of one payment in one envelope (bulk.split refuses a bulk document with a UETR twice;
+            # Two transactions of one payment in one envelope (bulk.read refuses a bulk document with a UETR twice;
             # this catches keys that are not UETRs): read in one unit, the second would not see the first.
             error = MessageError("duplicate", "two transactions of one payment in one message", code="AM05")
             await self._refuse(error, header, delivery, opened)
@@ -257,8 +257,9 @@ class Node:
             header.sender_bic, header.message_id, opened.digest, opened.message_type, iso_time(now), "processed"
         )
         async with contextlib.AsyncExitStack() as locks:
-            # Every lock of the envelope, in one order for all envelopes (no deadlock), before joining a batch: a
-            # batch waits only for runs that hold their locks already.
+            # Every lock of the envelope, in one order for all envelopes, before joining a batch: a batch waits
+            # without bound only for runs that joined it, which hold their locks already, so no deadlock (it waits
+            # for runs still taking theirs at most LINGER_S).
             for key in sorted(keys):
                 await locks.enter_async_context(self._lock(key))
 
