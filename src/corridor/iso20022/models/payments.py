@@ -19,6 +19,8 @@ from corridor.iso20022.models.common import (
     Message,
     MessageError,
     Party,
+    agent_xml,
+    amount_xml,
     body_of,
     check_bic,
     check_code,
@@ -27,10 +29,15 @@ from corridor.iso20022.models.common import (
     check_text,
     check_timestamp,
     check_uetr,
+    date_xml,
     document,
+    escape_text,
     find,
     find_all,
     need,
+    parse_written,
+    party_xml,
+    rate_xml,
     read_agent,
     read_amount,
     read_date,
@@ -40,11 +47,10 @@ from corridor.iso20022.models.common import (
     sub,
     text,
     text_or_none,
+    timestamp_xml,
     write_agent,
     write_amount,
     write_date,
-    write_party,
-    write_rate,
     write_timestamp,
 )
 from corridor.money import Money
@@ -163,32 +169,40 @@ class CreditTransfer(Message):
         check_text(self.fx_quote, "SplmtryData/Envlp/Quote", MAX_FX_QUOTE, optional=True)
 
     def to_element(self) -> etree._Element:
-        root = document(self.MESSAGE_TYPE)
-        body = sub(root, self.BODY)
-        write_group_header(body, self.message_id, self.created, self.settlement_method)
-        tx = sub(body, "CdtTrfTxInf")
-        _write_payment_id(tx, self.instruction_id, self.end_to_end_id, self.uetr)
-        write_amount(tx, "IntrBkSttlmAmt", self.settlement_amount)
-        write_date(tx, "IntrBkSttlmDt", self.settlement_date)
+        """Written as text and parsed once (models/common.py, parse_written): the tree element-by-element writing
+        gave, for less than half the cost."""
+        escape = escape_text
+        parts = [
+            f"<{self.BODY}><GrpHdr><MsgId>{escape(self.message_id)}</MsgId>",
+            timestamp_xml("CreDtTm", self.created),
+            f"<NbOfTxs>1</NbOfTxs><SttlmInf><SttlmMtd>{escape(self.settlement_method)}</SttlmMtd></SttlmInf>",
+            f"</GrpHdr><CdtTrfTxInf><PmtId><InstrId>{escape(self.instruction_id)}</InstrId>",
+            f"<EndToEndId>{escape(self.end_to_end_id)}</EndToEndId><UETR>{escape(self.uetr)}</UETR></PmtId>",
+            amount_xml("IntrBkSttlmAmt", self.settlement_amount),
+            date_xml("IntrBkSttlmDt", self.settlement_date),
+        ]
         if self.instructed_amount is not None:
-            write_amount(tx, "InstdAmt", self.instructed_amount)
+            parts.append(amount_xml("InstdAmt", self.instructed_amount))
         if self.exchange_rate is not None:
-            write_rate(tx, "XchgRate", self.exchange_rate)
-        sub(tx, "ChrgBr", self.charge_bearer)
-        write_agent(tx, "InstgAgt", self.instructing_agent)
-        write_agent(tx, "InstdAgt", self.instructed_agent)
-        write_party(tx, "Dbtr", self.debtor)
-        write_agent(tx, "DbtrAgt", self.debtor_agent)
-        write_agent(tx, "CdtrAgt", self.creditor_agent)
-        write_party(tx, "Cdtr", self.creditor)
+            parts.append(rate_xml("XchgRate", self.exchange_rate))
+        parts += (
+            f"<ChrgBr>{escape(self.charge_bearer)}</ChrgBr>",
+            agent_xml("InstgAgt", self.instructing_agent),
+            agent_xml("InstdAgt", self.instructed_agent),
+            party_xml("Dbtr", self.debtor),
+            agent_xml("DbtrAgt", self.debtor_agent),
+            agent_xml("CdtrAgt", self.creditor_agent),
+            party_xml("Cdtr", self.creditor),
+        )
         if self.remittance is not None:
-            sub(sub(tx, "RmtInf"), "Ustrd", self.remittance)
+            parts.append(f"<RmtInf><Ustrd>{escape(self.remittance)}</Ustrd></RmtInf>")
         if self.fx_quote is not None:
-            data = sub(tx, "SplmtryData")
-            sub(data, "PlcAndNm", FX_QUOTE_PLACE)
-            envelope = sub(data, "Envlp")
-            etree.SubElement(envelope, f"{{{FX_QUOTE_NS}}}Quote", nsmap={"q": FX_QUOTE_NS}).text = self.fx_quote
-        return root
+            parts.append(
+                f"<SplmtryData><PlcAndNm>{FX_QUOTE_PLACE}</PlcAndNm><Envlp>"
+                f'<q:Quote xmlns:q="{FX_QUOTE_NS}">{escape(self.fx_quote)}</q:Quote></Envlp></SplmtryData>'
+            )
+        parts.append(f"</CdtTrfTxInf></{self.BODY}>")
+        return parse_written(self, "".join(parts))
 
     @classmethod
     def from_element(cls, root: etree._Element) -> Self:

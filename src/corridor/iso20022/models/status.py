@@ -16,23 +16,23 @@ from corridor.iso20022.models.common import (
     Children,
     Message,
     MessageError,
+    agent_xml,
     body_of,
     check_bic,
     check_code,
     check_text,
     check_timestamp,
     check_uetr,
-    document,
+    escape_text,
     find,
     find_all,
     need,
+    parse_written,
     read_agent,
     read_timestamp,
-    sub,
     text,
     text_or_none,
-    write_agent,
-    write_timestamp,
+    timestamp_xml,
 )
 
 __all__ = ["TRANSACTION_STATUSES", "PaymentStatus"]
@@ -79,33 +79,34 @@ class PaymentStatus(Message):
         check_timestamp(self.acceptance_time, "TxInfAndSts/AccptncDtTm", optional=True)
 
     def to_element(self) -> etree._Element:
-        root = document(self.MESSAGE_TYPE)
-        body = sub(root, self.BODY)
-        header = sub(body, "GrpHdr")
-        sub(header, "MsgId", self.message_id)
-        write_timestamp(header, "CreDtTm", self.created)
-        original = sub(body, "OrgnlGrpInfAndSts")
-        sub(original, "OrgnlMsgId", self.original_message_id)
-        sub(original, "OrgnlMsgNmId", self.original_message_type)
-        tx = sub(body, "TxInfAndSts")
+        """Written as text and parsed once, as CreditTransfer is (models/common.py, parse_written)."""
+        escape = escape_text
+        parts = [
+            f"<{self.BODY}><GrpHdr><MsgId>{escape(self.message_id)}</MsgId>",
+            timestamp_xml("CreDtTm", self.created),
+            f"</GrpHdr><OrgnlGrpInfAndSts><OrgnlMsgId>{escape(self.original_message_id)}</OrgnlMsgId>",
+            f"<OrgnlMsgNmId>{escape(self.original_message_type)}</OrgnlMsgNmId></OrgnlGrpInfAndSts><TxInfAndSts>",
+        ]
         if self.original_end_to_end_id is not None:
-            sub(tx, "OrgnlEndToEndId", self.original_end_to_end_id)
+            parts.append(f"<OrgnlEndToEndId>{escape(self.original_end_to_end_id)}</OrgnlEndToEndId>")
         if self.original_uetr is not None:
-            sub(tx, "OrgnlUETR", self.original_uetr)
-        sub(tx, "TxSts", self.status)
+            parts.append(f"<OrgnlUETR>{escape(self.original_uetr)}</OrgnlUETR>")
+        parts.append(f"<TxSts>{escape(self.status)}</TxSts>")
         if self.reason_code is not None or self.additional_info is not None:
-            reason = sub(tx, "StsRsnInf")
+            parts.append("<StsRsnInf>")
             if self.reason_code is not None:
-                sub(sub(reason, "Rsn"), "Cd", self.reason_code)
+                parts.append(f"<Rsn><Cd>{escape(self.reason_code)}</Cd></Rsn>")
             if self.additional_info is not None:
-                sub(reason, "AddtlInf", self.additional_info)
+                parts.append(f"<AddtlInf>{escape(self.additional_info)}</AddtlInf>")
+            parts.append("</StsRsnInf>")
         if self.acceptance_time is not None:
-            write_timestamp(tx, "AccptncDtTm", self.acceptance_time)
+            parts.append(timestamp_xml("AccptncDtTm", self.acceptance_time))
         if self.instructing_agent is not None:
-            write_agent(tx, "InstgAgt", self.instructing_agent)
+            parts.append(agent_xml("InstgAgt", self.instructing_agent))
         if self.instructed_agent is not None:
-            write_agent(tx, "InstdAgt", self.instructed_agent)
-        return root
+            parts.append(agent_xml("InstdAgt", self.instructed_agent))
+        parts.append(f"</TxInfAndSts></{self.BODY}>")
+        return parse_written(self, "".join(parts))
 
     @classmethod
     def from_element(cls, root: etree._Element) -> Self:
