@@ -664,7 +664,6 @@ _AWKWARD = "Q&A <b> \"x\" 'y' ]]> a\r\nb\tc Иван 😀 &amp;"
             fx_quote=(("\r" + _AWKWARD) * 60)[:MAX_FX_QUOTE],
         ),
         replace(credit_transfer(), remittance=None, instructed_amount=None, exchange_rate=None),
-        replace(credit_transfer(), uetr=None),  # let through by the constructor; written as an empty UETR as before
         replace(
             payment_status(),
             message_id=">" * 35,
@@ -683,7 +682,7 @@ _AWKWARD = "Q&A <b> \"x\" 'y' ]]> a\r\nb\tc Иван 😀 &amp;"
             status="ACCP",
         ),
     ],
-    ids=["pacs008", "pacs002", "pacs008-awkward", "pacs008-bare", "pacs008-no-uetr", "pacs002-awkward",
+    ids=["pacs008", "pacs002", "pacs008-awkward", "pacs008-bare", "pacs002-awkward",
          "pacs002-info-only", "pacs002-bare"],
 )  # fmt: skip
 def test_awkward_and_longest_values_are_written_as_before(model: CreditTransfer | PaymentStatus) -> None:

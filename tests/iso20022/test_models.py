@@ -452,3 +452,10 @@ def test_statements_round_trip_for_any_signed_balance_and_currency(
 def test_timestamps_round_trip_to_the_microsecond(moment: datetime) -> None:
     model = replace(header(), created=moment)
     assert round_trip(model) == model
+
+
+def test_a_credit_transfer_without_a_uetr_is_refused_ff01() -> None:
+    with pytest.raises(MessageError) as caught:
+        replace(credit_transfer(), uetr=None)  # type: ignore[arg-type]
+    assert caught.value.code == "FF01"
+    assert "UETR" in str(caught.value)

@@ -112,6 +112,8 @@ def _check_transfer_ids(message_id: str, created: datetime, instruction_id: str,
     check_timestamp(created, "GrpHdr/CreDtTm")
     check_text(instruction_id, "PmtId/InstrId", 35)
     check_text(end_to_end_id, "PmtId/EndToEndId", 35)
+    if uetr is None:  # every payment carries a UETR: only a status may lack one (it answers an unreadable message)
+        raise MessageError("uetr", "PmtId/UETR: a payment needs a UETR", code="FF01")
     check_uetr(uetr, "PmtId/UETR")
 
 
