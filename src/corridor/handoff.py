@@ -33,13 +33,14 @@ class LoopAnswer:
         self._future = future
 
     def set_result(self, result: Any) -> None:
-        self._loop.call_soon_threadsafe(_settle, self._future, result, None)
+        self._loop.call_soon_threadsafe(settle, self._future, result, None)
 
     def set_exception(self, exception: BaseException) -> None:
-        self._loop.call_soon_threadsafe(_settle, self._future, None, exception)
+        self._loop.call_soon_threadsafe(settle, self._future, None, exception)
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """Answer `future` with `result`, or `error` when there is one, unless its caller stopped waiting."""
     if future.done():  # the caller was cancelled while it waited
         return
     if error is None:

@@ -40,6 +40,28 @@ _ID_PROCESS = secrets.token_hex(8).upper()
 _ID_SEQUENCE = itertools.count()
 
 
+def utc_time(ns: int) -> datetime:
+    """A node clock reading as an aware datetime, to the microsecond (what ISO 20022 timestamps carry)."""
+    return datetime.fromtimestamp(ns // 1000 / 1e6, UTC)
+
+
+def app_header(
+    sender: str, recipient: str, message_id: str, message_type: str, now_ns: int, related: AppHeader | None = None
+) -> AppHeader:
+    """The Business Application Header of a message this node sends (with the message it answers, if any)."""
+    return AppHeader(
+        sender_bic=sender,
+        recipient_bic=recipient,
+        message_id=message_id,
+        message_type=message_type,
+        created=utc_time(now_ns),
+        business_service="corridor.xbct",
+        related_message_id=None if related is None else related.message_id,
+        related_message_type=None if related is None else related.message_type,
+        related_created=None if related is None else related.created,
+    )
+
+
 def new_message_id(bic: str) -> str:
     """A message id no other message of this sender has: 4 letters of the BIC, 64 random bits drawn once per process,
     and a counter (32 characters; MsgId allows 35). A random id per message cost a system call each."""
@@ -144,7 +166,7 @@ class Context:
 
     @property
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.now_ns // 1000 / 1e6, UTC)
+        return utc_time(self.now_ns)
 
     @property
     def today(self) -> date:
@@ -172,17 +194,7 @@ class Context:
             self.sent.append((recipient, message.MESSAGE_TYPE))
             return document_id
         message_id: str = message.message_id if hasattr(message, "message_id") else message.assignment_id  # type: ignore[attr-defined]
-        header = AppHeader(
-            sender_bic=self.bic,
-            recipient_bic=recipient,
-            message_id=message_id,
-            message_type=message.MESSAGE_TYPE,
-            created=self.now,
-            business_service="corridor.xbct",
-            related_message_id=None if related is None else related.message_id,
-            related_message_type=None if related is None else related.message_type,
-            related_created=None if related is None else related.created,
-        )
+        header = app_header(self.bic, recipient, message_id, message.MESSAGE_TYPE, self.now_ns, related)
         data = seal(header, message.to_element(), self.services.key)
         self.unit.enqueue(message_id, recipient, message.MESSAGE_TYPE, uetr, data, self.at)
         self.sent.append((recipient, message.MESSAGE_TYPE))

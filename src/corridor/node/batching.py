@@ -23,12 +23,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from corridor.handoff import settle
 from corridor.iso20022.models.common import Message
-from corridor.iso20022.models.header import AppHeader
 from corridor.network import bulk
-from corridor.network.context import NodeServices, Ticket, iso_time, new_message_id
+from corridor.network.context import NodeServices, Ticket, app_header, iso_time, new_message_id
 from corridor.network.envelope import seal
 from corridor.network.store import BatchUnit, OutboxValues, Unit
 
@@ -197,12 +196,7 @@ class Batcher:
             return
         self.batches += 1
         for (_, future), outcome in zip(entries, unit.outcomes, strict=True):
-            if future.done():  # its run was cancelled while it waited
-                continue
-            if outcome is None:
-                future.set_result(None)
-            else:
-                future.set_exception(outcome)
+            settle(future, None, outcome)
 
     def _seal(self, batch: _Batch, applied: list[Unit]) -> tuple[list[OutboxValues], list[tuple[str, str]]]:
         groups: dict[str, tuple[str, list[Message], list[str | None]]] = {}
@@ -214,20 +208,12 @@ class Batcher:
         services = self.services
         now = services.clock()
         at = iso_time(now)
-        created = datetime.fromtimestamp(now // 1000 / 1e6, UTC)
         rows: list[OutboxValues] = []
         uetr_rows: list[tuple[str, str]] = []
         for document_id in sorted(groups, key=batch.order.__getitem__):
             recipient, messages, uetrs = groups[document_id]
             kind = messages[0].MESSAGE_TYPE
-            header = AppHeader(
-                sender_bic=services.bic,
-                recipient_bic=recipient,
-                message_id=document_id,
-                message_type=kind,
-                created=created,
-                business_service="corridor.xbct",
-            )
+            header = app_header(services.bic, recipient, document_id, kind, now)
             data = seal(header, bulk.merge(document_id, messages), services.key)
             if len(messages) == 1:
                 rows.append((document_id, recipient, kind, uetrs[0], data, at))
