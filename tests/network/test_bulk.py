@@ -43,6 +43,7 @@ from corridor.node.network import EmbeddedNetwork
 from corridor.node.runtime import Node
 from tests.iso20022.test_models import credit_transfer, payment_status
 from tests.network.conftest import RU_FERTILIZERS, RU_IMPORTER, HoldingTransport, nothing_pending, running_network
+from tests.network.test_bad_messages import credit_transfer as domestic_transfer
 
 PACS008 = CreditTransfer.MESSAGE_TYPE
 PACS002 = PaymentStatus.MESSAGE_TYPE
@@ -52,29 +53,6 @@ NATS_MAX_PAYLOAD = 1024 * 1024
 
 def transfers(count: int) -> list[CreditTransfer]:
     return [replace(credit_transfer(), uetr=str(uuid.uuid4()), end_to_end_id=f"E2E{i}") for i in range(count)]
-
-
-def domestic(amount: str = "100.00") -> CreditTransfer:
-    """A pacs.008 VOLGRUMM -> its RTGS for a payee at KAMARUMM, as the bad-message tests build one."""
-    uetr = str(uuid.uuid4())
-    return CreditTransfer(
-        message_id=f"VOLG{uuid.uuid4().hex[:28].upper()}",
-        created=datetime.now(UTC),
-        instruction_id=uetr.replace("-", "")[:16].upper(),
-        end_to_end_id=uetr.replace("-", ""),
-        uetr=uetr,
-        settlement_amount=Money.of(amount, "RUB"),
-        settlement_date=datetime.now(UTC).date(),
-        instructed_amount=None,
-        exchange_rate=None,
-        charge_bearer="SHAR",
-        debtor=Party("Kama Coffee Imports", RU_IMPORTER, "RU"),
-        debtor_agent=BANK,
-        creditor=Party("Ural Fertilizers", RU_FERTILIZERS, "RU"),
-        creditor_agent=PAYEE_BANK,
-        instructing_agent=BANK,
-        instructed_agent=RTGS,
-    )
 
 
 def sealed(net: EmbeddedNetwork, messages: list[Message], *, sender: str = BANK, recipient: str = RTGS) -> bytes:
@@ -297,7 +275,7 @@ def test_a_bulk_document_records_every_payment_it_carries(tmp_path: Path) -> Non
 def test_a_bulk_document_of_two_domestic_payments_settles_each(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_network(tmp_path) as net:
-            payments = [domestic(), domestic()]
+            payments = [domestic_transfer("100.00"), domestic_transfer("100.00")]
             await deliver(net, RTGS, sealed(net, payments))
             await net.quiesce()
             for payment in payments:
@@ -312,7 +290,7 @@ def test_a_bulk_document_with_one_payment_twice_is_refused_am05_and_changes_noth
     async def scenario() -> None:
         async with running_network(tmp_path) as net:
             node = net.nodes[RTGS]
-            payment = domestic()
+            payment = domestic_transfer("100.00")
             before = (node.store.payments(), node.ledger.check().ledgers)
             await deliver(net, RTGS, sealed(net, [payment, replace(payment, end_to_end_id="OTHER")]))
             assert [row[3] for row in node.store.rejections()] == ["duplicate"]
@@ -405,7 +383,7 @@ def test_a_transaction_whose_handler_fails_is_parked_while_the_others_of_its_doc
     async def scenario() -> None:
         async with running_network(tmp_path) as net:
             node = net.nodes[RTGS]
-            good, poisoned = domestic(), domestic()
+            good, poisoned = domestic_transfer("100.00"), domestic_transfer("100.00")
             handle = node.role.handle
             failures = {"left": 2}
 
