@@ -1,10 +1,11 @@
 """Child process of the crash test: commits batches from several threads until it is killed.
 
-Usage: python -m tests.ledger.crash_child URL SCHEMA|- ROUND
+Usage: python -m tests.ledger.crash_child URL SCHEMA|- ROUND [inline]
 Each batch of round R, client C, number K holds BATCH transfers with ids R*10**9 + C*10**6 + K*1000 + i. Every
 other batch is one linked chain. A line "acked R C K" is printed (and flushed) only after the batch's results came
 back, i.e. after its group committed. On start it first resubmits the last batches of the previous round, which
-must answer ok or exists, never anything else.
+must answer ok or exists, never anything else. With `inline`, half the clients apply their batches inline
+(Ledger.apply_transfers) and print "acked" only after a flush, as a node's event loop does.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def make_batch(round_: int, client: int, k: int) -> list[Transfer]:
 
 def main() -> None:
     url, schema, round_ = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    inline = sys.argv[4:] == ["inline"]
     ledger = Ledger.open(url, schema=None if schema == "-" else schema)
     ledger.create_accounts([Account(id=i, ledger=643, code=1) for i in range(1, ACCOUNTS + 1)])
     if round_ > 0:
@@ -62,7 +64,11 @@ def main() -> None:
     def client(c: int) -> None:
         k = 0
         while True:
-            results = ledger.create_transfers(make_batch(round_, c, k))
+            if inline and c % 2:
+                results = ledger.apply_transfers(make_batch(round_, c, k))
+                ledger.flush()
+            else:
+                results = ledger.create_transfers(make_batch(round_, c, k))
             assert set(results) == {CreateTransferResult.ok}, set(results)
             with lock:
                 print(f"acked {round_} {c} {k}", flush=True)

@@ -17,10 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 6
 
 
-def run_child_and_kill(url: str, schema: str, round_: int, rng: random.Random) -> set[tuple[int, int, int]]:
+def run_child_and_kill(
+    url: str, schema: str, round_: int, rng: random.Random, mode: tuple[str, ...] = ()
+) -> set[tuple[int, int, int]]:
     """Start the child for one round, let it commit for a random while, SIGKILL it; return the acked batches."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.ledger.crash_child", url, schema, str(round_)],
+        [sys.executable, "-m", "tests.ledger.crash_child", url, schema, str(round_), *mode],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -71,17 +73,21 @@ def assert_consistent(url: str, schema: str | None, acked: set[tuple[int, int, i
         assert report.ok, report.problems
 
 
-def crash_rounds(url: str, schema: str) -> None:
+def crash_rounds(url: str, schema: str, mode: tuple[str, ...] = ()) -> None:
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     acked: set[tuple[int, int, int]] = set()
     for round_ in range(ROUNDS):
-        acked |= run_child_and_kill(url, schema, round_, rng)
+        acked |= run_child_and_kill(url, schema, round_, rng, mode)
         assert_consistent(url, None if schema == "-" else schema, acked, round_ + 1)
     assert acked, "the child never committed anything"
 
 
 def test_sqlite_writer_killed_at_random_keeps_every_batch_whole(tmp_path):
     crash_rounds(str(tmp_path / "crash.db"), "-")
+
+
+def test_sqlite_writer_with_inline_callers_killed_at_random_keeps_every_flushed_batch_whole(tmp_path):
+    crash_rounds(str(tmp_path / "crash.db"), "-", ("inline",))
 
 
 def test_postgres_writer_killed_at_random_keeps_every_batch_whole():
@@ -93,5 +99,18 @@ def test_postgres_writer_killed_at_random_keeps_every_batch_whole():
     schema = f"crash_{uuid.uuid4().hex[:12]}"
     try:
         crash_rounds(POSTGRES_URL, schema)
+    finally:
+        drop_schema(schema)
+
+
+def test_postgres_writer_with_inline_callers_killed_at_random_keeps_every_flushed_batch_whole():
+    import uuid
+
+    from tests.conftest import POSTGRES_URL, drop_schema, require_postgres
+
+    require_postgres()
+    schema = f"crash_{uuid.uuid4().hex[:12]}"
+    try:
+        crash_rounds(POSTGRES_URL, schema, ("inline",))
     finally:
         drop_schema(schema)

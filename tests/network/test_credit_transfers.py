@@ -501,7 +501,7 @@ def test_each_customer_accounts_statements_are_numbered_on_their_own(tmp_path: P
             for number in (RU_EXPORTER, RU_EXPORTER, RU_IMPORTER):
 
                 async def make(ctx: Context, number: str = number) -> int:
-                    return bank.statement(ctx, number, 0, time.time_ns()).electronic_sequence
+                    return (await bank.statement(ctx, number, 0, time.time_ns())).electronic_sequence
 
                 numbered.append((number, await net.act("VOLGRUMM", make)))
             return numbered

@@ -113,7 +113,7 @@ def _write_messages(net: EmbeddedNetwork, target: Path) -> int:
 
 
 async def _statement(bank: BankRole, number: str, end_ns: int, ctx: Context) -> None:
-    bank.statement(ctx, number, 0, end_ns)
+    await bank.statement(ctx, number, 0, end_ns)
 
 
 def _write_reports(net: EmbeddedNetwork, target: Path) -> int:

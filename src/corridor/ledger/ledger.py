@@ -127,6 +127,66 @@ class Ledger:
         self._writer.submit_to(kind, events, LoopAnswer(loop, future))  # type: ignore[arg-type]
         return await future
 
+    # --- inline writes: applied on the caller's thread, durable after flush ---------------------------------------
+
+    def apply_accounts(self, batch: Sequence[Account]) -> list[CreateAccountResult]:
+        """Apply a batch now, on the calling thread, and return its results; see `apply_transfers`."""
+        return cast(list[CreateAccountResult], self._apply("accounts", batch, Account))
+
+    def apply_transfers(self, batch: Sequence[Transfer]) -> list[CreateTransferResult]:
+        """Apply a batch now, on the calling thread, and return its results, without waiting for storage.
+
+        For a caller that makes many small batches and must not wait for a commit after each (a node's event loop,
+        one or two transfers per message handled): the effects are durable only once `flush` (or `aflush`)
+        returns, and until then visible to no one but through `view_transfer` and `view_account`. Whatever the
+        caller does because of these results must not leave its process before that flush: a crash in between
+        loses the effects, and the caller's retry must find them undone, not half done.
+        """
+        return cast(list[CreateTransferResult], self._apply("transfers", batch, Transfer))
+
+    def flush(self) -> None:
+        """Wait until everything applied so far (inline or queued) is durable."""
+        writer = self._require_writer()
+        done: Future[None] = Future()
+        writer.flush(done)
+        done.result()
+
+    async def aflush(self) -> None:
+        """`flush` for an asyncio caller: answered on its loop, without blocking it."""
+        writer = self._require_writer()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        writer.flush(LoopAnswer(loop, future))
+        await future
+
+    def view_transfer(self, transfer_id: int) -> Transfer | None:
+        """The transfer as applied, durable or not yet: for an inline caller reading back its own effects."""
+        if self._writer is not None:
+            found = self._writer.view_transfer(transfer_id)
+            if found is not None:
+                return found
+        return self.get_transfer(transfer_id)
+
+    def view_account(self, account_id: int) -> Account | None:
+        """The account with every applied transfer counted, durable or not yet (see `view_transfer`)."""
+        if self._writer is not None:
+            found = self._writer.view_account(account_id)
+            if found is not None:
+                return found
+        return self.get_account(account_id)
+
+    def _apply(self, kind: str, batch: Sequence[Any], record: type[Account] | type[Transfer]) -> list[Any]:
+        writer = self._require_writer()
+        events = validate_batch(batch, record)
+        if not events:
+            return []
+        return writer.apply(kind, events)  # type: ignore[arg-type]
+
+    def _require_writer(self) -> Writer:
+        if self._writer is None:
+            raise LedgerUnavailable("the ledger was opened read-only")
+        return self._writer
+
     def _submit(self, kind: str, batch: Sequence[Any], record: type[Account] | type[Transfer]) -> Future[list[Any]]:
         if self._writer is None:
             raise LedgerUnavailable("the ledger was opened read-only")

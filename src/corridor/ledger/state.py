@@ -201,6 +201,15 @@ class StateMachine:
     def head_hash(self) -> bytes:
         return self._head_hash
 
+    @property
+    def created(self) -> dict[int, tuple[Transfer, int, int, int, int, int, int]]:
+        """Transfers of groups not yet known to be committed, by id: what storage cannot answer for yet."""
+        return self._created
+
+    def stored_transfer(self, transfer_id: int) -> Transfer:
+        """A transfer of `created` as storage will hold it (timestamp, amount and accounts filled in)."""
+        return self._stored_transfer(transfer_id)
+
     # --- group lifecycle ---------------------------------------------------------------------------------------
 
     def begin(self, now_ns: int) -> int:
@@ -249,7 +258,8 @@ class StateMachine:
         ceiling = self._max_transfer_id
         lookup = [i for i in transfer_ids if i <= ceiling]
         if lookup:
-            self._existing = {t.id: t for t in self._storage.load_transfers(lookup)}
+            # update, not replace: an inline group prefetches once per batch applied into it
+            self._existing.update((t.id, t) for t in self._storage.load_transfers(lookup))
         account_ids.discard(0)
         missing = [i for i in account_ids if i not in self.accounts]
         if missing:

@@ -100,6 +100,15 @@ class NodeServices:
     RESERVATIONS_MAX): resolving one needs its accounts and amount, and reading them back from the ledger on the
     event loop cost more than the resolution. A restarted node reads them from the ledger."""
 
+    async def commit(self, unit: Unit) -> None:
+        """Make durable what the handlers applied to the ledger, then `unit`, which records what followed from it.
+
+        Handlers apply their transfers inline (Context.transfers): the results come at once and the effects are
+        durable only after a flush. The records, the inbox entry and the messages sent must never be durable
+        before the ledger effects they follow from, so every commit of the node's store comes after one."""
+        await self.ledger.aflush()
+        await self.store.commit(unit)
+
 
 class TransferFailed(Exception):
     """A ledger transfer the handler needed was refused; `result` is the ledger's own result name."""
@@ -208,8 +217,12 @@ class Context:
         self.unit.put_payment(uetr, state, deadline_ns, data, self.at)
 
     async def transfers(self, batch: Sequence[Transfer]) -> list[CreateTransferResult]:
-        """Apply a batch (linked or not) and return one result per event; `exists` means done before."""
-        results = await self.ledger.acreate_transfers(batch)
+        """Apply a batch (linked or not) and return one result per event; `exists` means done before.
+
+        Applied inline, on the event loop: durable with the next flush, which comes before the store commit of this
+        handler's unit (NodeServices.commit), so nothing that follows from these results outlives a crash that
+        loses them."""
+        results = self.ledger.apply_transfers(batch)
         reservations = self.services.reservations
         for transfer, result in zip(batch, results, strict=True):
             # A balancing transfer's stored amount may be less than asked: only exact reservations are remembered.
@@ -234,7 +247,7 @@ class Context:
     async def void_if_pending(self, pending_id: int) -> bool:
         """Void a reservation made by a handler run that died before recording it (its id is derived, so it can be
         found without a record); True if there was one."""
-        left = self.ledger.get_transfer(pending_id)
+        left = self.ledger.view_transfer(pending_id)
         if left is None or not left.flags & TransferFlags.PENDING:
             return False
         await self.resolve(pending_id, post=False, step="void")
@@ -249,7 +262,7 @@ class Context:
         The ledger resolves a pending transfer at most once, so it is the durable record of a two-phase decision:
         a timer that voids and a message that posts cannot both win, and whoever comes second learns the outcome.
         """
-        pending = self.services.reservations.get(pending_id) or self.ledger.get_transfer(pending_id)
+        pending = self.services.reservations.get(pending_id) or self.ledger.view_transfer(pending_id)
         if pending is None:
             raise LookupError(f"pending transfer {pending_id} not found")
         flag = TransferFlags.POST_PENDING_TRANSFER if post else TransferFlags.VOID_PENDING_TRANSFER

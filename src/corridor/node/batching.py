@@ -188,7 +188,7 @@ class Batcher:
         entries = batch.entries
         unit = BatchUnit([unit for unit, _ in entries], seal_on_loop)
         try:
-            await self.services.store.commit(unit)
+            await self.services.commit(unit)
         except Exception as exc:
             for _, future in entries:
                 if not future.done():

@@ -127,7 +127,7 @@ class Node:
     async def start(self) -> None:
         ctx = self.context()
         await self.role.setup(ctx)
-        await self.store.commit(ctx.unit)
+        await self.services.commit(ctx.unit)
         if not self.transport.durable:
             await self._republish_all()
         await self.transport.subscribe(self.bic, self._on_delivery)
@@ -305,10 +305,10 @@ class Node:
                 log.exception("parked %s part %d failed again at %s", parked.message_id, parked.part, self.bic)
                 retry = Unit()
                 retry.parked.append(_parked_row(header, parked.part, message, parked.attempts + 1, now, exc))
-                await self.store.commit(retry)
+                await self.services.commit(retry)
                 return
             ctx.unit.unpark = (parked.sender, parked.message_id, parked.part)
-            await self.store.commit(ctx.unit)
+            await self.services.commit(ctx.unit)
         self._committed(ctx.unit)
         self.processed += 1
         self._wake.set()
@@ -338,7 +338,7 @@ class Node:
             ctx.unit.record_inbox(header.sender_bic, header.message_id, digest, header.message_type, ctx.at, "refused")
             await self.role.on_refused(ctx, header, error)
         with contextlib.suppress(DuplicateMessage):
-            await self.store.commit(ctx.unit)
+            await self.services.commit(ctx.unit)
         self._wake.set()
 
     # -- timers and relay -----------------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ class Node:
                     ctx = self.context()
                     await tick(ctx)
                     if ctx.unit.outbox or ctx.unit.payments or ctx.unit.events:
-                        await self.store.commit(ctx.unit)
+                        await self.services.commit(ctx.unit)
                         self._wake.set()
                 for parked in self.store.due_parked(self.services.clock()):
                     await self._run_parked(parked)
@@ -360,7 +360,7 @@ class Node:
                     async with self._lock(uetr):
                         ctx = self.context()
                         await self.role.on_deadline(ctx, uetr)
-                        await self.store.commit(ctx.unit)
+                        await self.services.commit(ctx.unit)
                     self._committed(ctx.unit)
                     self._wake.set()
             except asyncio.CancelledError:

@@ -128,7 +128,7 @@ class CentralBankRole:
 
     def net_position(self, peer: str) -> Money:
         """What `peer` holds at us beyond its swap line (negative: what it owes), live from the ledger."""
-        account = self.s.ledger.get_account(self.loro(peer))
+        account = self.s.ledger.view_account(self.loro(peer))
         if account is None:
             return Money(0, self.currency)
         return Money(account.credits_posted - account.debits_posted - self.swap_limit().minor, self.currency)

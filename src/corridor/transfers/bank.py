@@ -242,7 +242,7 @@ class BankRole:
     def _notify(self, ctx: Context, account_number: str, transfer_id: int) -> None:
         """A camt.054 to the customer for a booked movement (kept in the bank's records for the customer)."""
         customer = self.customers[account_number]
-        transfer = self.s.ledger.get_transfer(transfer_id)
+        transfer = self.s.ledger.view_transfer(transfer_id)
         if transfer is None:
             return
         document = notification(
@@ -255,8 +255,11 @@ class BankRole:
         )
         ctx.unit.reports.append(("camt.054", account_number, ctx.at, document.to_xml()))
 
-    def statement(self, ctx: Context, account_number: str, start_ns: int, end_ns: int) -> Statement:
-        """The camt.053 of one customer account for [start_ns, end_ns), kept in the bank's records."""
+    async def statement(self, ctx: Context, account_number: str, start_ns: int, end_ns: int) -> Statement:
+        """The camt.053 of one customer account for [start_ns, end_ns), kept in the bank's records.
+
+        Read from storage, after a flush: the balance and the history must be the same committed state."""
+        await self.s.ledger.aflush()
         customer = self.customers[account_number]
         sequence = sum(1 for _, account, _, _ in self.s.store.reports("camt.053") if account == account_number) + 1
         document = statement(
@@ -526,7 +529,7 @@ class BankRole:
         reason: str | None = "NOAS"
         if found is not None and found[0] == "completed" and found[1]["role"] == "creditor_agent":
             customer = self.customers[found[1]["creditor_account"]]
-            account = self.s.ledger.get_account(customer.account_id)
+            account = self.s.ledger.view_account(customer.account_id)
             credit = load_money(found[1]["credit"])
             if (
                 account is not None

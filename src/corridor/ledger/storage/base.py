@@ -7,7 +7,7 @@ what one group produced, in one transaction. Rows are tuples in the column order
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -104,6 +104,9 @@ class Storage(Protocol):
 
     def max_timestamp(self) -> int: ...
     def commit(self, group: CommitGroup) -> None: ...
+    def commit_many(self, groups: Sequence[CommitGroup]) -> None:
+        """Several groups, in their order, in one transaction."""
+        ...
 
     # --- queries --------------------------------------------------------------------------------------------
     def lookup_accounts(self, ids: Collection[int]) -> list[Account]: ...

@@ -102,52 +102,15 @@ class PostgresStorage(SqlStorage):
         return _StreamingScan(self._connect(), sql.replace("?", "%s"))
 
     def commit(self, group: CommitGroup) -> None:
+        self.commit_many([group])
+
+    def commit_many(self, groups: Sequence[CommitGroup]) -> None:
+        """Several groups, in order, in one transaction: one fsync for all of them."""
         assert self._writer is not None, "commit on a read-only ledger"
-        assert group.journal is not None
         conn = self._writer
         with conn.transaction(), conn.cursor() as cur:
-            if group.new_accounts:
-                with cur.copy(f"COPY accounts ({ACCOUNT_COLUMNS}) FROM STDIN") as copy:
-                    for row in group.new_accounts:
-                        copy.write_row(row)
-            if group.new_transfers:
-                with cur.copy(f"COPY transfers ({TRANSFER_COLUMNS}) FROM STDIN") as copy:
-                    for row in group.new_transfers:
-                        copy.write_row(row)
-            if group.account_updates:
-                columns = list(zip(*group.account_updates, strict=True))
-                cur.execute(
-                    "UPDATE accounts a SET debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, "
-                    "credits_posted = v.cpo, closed = v.closed, last_transfer_ts = v.last_ts FROM ("
-                    "SELECT unnest(%s::int8[]) dp, unnest(%s::int8[]) dpo, unnest(%s::int8[]) cp, "
-                    "unnest(%s::int8[]) cpo, unnest(%s::int8[]) closed, unnest(%s::int8[]) last_ts, "
-                    "unnest(%s::bytea[]) id) v WHERE a.id = v.id",
-                    [list(c) for c in columns],
-                )
-            if group.new_pending:
-                with cur.copy(
-                    "COPY pending_transfers (id, timestamp, status, expires_at, resolved_at) FROM STDIN"
-                ) as c:
-                    for row in group.new_pending:
-                        c.write_row(row)
-            if group.pending_updates:
-                columns = list(zip(*group.pending_updates, strict=True))
-                cur.execute(
-                    "UPDATE pending_transfers p SET status = v.status, resolved_at = v.resolved_at FROM ("
-                    "SELECT unnest(%s::int8[]) status, unnest(%s::int8[]) resolved_at, unnest(%s::bytea[]) id) v "
-                    "WHERE p.id = v.id",
-                    [list(c) for c in columns],
-                )
-            if group.balances:
-                with cur.copy("COPY account_balances FROM STDIN") as copy:
-                    for row in group.balances:
-                        copy.write_row(row)
-            j = group.journal
-            cur.execute(
-                "INSERT INTO journal (seq, first_ts, last_ts, count, digest, prev_hash, hash) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (j.seq, j.first_ts, j.last_ts, j.count, j.digest, j.prev_hash, j.hash),
-            )
+            for group in groups:
+                _write_group(cur, group)
 
     def close(self) -> None:
         super().close()
@@ -155,6 +118,50 @@ class PostgresStorage(SqlStorage):
             with contextlib.suppress(psycopg.Error):
                 self._writer.close()  # closing the session releases the advisory lock
             self._writer = None
+
+
+def _write_group(cur: psycopg.Cursor[Any], group: CommitGroup) -> None:
+    assert group.journal is not None
+    if group.new_accounts:
+        with cur.copy(f"COPY accounts ({ACCOUNT_COLUMNS}) FROM STDIN") as copy:
+            for row in group.new_accounts:
+                copy.write_row(row)
+    if group.new_transfers:
+        with cur.copy(f"COPY transfers ({TRANSFER_COLUMNS}) FROM STDIN") as copy:
+            for row in group.new_transfers:
+                copy.write_row(row)
+    if group.account_updates:
+        columns = list(zip(*group.account_updates, strict=True))
+        cur.execute(
+            "UPDATE accounts a SET debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, "
+            "credits_posted = v.cpo, closed = v.closed, last_transfer_ts = v.last_ts FROM ("
+            "SELECT unnest(%s::int8[]) dp, unnest(%s::int8[]) dpo, unnest(%s::int8[]) cp, "
+            "unnest(%s::int8[]) cpo, unnest(%s::int8[]) closed, unnest(%s::int8[]) last_ts, "
+            "unnest(%s::bytea[]) id) v WHERE a.id = v.id",
+            [list(c) for c in columns],
+        )
+    if group.new_pending:
+        with cur.copy("COPY pending_transfers (id, timestamp, status, expires_at, resolved_at) FROM STDIN") as c:
+            for row in group.new_pending:
+                c.write_row(row)
+    if group.pending_updates:
+        columns = list(zip(*group.pending_updates, strict=True))
+        cur.execute(
+            "UPDATE pending_transfers p SET status = v.status, resolved_at = v.resolved_at FROM ("
+            "SELECT unnest(%s::int8[]) status, unnest(%s::int8[]) resolved_at, unnest(%s::bytea[]) id) v "
+            "WHERE p.id = v.id",
+            [list(c) for c in columns],
+        )
+    if group.balances:
+        with cur.copy("COPY account_balances FROM STDIN") as copy:
+            for row in group.balances:
+                copy.write_row(row)
+    j = group.journal
+    cur.execute(
+        "INSERT INTO journal (seq, first_ts, last_ts, count, digest, prev_hash, hash) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (j.seq, j.first_ts, j.last_ts, j.count, j.digest, j.prev_hash, j.hash),
+    )
 
 
 class _StreamingScan:

@@ -16,6 +16,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -109,43 +110,16 @@ class SqliteStorage(SqlStorage):
                 raise SchemaError(f"migration {name} failed on {self.path}: {exc}") from exc
 
     def commit(self, group: CommitGroup) -> None:
+        self.commit_many([group])
+
+    def commit_many(self, groups: Sequence[CommitGroup]) -> None:
+        """Several groups, in order, in one transaction: one fsync for all of them."""
         assert self._writer is not None, "commit on a read-only ledger"
-        assert group.journal is not None
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if group.new_accounts:
-                conn.executemany(
-                    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                    group.new_accounts,
-                )
-            if group.new_transfers:
-                _insert_many(conn, group.new_transfers)
-            if group.account_updates:
-                conn.executemany(
-                    "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
-                    "credits_posted = ?, closed = ?, last_transfer_ts = ? WHERE id = ?",
-                    group.account_updates,
-                )
-            if group.new_pending:
-                conn.executemany(
-                    "INSERT INTO pending_transfers (id, timestamp, status, expires_at, resolved_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    group.new_pending,
-                )
-            if group.pending_updates:
-                conn.executemany(
-                    "UPDATE pending_transfers SET status = ?, resolved_at = ? WHERE id = ?",
-                    group.pending_updates,
-                )
-            if group.balances:
-                conn.executemany("INSERT INTO account_balances VALUES (?, ?, ?, ?, ?, ?)", group.balances)
-            j = group.journal
-            conn.execute(
-                "INSERT INTO journal (seq, first_ts, last_ts, count, digest, prev_hash, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (j.seq, j.first_ts, j.last_ts, j.count, j.digest, j.prev_hash, j.hash),
-            )
+            for group in groups:
+                _write_group(conn, group)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -177,6 +151,40 @@ class SqliteStorage(SqlStorage):
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+
+def _write_group(conn: sqlite3.Connection, group: CommitGroup) -> None:
+    assert group.journal is not None
+    if group.new_accounts:
+        conn.executemany(
+            f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            group.new_accounts,
+        )
+    if group.new_transfers:
+        _insert_many(conn, group.new_transfers)
+    if group.account_updates:
+        conn.executemany(
+            "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
+            "credits_posted = ?, closed = ?, last_transfer_ts = ? WHERE id = ?",
+            group.account_updates,
+        )
+    if group.new_pending:
+        conn.executemany(
+            "INSERT INTO pending_transfers (id, timestamp, status, expires_at, resolved_at) VALUES (?, ?, ?, ?, ?)",
+            group.new_pending,
+        )
+    if group.pending_updates:
+        conn.executemany(
+            "UPDATE pending_transfers SET status = ?, resolved_at = ? WHERE id = ?",
+            group.pending_updates,
+        )
+    if group.balances:
+        conn.executemany("INSERT INTO account_balances VALUES (?, ?, ?, ?, ?, ?)", group.balances)
+    j = group.journal
+    conn.execute(
+        "INSERT INTO journal (seq, first_ts, last_ts, count, digest, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (j.seq, j.first_ts, j.last_ts, j.count, j.digest, j.prev_hash, j.hash),
+    )
 
 
 _ROWS_PER_INSERT = 256
