@@ -9,6 +9,7 @@ transfers already there (`exists`) rather than moving money twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import secrets
@@ -173,7 +174,7 @@ class Context:
     def ledger(self) -> Ledger:
         return self.services.ledger
 
-    @property
+    @functools.cached_property
     def now(self) -> datetime:
         return utc_time(self.now_ns)
 
@@ -181,8 +182,9 @@ class Context:
     def today(self) -> date:
         return self.now.date()
 
-    @property
+    @functools.cached_property
     def at(self) -> str:
+        """The handler's time as every record of its unit carries it (formatted once: a handler writes several)."""
         return iso_time(self.now_ns)
 
     def new_message_id(self) -> str:

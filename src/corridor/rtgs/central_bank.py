@@ -309,7 +309,7 @@ class CentralBankRole:
             instructing_agent=self.s.bic,
             instructed_agent=to,
             remittance=transfer.remittance,
-            fx_quote=transfer.fx_quote,
+            fx_quote=None,  # consumed here by the debtor's central bank (docs/network.md §3): not sent on
         )
         return ctx.send(to, forwarded, uetr=transfer.uetr)
 

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -29,6 +29,8 @@ __all__ = [
     "Message",
     "MessageError",
     "Party",
+    "Qualified",
+    "Unusual",
     "agent_xml",
     "amount_xml",
     "body_of",
@@ -39,10 +41,12 @@ __all__ = [
     "check_text",
     "check_timestamp",
     "check_uetr",
+    "children_by_tag",
     "date_xml",
     "document",
     "escape_attribute",
     "escape_text",
+    "fast_agent",
     "find",
     "find_all",
     "namespace_of",
@@ -58,6 +62,7 @@ __all__ = [
     "read_rate",
     "read_timestamp",
     "sub",
+    "tagged",
     "text",
     "text_or_none",
     "timestamp_xml",
@@ -68,6 +73,7 @@ __all__ = [
     "write_party",
     "write_rate",
     "write_timestamp",
+    "written_document",
 ]
 
 ISO_AMOUNT_FRACTION_DIGITS = 5
@@ -315,6 +321,58 @@ class Children:
         if self._unique:
             return find(child, rest)  # the only child at `step`, in the same namespace: the same answer
         return find(self.element, path)
+
+
+class Unusual(Exception):
+    """A document outside the exact shape a model's fast reader takes (the shape Corridor's own writers give): the
+    general reader, `from_element`, reads it instead, and refuses it with the right code if it must."""
+
+
+class Qualified(dict[str, str]):
+    """Local names to the qualified tags of one message type's namespace, made on first use: `q["MsgId"]`."""
+
+    def __init__(self, message_type: str) -> None:
+        super().__init__()
+        self._prefix = f"{{{namespace_of(message_type)}}}"
+
+    def __missing__(self, local: str) -> str:
+        tag = self[local] = self._prefix + local
+        return tag
+
+    def all(self, *locals_: str) -> frozenset[str]:
+        return frozenset(self[local] for local in locals_)
+
+
+def tagged(element: etree._Element, tags: tuple[str, ...]) -> list[etree._Element]:
+    """`element`'s children, if their qualified tags are exactly `tags` in that order; else Unusual."""
+    children: list[etree._Element] = element[:]  # type: ignore[index,assignment]  # a list of the children, in C
+    if len(children) != len(tags):
+        raise Unusual
+    for child, tag in zip(children, tags, strict=True):
+        if child.tag != tag:
+            raise Unusual
+    return children
+
+
+def children_by_tag(element: etree._Element, allowed: frozenset[str]) -> dict[str, etree._Element]:
+    """`element`'s children by qualified tag, if each tag is in `allowed` and none repeats; else Unusual.
+
+    The document was validated against its schema, which fixes the order of what is there; a fast reader needs only
+    to know what is there."""
+    found: dict[str, etree._Element] = {child.tag: child for child in element}
+    if len(found) != len(element) or not found.keys() <= allowed:
+        raise Unusual
+    return found
+
+
+def fast_agent(element: etree._Element, fin: str, bic: str) -> str:
+    """The BICFI of an agent written as Corridor writes one (`FinInstnId/BICFI` and nothing else); else Unusual."""
+    if len(element) != 1:
+        raise Unusual
+    institution = element[0]
+    if institution.tag != fin or len(institution) != 1 or institution[0].tag != bic:
+        raise Unusual
+    return institution[0].text or ""
 
 
 def need(element: etree._Element | Children, path: str, *, where: str = "", code: str = "FF01") -> etree._Element:
@@ -702,8 +760,9 @@ class _Parsers(threading.local):
 _parsers = _Parsers()
 
 
-def parse_written(model: Message, body: str) -> etree._Element:
-    """The Document of `model`'s type around `body` (written with the *_xml helpers and escape_text), parsed.
+def parse_written(model: Message, body: str, others: Sequence[Message] = ()) -> etree._Element:
+    """The Document of `model`'s type around `body` (written with the *_xml helpers and escape_text), parsed;
+    `others` are the further models whose text `body` holds (a bulk document's other transactions).
 
     A value holding a character XML 1.0 does not allow (a control character other than tab, LF and CR, a lone
     surrogate, U+FFFE, U+FFFF) cannot be written: lxml refuses it with a ValueError when it is set on an element,
@@ -715,15 +774,35 @@ def parse_written(model: Message, body: str) -> etree._Element:
         data = f'<Document xmlns="{namespace}">{body}</Document>'.encode()
         root: etree._Element = etree.fromstring(data, _parsers.parser)
     except (UnicodeEncodeError, etree.XMLSyntaxError) as exc:
-        found = _unwritable(model)
-        if found is None:  # not a value's fault: a mistake in the writer itself
-            raise
-        field, character = found
-        raise ValueError(
-            f"{model.MESSAGE_TYPE} {field}: {character!r} (U+{ord(character):04X}) is a character XML 1.0 does not "
-            "allow (a control character other than tab, LF and CR, a lone surrogate, U+FFFE or U+FFFF)"
-        ) from exc
+        for written in (model, *others):
+            _refuse_unwritable(written, exc)
+        raise  # not a value's fault: a mistake in the writer itself
     return root
+
+
+def written_document(model: Message, body: str) -> bytes:
+    """What `model.to_xml()` gives for a Document whose content is `body` (written with the *_xml helpers and
+    escape_text), without parsing it: for a document only stored, never signed or validated (a customer's
+    camt.054), whose text is then all the tree would have been. Refuses a value XML 1.0 cannot carry as
+    parse_written does."""
+    namespace = namespace_of(model.MESSAGE_TYPE)
+    text = f"<?xml version='1.0' encoding='UTF-8'?>\n<Document xmlns=\"{namespace}\">{body}</Document>"
+    if _NOT_XML_CHARACTER.search(text) is not None:
+        _refuse_unwritable(model, None)
+        raise AssertionError(f"{model.MESSAGE_TYPE}: the writer itself wrote a character XML does not allow")
+    return text.encode()
+
+
+def _refuse_unwritable(model: Message, cause: BaseException | None) -> None:
+    """Raise the ValueError naming the first field of `model` that holds a character XML 1.0 does not allow."""
+    found = _unwritable(model)
+    if found is None:
+        return
+    field, character = found
+    raise ValueError(
+        f"{model.MESSAGE_TYPE} {field}: {character!r} (U+{ord(character):04X}) is a character XML 1.0 does not "
+        "allow (a control character other than tab, LF and CR, a lone surrogate, U+FFFE or U+FFFF)"
+    ) from cause
 
 
 _NOT_XML_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -740,6 +819,11 @@ def _unwritable(model: object, prefix: str = "") -> tuple[str, str] | None:
             character = _NOT_XML_CHARACTER.search(value)
             if character is not None:
                 return f"{prefix}{field.name}", character.group()
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                nested = _unwritable(item, f"{prefix}{field.name}[{index}].")
+                if nested is not None:
+                    return nested
         else:
             nested = _unwritable(value, f"{prefix}{field.name}.")
             if nested is not None:

@@ -18,13 +18,16 @@ from corridor.iso20022.models.common import (
     Children,
     Message,
     MessageError,
+    amount_xml,
     body_of,
     check_code,
     check_date,
     check_text,
     check_timestamp,
     check_uetr,
+    date_xml,
     document,
+    escape_text,
     find,
     find_all,
     need,
@@ -35,10 +38,12 @@ from corridor.iso20022.models.common import (
     sub,
     text,
     text_or_none,
+    timestamp_xml,
     write_account,
     write_amount,
     write_date,
     write_timestamp,
+    written_document,
 )
 from corridor.money import Currency, Money, MoneyError, currency
 
@@ -104,6 +109,30 @@ def _write_entry(parent: etree._Element, entry: Entry) -> None:
             sub(references, "UETR", entry.uetr)
     if entry.info is not None:
         sub(element, "AddtlNtryInf", entry.info)
+
+
+def _entry_xml(entry: Entry) -> str:
+    """What _write_entry writes, as text."""
+    day = date_xml("Dt", entry.booked)
+    parts = [
+        "<Ntry>",
+        amount_xml("Amt", entry.amount),
+        f"<CdtDbtInd>{_CREDIT if entry.credit else _DEBIT}</CdtDbtInd><Sts><Cd>{escape_text(entry.status)}</Cd></Sts>",
+        f"<BookgDt>{day}</BookgDt><ValDt>{day}</ValDt><AcctSvcrRef>{escape_text(entry.reference)}</AcctSvcrRef>",
+        f"<BkTxCd><Domn><Cd>{_DOMAIN}</Cd><Fmly><Cd>{_FAMILY[entry.credit]}</Cd>",
+        f"<SubFmlyCd>{_SUB_FAMILY}</SubFmlyCd></Fmly></Domn></BkTxCd>",
+    ]
+    if entry.end_to_end_id is not None or entry.uetr is not None:
+        parts.append("<NtryDtls><TxDtls><Refs>")
+        if entry.end_to_end_id is not None:
+            parts.append(f"<EndToEndId>{escape_text(entry.end_to_end_id)}</EndToEndId>")
+        if entry.uetr is not None:
+            parts.append(f"<UETR>{escape_text(entry.uetr)}</UETR>")
+        parts.append("</Refs></TxDtls></NtryDtls>")
+    if entry.info is not None:
+        parts.append(f"<AddtlNtryInf>{escape_text(entry.info)}</AddtlNtryInf>")
+    parts.append("</Ntry>")
+    return "".join(parts)
 
 
 def _read_credit(element: etree._Element | Children, where: str) -> bool:
@@ -327,6 +356,20 @@ class Notification(Message):
         for entry in self.entries:
             _write_entry(notification, entry)
         return root
+
+    def to_xml(self) -> bytes:
+        """Written as text, not as a tree: a bank writes one per booked movement and only stores it, and the text is
+        the bytes to_element's tree serializes to (tests/iso20022/test_codec_fast_paths.py)."""
+        parts = [
+            f"<{self.BODY}><GrpHdr><MsgId>{escape_text(self.message_id)}</MsgId>",
+            timestamp_xml("CreDtTm", self.created),
+            f"</GrpHdr><Ntfctn><Id>{escape_text(self.notification_id)}</Id>",
+            f"<Acct><Id><Othr><Id>{escape_text(self.account)}</Id></Othr></Id>",
+            f"<Ccy>{escape_text(self.account_currency.code)}</Ccy></Acct>",
+            *(_entry_xml(entry) for entry in self.entries),
+            f"</Ntfctn></{self.BODY}>",
+        ]
+        return written_document(self, "".join(parts))
 
     @classmethod
     def from_element(cls, root: etree._Element) -> Self:
