@@ -672,3 +672,25 @@ def test_a_return_the_payees_bank_cannot_fund_waits_pdng_and_settles_once_liquid
                 assert mirror == settled, bank
 
     asyncio.run(scenario())
+
+
+def test_a_node_keeps_no_lock_for_a_payment_once_it_is_done(tmp_path: Path) -> None:
+    """Each node locks a payment while a message of it runs; one lock per payment ever handled would grow forever."""
+
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            uetrs = [
+                await net.pay(
+                    debtor_account=VE_IMPORTER,
+                    creditor_account=RU_EXPORTER,
+                    amount=Money.of("10", "RUB"),
+                    idempotency_key=f"locks-{n}",
+                )
+                for n in range(5)
+            ]
+            for uetr in uetrs:
+                await settle_everywhere(net, uetr, VE_TO_RU_HOPS)
+            await net.quiesce()
+            assert {bic: node._locks for bic, node in net.nodes.items() if node._locks} == {}
+
+    asyncio.run(scenario())

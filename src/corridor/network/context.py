@@ -9,7 +9,6 @@ transfers already there (`exists`) rather than moving money twice.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import secrets
@@ -165,6 +164,8 @@ class Context:
     now_ns: int
     sent: list[tuple[str, str]] = field(default_factory=list)
     ticket: Ticket | None = None
+    _now: datetime | None = field(default=None, init=False, repr=False)
+    _at: str | None = field(default=None, init=False, repr=False)
 
     @property
     def bic(self) -> str:
@@ -174,18 +175,25 @@ class Context:
     def ledger(self) -> Ledger:
         return self.services.ledger
 
-    @functools.cached_property
+    @property
     def now(self) -> datetime:
-        return utc_time(self.now_ns)
+        now = self._now
+        if now is None:
+            now = self._now = utc_time(self.now_ns)
+        return now
 
     @property
     def today(self) -> date:
         return self.now.date()
 
-    @functools.cached_property
+    @property
     def at(self) -> str:
-        """The handler's time as every record of its unit carries it (formatted once: a handler writes several)."""
-        return iso_time(self.now_ns)
+        """The handler's time as every record of its unit carries it, formatted once (a handler writes several;
+        functools.cached_property would take a lock on every read on Python 3.11)."""
+        at = self._at
+        if at is None:
+            at = self._at = iso_time(self.now_ns)
+        return at
 
     def new_message_id(self) -> str:
         return new_message_id(self.bic)

@@ -82,6 +82,51 @@ def _parked_row(
     )
 
 
+class _KeyLock:
+    """A lock for one key, and how many runs hold or wait for it: at none, it is dropped, so the node keeps locks
+    only for the payments in progress rather than one for every payment it ever handled."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
+class _Holding:
+    """`async with node._lock(key)`: holds the key's lock, made on first use and dropped by its last user."""
+
+    __slots__ = ("_entry", "_key", "_locks")
+
+    def __init__(self, locks: dict[str, _KeyLock], key: str) -> None:
+        self._locks = locks
+        self._key = key
+        self._entry: _KeyLock | None = None
+
+    async def __aenter__(self) -> None:
+        entry = self._locks.get(self._key)
+        if entry is None:
+            entry = self._locks[self._key] = _KeyLock()
+        entry.users += 1
+        self._entry = entry
+        try:
+            await entry.lock.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._entry is not None
+        self._entry.lock.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        assert self._entry is not None
+        self._entry.users -= 1
+        if self._entry.users == 0:
+            del self._locks[self._key]
+
+
 class Node:
     def __init__(
         self,
@@ -104,7 +149,7 @@ class Node:
         store = NodeStore(data_dir / "node.db")
         self.services = NodeServices(bic, key, directory, ledger, store, clock, config or {})
         self.role = role_factory(self.services)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _KeyLock] = {}
         self._waiters: dict[str, list[tuple[tuple[str, ...], asyncio.Future[str]]]] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -192,11 +237,8 @@ class Node:
                 if state in states and not future.done():
                     future.set_result(state)
 
-    def _lock(self, key: str) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
+    def _lock(self, key: str) -> _Holding:
+        return _Holding(self._locks, key)
 
     # -- receiving ------------------------------------------------------------------------------------------------
 
@@ -275,10 +317,10 @@ class Node:
                     envelope.absorb(unit)
 
             try:
-                if len(messages) == 1:
-                    await run(0, messages[0])
-                else:
-                    await asyncio.gather(*(run(part, message) for part, message in enumerate(messages)))
+                # One after another: handlers apply their ledger transfers inline and wait for nothing else, so a
+                # task each (as they had while every ledger call waited for a commit) would only add its cost.
+                for part, message in enumerate(messages):
+                    await run(part, message)
                 await self.batcher.commit(ticket, envelope)
             except DuplicateMessage:
                 self.duplicates += 1

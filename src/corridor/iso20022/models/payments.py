@@ -256,7 +256,6 @@ class CreditTransfer(Message):
             fx_quote=_read_fx_quote(tx),
         )
 
-
     @classmethod
     def read_fast(cls, root: etree._Element) -> list[Self]:
         """Every transaction of a pacs.008 in the exact shape Corridor's writers give (one, or a bulk document of

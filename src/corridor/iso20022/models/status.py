@@ -157,7 +157,6 @@ class PaymentStatus(Message):
             acceptance_time=None if accepted is None else read_timestamp(accepted, "TxInfAndSts/AccptncDtTm"),
         )
 
-
     @classmethod
     def read_fast(cls, root: etree._Element) -> list[Self]:
         """Every status of a pacs.002 in the exact shape Corridor's writers give (one, with the group's
