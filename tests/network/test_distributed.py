@@ -18,7 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from corridor.cli.main import app
+from corridor.fx.quotes import Quote
 from corridor.ledger import Ledger
+from corridor.money import Money
 from corridor.network.transport.nats import delete_stream
 from corridor.node.config import ConfigError, load_node_config
 from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
@@ -244,3 +246,30 @@ def test_network_pay_without_a_reachable_nats_says_so_in_one_line(tmp_path: Path
     assert result.exit_code == 1
     assert "cannot reach NATS at nats://127.0.0.1:9" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_payment_asked_to_wait_is_answered_once_it_is_final(network_dir: Path) -> None:
+    async def scenario(network: DistributedNetwork) -> tuple[str, str, str]:
+        uetr, state = await network.pay_and_wait(VE_IMPORTER, RU_EXPORTER, "3.00 RUB", "dist-pay-and-wait")
+        return uetr, state, (await network.call("ORINVECA", "state", {"uetr": uetr}))["state"]
+
+    uetr, state, recorded = using(network_dir, scenario)
+    assert len(uetr) == 36 and state == recorded == "completed"
+
+
+def test_the_fx_provider_quotes_several_payments_in_one_request_each_answered_on_its_own(network_dir: Path) -> None:
+    uetrs = [str(uuid.uuid4()) for _ in range(3)]
+
+    async def scenario(network: DistributedNetwork) -> dict[str, Any]:
+        requests = [
+            {"uetr": uetrs[0], "sell_currency": "VES", "buy_currency": "RUB", "buy": "100.00 RUB"},
+            {"uetr": uetrs[1], "sell_currency": "RUB", "buy_currency": "VES", "sell": "100.00 RUB"},
+            {"uetr": uetrs[2], "sell_currency": "RUB", "buy_currency": "XAF", "sell": "100.00 RUB"},
+        ]
+        return await network.call("FXCRRUMM", "quote_many", {"requests": requests})
+
+    answers = using(network_dir, scenario)["answers"]
+    first, second = (Quote.from_token(answer["token"]) for answer in answers[:2])
+    assert (first.uetr, first.buy) == (uetrs[0], Money.of("100.00", "RUB"))
+    assert (second.uetr, second.sell) == (uetrs[1], Money.of("100.00", "RUB"))
+    assert answers[2]["error"]["code"] == "AM03"  # no rate for that pair: this one alone is refused

@@ -43,7 +43,7 @@ from corridor.network.identity import SigningKey, verify_signature
 from corridor.network.transport.memory import MemoryTransport
 from corridor.network.transport.nats import delete_stream
 from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
-from corridor.node.network import FINAL_STATES, EmbeddedNetwork
+from corridor.node.network import EmbeddedNetwork
 from corridor.scenario.model import Scenario, load_scenario
 
 CEILING_SECONDS = 1.0
@@ -115,14 +115,21 @@ class EmbeddedDriver:
 
 
 class DistributedDriver:
+    """Each payment is one control request to its payer's bank that answers once the payment is final."""
+
     def __init__(self, network: DistributedNetwork) -> None:
         self.network = network
+        self.final: dict[str, str] = {}
 
     async def pay(self, route: Route, key: str) -> str:
-        return await self.network.pay(route.debtor, route.creditor, route.amount, key, timeout_s=PAYMENT_TIMEOUT_S)
+        uetr, state = await self.network.pay_and_wait(
+            route.debtor, route.creditor, route.amount, key, timeout_s=PAYMENT_TIMEOUT_S
+        )
+        self.final[uetr] = state
+        return uetr
 
     async def settle(self, route: Route, uetr: str) -> str:
-        return await self.network.wait(route.payer_bank, uetr, FINAL_STATES, timeout_s=PAYMENT_TIMEOUT_S)
+        return self.final.pop(uetr)
 
 
 def _percentile(values: list[float], p: float) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from corridor.fx.provider import FxProviderRole
@@ -50,6 +52,39 @@ async def pay(
 
     await node.run(start, lock=uetr)
     return uetr
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteRequest:
+    """What a bank asks the FX provider for one payment: a currency pair and the side the payer fixed."""
+
+    uetr: str
+    sell_currency: str
+    buy_currency: str
+    fixed: dict[str, Money]
+
+
+async def quotes(node: Node, requests: Sequence[QuoteRequest]) -> list[Quote | Exception]:
+    """Quotes for several payments in one local action (one commit for all), each as `quote` gives it, or the
+    exception that refused it (a QuoteError with its ISO reason)."""
+    provider = node.role
+    assert isinstance(provider, FxProviderRole), f"{node.bic} is not an FX provider"
+
+    async def make_all(ctx: Context) -> list[Quote | Exception]:
+        made: list[Quote | Exception] = []
+        for request in requests:
+            currencies = (request.sell_currency, request.buy_currency)
+            fixed = request.fixed
+            try:
+                made.append(
+                    await provider.quote(ctx, request.uetr, *currencies, buy=fixed.get("buy"), sell=fixed.get("sell"))
+                )
+            except ValueError as exc:  # a QuoteError (with its ISO reason) or a bad amount
+                made.append(exc)
+        return made
+
+    result: list[Quote | Exception] = await node.run(make_all, locks=[request.uetr for request in requests])
+    return result
 
 
 async def quote(node: Node, uetr: str, sell_currency: str, buy_currency: str, **fixed: Money) -> Quote:

@@ -24,7 +24,7 @@ from nats.aio.client import Client
 from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import connect_bounded
 from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, NodeConfig, load_node_config
-from corridor.node.network import build_directory, load_or_create_key
+from corridor.node.network import FINAL_STATES, build_directory, load_or_create_key
 from corridor.node.rpc import RpcClient, RpcError
 from corridor.scenario.model import Scenario, load_scenario
 
@@ -196,6 +196,21 @@ class DistributedNetwork:
         }
         result = await self.rpc.call(bank, "pay", params, timeout_s=timeout_s)
         return str(result["uetr"])
+
+    async def pay_and_wait(
+        self, debtor_account: str, creditor_account: str, amount: str, idempotency_key: str, timeout_s: float = 30.0
+    ) -> tuple[str, str]:
+        """Pay and wait for the payer's bank to record the payment final, in one request: (UETR, final state)."""
+        bank = self.scenario.account(debtor_account).bank
+        params = {
+            "debtor_account": debtor_account,
+            "creditor_account": creditor_account,
+            "amount": amount,
+            "idempotency_key": idempotency_key,
+            "wait": {"states": list(FINAL_STATES), "timeout_s": timeout_s},
+        }
+        result = await self.rpc.call(bank, "pay", params, timeout_s=timeout_s + 5)
+        return str(result["uetr"]), str(result["state"])
 
     async def wait(self, bic: str, uetr: str, states: tuple[str, ...], timeout_s: float = 30.0) -> str:
         params = {"uetr": uetr, "states": list(states), "timeout_s": timeout_s}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -193,9 +193,14 @@ class Node:
         self.store.close()
         self.ledger.close()
 
-    async def run(self, action: Callable[[Context], Awaitable[Any]], *, lock: str | None = None) -> Any:
-        """Run a local action (an API call, a setup step) with the same transaction rules as a message."""
-        async with self._lock(lock) if lock else contextlib.nullcontext():
+    async def run(
+        self, action: Callable[[Context], Awaitable[Any]], *, lock: str | None = None, locks: Sequence[str] = ()
+    ) -> Any:
+        """Run a local action (an API call, a setup step) with the same transaction rules as a message, holding the
+        lock of `lock` and of each of `locks` (taken in one order, as a delivery takes its envelope's)."""
+        async with contextlib.AsyncExitStack() as held:
+            for key in sorted({*locks, *([lock] if lock else [])}):
+                await held.enter_async_context(self._lock(key))
             ticket = self.batcher.ticket()
             ctx = Context(self.services, Unit(), self.services.clock(), ticket=ticket)
             self.batcher.start(ticket)

@@ -35,6 +35,9 @@ from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.model import Scenario, ScenarioError, load_scenario
 
 STATE_WAIT_MAX_S = 60.0
+QUOTES_PER_REQUEST_MAX = 256
+QUOTE_REQUESTS_IN_FLIGHT = 2
+"""A bank's quote requests on their way to the FX provider at once; more payments wait and share the next one."""
 
 
 def _money(params: dict[str, Any], key: str) -> Money:
@@ -86,7 +89,12 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
             raise RpcError("timeout", str(exc)) from None
 
     async def pay(params: dict[str, Any]) -> dict[str, Any]:
+        """Start a payment; with `wait` ({"states": [...], "timeout_s": N}), answer only once it is in one of those
+        states, so one request does what `pay` then `wait` did."""
         remittance = params.get("remittance")
+        wait_for = params.get("wait")
+        if wait_for is not None and not isinstance(wait_for, dict):
+            raise RpcError("bad_request", "wait must be an object with states and timeout_s")
         uetr = await actions.pay(
             node,
             scenario,
@@ -96,16 +104,24 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
             idempotency_key=_text(params, "idempotency_key"),
             remittance=remittance if isinstance(remittance, str) else None,
         )
-        return {"uetr": uetr}
+        if wait_for is None:
+            return {"uetr": uetr}
+        return {"uetr": uetr} | await wait(wait_for | {"uetr": uetr})
 
     async def quote(params: dict[str, Any]) -> dict[str, Any]:
-        fixed = {side: _money(params, side) for side in ("sell", "buy") if side in params}
-        if len(fixed) != 1:
-            raise RpcError("bad_request", "give exactly one of sell or buy")
-        made = await actions.quote(
-            node, _text(params, "uetr"), _text(params, "sell_currency"), _text(params, "buy_currency"), **fixed
-        )
+        request = _quote_request(params)
+        made = await actions.quote(node, request.uetr, request.sell_currency, request.buy_currency, **request.fixed)
         return {"token": made.token()}
+
+    async def quote_many(params: dict[str, Any]) -> dict[str, Any]:
+        """Quotes for several payments in one request and one commit: what a bank's quote service sends when its
+        payments come faster than one request's round trip (remote_quotes). Each answer is a token or an error."""
+        requests = params.get("requests")
+        if not isinstance(requests, list) or not 1 <= len(requests) <= QUOTES_PER_REQUEST_MAX:
+            raise RpcError("bad_request", f"requests must be a list of 1 to {QUOTES_PER_REQUEST_MAX} quote requests")
+        asked = [_quote_request(request) for request in requests]
+        made = await actions.quotes(node, asked)
+        return {"answers": [_quote_answer(answer) for answer in made]}
 
     async def liquidity(params: dict[str, Any], *, withdraw: bool) -> dict[str, Any]:
         central_bank = node.role
@@ -127,20 +143,88 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
     if role == "bank":
         served["pay"] = pay
     if role == "fx_provider":
-        served["quote"] = quote
+        served |= {"quote": quote, "quote_many": quote_many}
     return served
 
 
+def _quote_fixed(params: dict[str, Any]) -> dict[str, Money]:
+    fixed: dict[str, Money] = {side: _money(params, side) for side in ("sell", "buy") if side in params}
+    if len(fixed) != 1:
+        raise RpcError("bad_request", "give exactly one of sell or buy")
+    return fixed
+
+
+def _quote_request(params: object) -> actions.QuoteRequest:
+    if not isinstance(params, dict):
+        raise RpcError("bad_request", "a quote request is an object")
+    return actions.QuoteRequest(
+        _text(params, "uetr"), _text(params, "sell_currency"), _text(params, "buy_currency"), _quote_fixed(params)
+    )
+
+
+def _quote_answer(answer: Quote | Exception) -> dict[str, Any]:
+    if isinstance(answer, Quote):
+        return {"token": answer.token()}
+    code = getattr(answer, "code", None)
+    return {"error": {"code": code if isinstance(code, str) else "bad_request", "message": str(answer)}}
+
+
+class RemoteQuotes:
+    """A bank's quote service in a distributed network: the FX provider's node asked over the control interface.
+
+    Requests are sent as soon as they come while fewer than QUOTE_REQUESTS_IN_FLIGHT are on their way; beyond that
+    they wait and go together in the next request (`quote_many`), Nagle's trade: an idle bank waits for nothing,
+    a busy one pays one round trip, one commit and one reply for many payments instead of one each."""
+
+    def __init__(self, rpc: RpcClient, provider: str) -> None:
+        self._rpc = rpc
+        self._provider = provider
+        self._waiting: list[tuple[dict[str, str], asyncio.Future[Quote]]] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, uetr: str, sell_currency: str, buy_currency: str, **fixed: Money) -> Quote:
+        request = {"uetr": uetr, "sell_currency": sell_currency, "buy_currency": buy_currency}
+        request |= {side: str(amount) for side, amount in fixed.items()}
+        future: asyncio.Future[Quote] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        self._send()
+        return await future
+
+    def _send(self) -> None:
+        while self._waiting and self._in_flight < QUOTE_REQUESTS_IN_FLIGHT:
+            batch = self._waiting[:QUOTES_PER_REQUEST_MAX]
+            del self._waiting[:QUOTES_PER_REQUEST_MAX]
+            self._in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._ask(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _ask(self, batch: list[tuple[dict[str, str], asyncio.Future[Quote]]]) -> None:
+        try:
+            result = await self._rpc.call(self._provider, "quote_many", {"requests": [r for r, _ in batch]})
+            answers = result["answers"]
+            if not isinstance(answers, list) or len(answers) != len(batch):
+                raise RpcError("internal", f"{self._provider} answered {len(batch)} quote requests wrongly")
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if future.done():
+                    continue
+                if "error" in answer:
+                    future.set_exception(RpcError(str(answer["error"]["code"]), str(answer["error"]["message"])))
+                else:
+                    future.set_result(Quote.from_token(str(answer["token"])))
+        except Exception as exc:  # the whole request failed (unreachable, timeout): every payment in it hears so
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        finally:
+            self._in_flight -= 1
+            self._send()
+
+
 def remote_quotes(rpc: RpcClient, provider: str) -> Callable[..., Any]:
-    """A bank's quote service in a distributed network: ask the FX provider's node over the control interface."""
-
-    async def quote_service(uetr: str, sell_currency: str, buy_currency: str, **fixed: Money) -> Quote:
-        params = {"uetr": uetr, "sell_currency": sell_currency, "buy_currency": buy_currency}
-        params |= {side: str(amount) for side, amount in fixed.items()}
-        result = await rpc.call(provider, "quote", params)
-        return Quote.from_token(str(result["token"]))
-
-    return quote_service
+    """A bank's quote service in a distributed network (RemoteQuotes)."""
+    return RemoteQuotes(rpc, provider)
 
 
 def load_parts(config: NodeConfig) -> tuple[Scenario, SigningKey, Directory]:

@@ -52,6 +52,10 @@ FETCH_BATCH = 64
 FETCH_TIMEOUT_S = 1.0
 """Long-poll length of one fetch; the server answers as soon as a message arrives, so this bounds only how long an
 idle loop takes to notice it was cancelled or that the connection came back."""
+FETCH_INTERVAL_S = 0.005
+"""Least time between two fetches when the last one took everything waiting: a wake-up of a process costs tens of
+microseconds here and a fetch several messages to and from the server, so at moderate load taking what arrived in
+5 ms at once costs far less than taking each message as it comes, for at most 5 ms more per hop."""
 MAX_IN_FLIGHT = 256
 """Handlers one participant runs at once, as in the in-process transport: the node's group commits batch them and
 it serializes the messages of one payment itself. 1 gives strictly sequential handling."""
@@ -98,6 +102,7 @@ class NatsTransport:
         redelivery_delay_s: float = REDELIVERY_DELAY_S,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         max_in_flight: int = MAX_IN_FLIGHT,
+        fetch_interval_s: float = FETCH_INTERVAL_S,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -112,6 +117,7 @@ class NatsTransport:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._max_in_flight = max_in_flight
+        self._fetch_interval_s = fetch_interval_s
         self._tasks: list[asyncio.Task[None]] = []
         """Fetch loops and keep-alive tickers, one of each per subscription."""
         self._running: set[asyncio.Task[None]] = set()
@@ -310,12 +316,22 @@ class NatsTransport:
 
         backoff = MIN_BACKOFF_S
         batch: list[Msg] = []
+        loop = asyncio.get_running_loop()
+        fetched_at = 0.0
         try:
             while not self._closed:
+                # Paced: after a fetch that emptied the backlog, the next waits out FETCH_INTERVAL_S, so that the
+                # messages arriving meanwhile come in one fetch and one wake-up rather than one each.
+                if len(batch) < FETCH_BATCH:
+                    pause = fetched_at + self._fetch_interval_s - loop.time()
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                fetched_at = loop.time()
                 try:
                     batch = await psub.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
                 except nats.errors.TimeoutError:
                     backoff = MIN_BACKOFF_S  # an idle long poll, or a reconnect in progress
+                    batch = []
                     continue
                 except nats.js.errors.NotFoundError:
                     # The consumer (or the whole stream) vanished: the server lost its state or an operator
