@@ -43,6 +43,8 @@ REPLAY_WINDOW_NS = 24 * 3600 * 1_000_000_000
 """A message created longer ago than this is refused as a replay; the inbox keeps ids at least this long."""
 CLOCK_SKEW_NS = 5 * 60 * 1_000_000_000
 TIMER_PERIOD_S = 0.1
+MARK_SENT_S = 1.0
+MARK_SENT_ROWS = 1024
 
 
 class Role(Protocol):
@@ -416,15 +418,26 @@ class Node:
                 log.exception("timer pass failed at %s; retrying", self.bic)
 
     async def _relay(self) -> None:
+        """Publish the outbox in order until the transport accepts each message.
+
+        Which rows went out is kept in memory (`after`) and written to the store only every MARK_SENT_S or
+        MARK_SENT_ROWS rows, in a transaction of its own that nothing waits for: a row published but not yet marked
+        is only published again after a restart, and the transport's deduplication or the receiver's inbox drops
+        it, so a commit per relay pass would buy nothing."""
         after = 0
+        unmarked: list[int] = []
+        marked_at = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake_or_timeout(0.5)
             try:
                 while rows := self.store.unsent(256, after=after):
                     await self.transport.publish_many([(row.recipient, row.message_id, row.data) for row in rows])
-                    await asyncio.wrap_future(
-                        self.store.mark_sent([r.seq for r in rows], iso_time(self.services.clock()))
-                    )
+                    after = rows[-1].seq
+                    unmarked.extend(row.seq for row in rows)
+                if unmarked and (len(unmarked) >= MARK_SENT_ROWS or loop.time() - marked_at >= MARK_SENT_S):
+                    self.store.mark_sent(unmarked, iso_time(self.services.clock()))
+                    unmarked, marked_at = [], loop.time()
             except TransportError as exc:
                 log.warning("transport refused a message from %s (%s); the outbox keeps it", self.bic, exc)
                 await asyncio.sleep(0.5)
