@@ -1,5 +1,6 @@
-"""A bank's quote service in distributed mode (node/service.py, RemoteQuotes): while requests are on their way to
-the FX provider, later payments wait and share one request; each payment still gets its own quote or refusal."""
+"""A bank's quote service in distributed mode (node/service.py, RemoteQuotes): quotes asked together share one
+request to the FX provider, and while requests are on their way later ones wait and share the next; each payment
+still gets its own quote or refusal."""
 
 from __future__ import annotations
 
@@ -48,19 +49,27 @@ class FakeProvider:
         return {"answers": answers}
 
 
-def test_payments_beyond_the_requests_in_flight_share_the_next_request_and_each_gets_its_own_answer() -> None:
+def test_quotes_asked_together_share_a_request_and_later_ones_wait_for_a_free_one() -> None:
     async def scenario() -> tuple[list[list[str]], list[Any]]:
         provider = FakeProvider()
         quotes = RemoteQuotes(provider, "FXCRRUMM")  # type: ignore[arg-type]
-        asked = [asyncio.create_task(quotes(uetr, "VES", "RUB", buy=Money.parse("10.00 RUB"))) for uetr in UETRS]
+
+        def ask(uetrs: list[str]) -> list[asyncio.Task[Any]]:
+            return [asyncio.create_task(quotes(uetr, "VES", "RUB", buy=Money.parse("10.00 RUB"))) for uetr in uetrs]
+
+        asked = ask(UETRS[:3])  # one turn of the loop: one request
+        await asyncio.sleep(0.01)
+        asked += ask(UETRS[3:5])  # a later turn: a second request, while the first is on its way
+        await asyncio.sleep(0.01)
+        asked += ask(UETRS[5:])  # QUOTE_REQUESTS_IN_FLIGHT are on their way: this one waits for one to come back
         await asyncio.sleep(0.01)
         provider.release.set()
         answers = await asyncio.gather(*asked, return_exceptions=True)
         return provider.requests, answers
 
+    assert QUOTE_REQUESTS_IN_FLIGHT == 2
     requests, answers = asyncio.run(scenario())
-    assert requests[:QUOTE_REQUESTS_IN_FLIGHT] == [[uetr] for uetr in UETRS[:QUOTE_REQUESTS_IN_FLIGHT]]
-    assert requests[QUOTE_REQUESTS_IN_FLIGHT:] == [UETRS[QUOTE_REQUESTS_IN_FLIGHT:]]
+    assert requests == [UETRS[:3], UETRS[3:5], UETRS[5:]]
     assert [answer.uetr for answer in answers[:-1]] == UETRS[:-1]
     assert isinstance(answers[-1], RpcError) and answers[-1].code == "AM03"
 

@@ -253,7 +253,10 @@ class StateMachine:
             if state is not None:
                 account_ids.add(state.debit)
                 account_ids.add(state.credit)
-        transfer_ids |= pending_ids
+            else:
+                # Not a pending transfer storage knows: only the stored transfer itself tells "not pending" (it
+                # exists, without the flag) from "not found". A pending one in the view needs no lookup.
+                transfer_ids.add(p)
         transfer_ids -= self._created.keys()
         ceiling = self._max_transfer_id
         lookup = [i for i in transfer_ids if i <= ceiling]

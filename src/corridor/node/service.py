@@ -172,15 +172,17 @@ def _quote_answer(answer: Quote | Exception) -> dict[str, Any]:
 class RemoteQuotes:
     """A bank's quote service in a distributed network: the FX provider's node asked over the control interface.
 
-    Requests are sent as soon as they come while fewer than QUOTE_REQUESTS_IN_FLIGHT are on their way; beyond that
-    they wait and go together in the next request (`quote_many`), Nagle's trade: an idle bank waits for nothing,
-    a busy one pays one round trip, one commit and one reply for many payments instead of one each."""
+    The quotes asked in one turn of the event loop go in one request (`quote_many`), sent at the end of that turn
+    while fewer than QUOTE_REQUESTS_IN_FLIGHT are on their way; beyond that they wait and go together in the next
+    request. Nagle's trade: an idle bank waits for nothing, a busy one pays one round trip, one commit and one reply
+    for many payments instead of one each."""
 
     def __init__(self, rpc: RpcClient, provider: str) -> None:
         self._rpc = rpc
         self._provider = provider
         self._waiting: list[tuple[dict[str, str], asyncio.Future[Quote]]] = []
         self._in_flight = 0
+        self._flush_soon = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, uetr: str, sell_currency: str, buy_currency: str, **fixed: Money) -> Quote:
@@ -192,6 +194,14 @@ class RemoteQuotes:
         return await future
 
     def _send(self) -> None:
+        if not self._flush_soon:
+            # Requests made in the same turn of the event loop (a fetch's deliveries, payments started together) go
+            # in one request: the flush runs once they are all queued.
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_soon = False
         while self._waiting and self._in_flight < QUOTE_REQUESTS_IN_FLIGHT:
             batch = self._waiting[:QUOTES_PER_REQUEST_MAX]
             del self._waiting[:QUOTES_PER_REQUEST_MAX]
@@ -219,7 +229,7 @@ class RemoteQuotes:
                     future.set_exception(exc)
         finally:
             self._in_flight -= 1
-            self._send()
+            self._flush()
 
 
 def remote_quotes(rpc: RpcClient, provider: str) -> Callable[..., Any]:

@@ -52,10 +52,11 @@ FETCH_BATCH = 64
 FETCH_TIMEOUT_S = 1.0
 """Long-poll length of one fetch; the server answers as soon as a message arrives, so this bounds only how long an
 idle loop takes to notice it was cancelled or that the connection came back."""
-FETCH_INTERVAL_S = 0.005
-"""Least time between two fetches when the last one took everything waiting: a wake-up of a process costs tens of
-microseconds here and a fetch several messages to and from the server, so at moderate load taking what arrived in
-5 ms at once costs far less than taking each message as it comes, for at most 5 ms more per hop."""
+FETCH_INTERVAL_S = 0.025
+"""Least time between two fetches under load (the last one found several messages but not a full batch): a wake-up
+of a process costs tens of microseconds on this machine and a fetch several messages to and from the server, so at
+moderate load taking what arrived in 25 ms at once costs far less than taking each message as it comes, for at most
+25 ms more per hop (docs/benchmarks.md has the measurements that chose it)."""
 MAX_IN_FLIGHT = 256
 """Handlers one participant runs at once, as in the in-process transport: the node's group commits batch them and
 it serializes the messages of one payment itself. 1 gives strictly sequential handling."""
@@ -320,9 +321,10 @@ class NatsTransport:
         fetched_at = 0.0
         try:
             while not self._closed:
-                # Paced: after a fetch that emptied the backlog, the next waits out FETCH_INTERVAL_S, so that the
-                # messages arriving meanwhile come in one fetch and one wake-up rather than one each.
-                if len(batch) < FETCH_BATCH:
+                # Paced: after a fetch that found messages but not a full batch, the next waits out FETCH_INTERVAL_S,
+                # so that what arrives meanwhile comes in one fetch and one wake-up rather than one each. After an
+                # empty (timed out) fetch the next goes at once: an idle node answers its first message at once.
+                if 0 < len(batch) < FETCH_BATCH:
                     pause = fetched_at + self._fetch_interval_s - loop.time()
                     if pause > 0:
                         await asyncio.sleep(pause)
