@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -27,6 +28,7 @@ from corridor.ledger.codec import (
     id_bytes,
     u64_to_i64,
 )
+from corridor.ledger.idfilter import IdFilter
 from corridor.ledger.results import CreateAccountResult as AR
 from corridor.ledger.results import CreateTransferResult as TR
 from corridor.ledger.storage.base import CommitGroup, JournalEntry, PendingRecord, Storage
@@ -170,7 +172,7 @@ class GroupToken:
 class StateMachine:
     """Applies groups of batches. Call begin(), prefetch, apply batches, expire, then finish() for the rows."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, *, id_filter: bool = False) -> None:
         self._storage = storage
         self.accounts: dict[int, AccountState] = {}
         self.pending: dict[int, PendingState] = {}
@@ -185,6 +187,8 @@ class StateMachine:
         # Transfers created by groups not yet known to be committed: storage cannot answer for them yet.
         self._created: dict[int, tuple[Transfer, int, int, int, int, int, int]] = {}
         self._group_created: list[int] = []
+        # Random ids below the ceiling: the ids stored, and applied since, so that most new ones need no lookup.
+        self._ids: IdFilter | None = self._load_ids() if id_filter else None
         # Per-group state, reset by begin().
         self._existing: dict[int, Transfer] = {}
         self._rows: list[tuple[Any, ...]] = []
@@ -259,7 +263,11 @@ class StateMachine:
                 transfer_ids.add(p)
         transfer_ids -= self._created.keys()
         ceiling = self._max_transfer_id
-        lookup = [i for i in transfer_ids if i <= ceiling]
+        ids = self._ids
+        if ids is None:
+            lookup = [i for i in transfer_ids if i <= ceiling]
+        else:
+            lookup = [i for i in transfer_ids if i <= ceiling and i in ids]
         if lookup:
             # update, not replace: an inline group prefetches once per batch applied into it
             self._existing.update((t.id, t) for t in self._storage.load_transfers(lookup))
@@ -717,12 +725,22 @@ class StateMachine:
         dirty.add(cr)
         self._created[tid] = (t, ts, amount, dr.id, cr.id, ledger, code)
         self._group_created.append(tid)
+        if self._ids is not None:
+            self._ids.add(tid)
+            if self._ids.full:
+                self._ids = self._load_ids()
         if dr.flags & _HISTORY:
             self._balances.append((debit_b, ts, dr.dp, dr.dpo, dr.cp, dr.cpo))
         if cr.flags & _HISTORY:
             self._balances.append((credit_b, ts, cr.dp, cr.dpo, cr.cp, cr.cpo))
         if self._undo is not None:
             self._undo.append(partial(self._created.pop, tid))
+
+    def _load_ids(self) -> IdFilter:
+        """The filter of every id stored and every id applied but not known committed (a growing filter is rebuilt:
+        the ids it held are all in one of the two)."""
+        stored = self._storage.transfer_ids()
+        return IdFilter.of(itertools.chain(stored, self._created), self._storage.transfer_count() + len(self._created))
 
     def _stored_transfer(self, tid: int) -> Transfer:
         created = self._created.get(tid)

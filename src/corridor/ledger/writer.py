@@ -78,10 +78,12 @@ class Writer:
     while SQLite or PostgreSQL work, so applying and committing overlap on two cores.
     """
 
-    def __init__(self, storage: Storage, clock: Callable[[], int], name: str = "ledger") -> None:
+    def __init__(
+        self, storage: Storage, clock: Callable[[], int], name: str = "ledger", *, id_filter: bool = False
+    ) -> None:
         self._storage = storage
         self._clock = clock
-        self._state = StateMachine(storage)
+        self._state = StateMachine(storage, id_filter=id_filter)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._commits: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._slots = threading.BoundedSemaphore(PIPELINE_DEPTH + 1)

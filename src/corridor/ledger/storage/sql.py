@@ -205,6 +205,14 @@ class SqlStorage(ABC):
         head = self.journal_head()
         return head.last_ts if head else 0
 
+    def transfer_ids(self) -> Iterator[int]:
+        for row in _iterate(self._scan_cursor("SELECT id FROM transfers")):
+            yield id_int(row[0])
+
+    def transfer_count(self) -> int:
+        rows = self._fetchall("SELECT count(*) FROM transfers")
+        return int(rows[0][0])
+
     # --- queries ---------------------------------------------------------------------------------------------
 
     def lookup_accounts(self, ids: Collection[int]) -> list[Account]:
