@@ -6,8 +6,8 @@ provider's directory key signed it, it names this UETR, this currency pair and t
 expired. No round trip to the FX provider is needed while the payment is in flight, and no one can reuse a good
 quote for another payment or amount.
 
-All arithmetic is exact (Fraction) and every rounding is named: the payer's side is rounded up (the provider never
-sells below its quote), the payee's side down.
+All arithmetic is exact (integers and Fraction) and every rounding is named: the payer's side is rounded up (the
+provider never sells below its quote), the payee's side down.
 """
 
 from __future__ import annotations
@@ -24,6 +24,21 @@ from corridor.network.identity import SigningKey, verify_signature
 from corridor.scenario.model import FxSpec
 
 BASIS_POINTS = 10_000
+_DOMAIN = b"corridor-fx-quote-1\n"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    """Unpadded base64url back to bytes; refuses anything else (ValueError), padding and whitespace included."""
+    if not text or len(text) % 4 == 1 or not set(text) <= _B64URL:
+        raise ValueError("not unpadded base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 class QuoteError(ValueError):
@@ -51,6 +66,9 @@ class Quote:
     issued_ns: int
     expires_ns: int
     signature: bytes = field(default=b"", repr=False)
+    body: bytes = field(default=b"", repr=False, compare=False)
+    """The signed JSON as it came (from signing, or in the token): passing the quote on writes it as it is. Checking
+    never trusts it: `check` verifies the signature over the fields written again (`canonical`), as it always did."""
 
     @property
     def spread(self) -> Money:
@@ -59,10 +77,9 @@ class Quote:
     @property
     def rate(self) -> Decimal:
         """The all-in rate the payer gets (buy per sell), for pacs.008 XchgRate; display only, never for money."""
-        all_in = Fraction(self.buy.minor, 10**self.buy.currency.exponent) / Fraction(
-            self.sell.minor, 10**self.sell.currency.exponent
-        )
-        return (Decimal(all_in.numerator) / Decimal(all_in.denominator)).quantize(Decimal("0.0000000001"))
+        bought = self.buy.minor * 10**self.sell.currency.exponent
+        sold = self.sell.minor * 10**self.buy.currency.exponent
+        return (Decimal(bought) / Decimal(sold)).quantize(Decimal("0.0000000001"))
 
     def _body(self) -> dict[str, Any]:
         return {
@@ -78,33 +95,41 @@ class Quote:
             "expires_ns": self.expires_ns,
         }
 
+    def _written(self) -> bytes:
+        return json.dumps(self._body(), sort_keys=True, separators=(",", ":")).encode()
+
     def canonical(self) -> bytes:
-        return b"corridor-fx-quote-1\n" + json.dumps(self._body(), sort_keys=True, separators=(",", ":")).encode()
+        """What the provider signs: a domain line, then the compact JSON of the fields, keys sorted."""
+        return _DOMAIN + self._written()
 
     def signed(self, key: SigningKey) -> Quote:
-        return replace(self, signature=key.sign(self.canonical()))
+        body = self._written()
+        return replace(self, signature=key.sign(_DOMAIN + body), body=body)
 
     def token(self) -> str:
-        """The quote as one base64 string, signature included, for a pacs.008's supplementary data."""
-        body = self._body() | {"signature": base64.b64encode(self.signature).decode()}
-        return base64.b64encode(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).decode()
+        """The quote as one string for a pacs.008's supplementary data: the signed JSON and the signature, each in
+        unpadded base64url, joined by a dot."""
+        return f"{_b64(self.body or self._written())}.{_b64(self.signature)}"
 
     @classmethod
     def from_token(cls, token: str) -> Quote:
         try:
-            body = json.loads(base64.b64decode(token, validate=True))
+            body_text, signature_text = token.split(".")
+            body = _unb64(body_text)
+            fields = json.loads(body)
             return cls(
-                quote_id=str(body["quote_id"]),
-                uetr=str(body["uetr"]),
-                provider=str(body["provider"]),
-                sell=Money(int(body["sell"][0]), currency(str(body["sell"][1]))),
-                sell_at_mid=Money(int(body["sell_at_mid"][0]), currency(str(body["sell_at_mid"][1]))),
-                buy=Money(int(body["buy"][0]), currency(str(body["buy"][1]))),
-                mid=str(body["mid"]),
-                spread_bp=int(body["spread_bp"]),
-                issued_ns=int(body["issued_ns"]),
-                expires_ns=int(body["expires_ns"]),
-                signature=base64.b64decode(str(body["signature"]), validate=True),
+                quote_id=str(fields["quote_id"]),
+                uetr=str(fields["uetr"]),
+                provider=str(fields["provider"]),
+                sell=Money(int(fields["sell"][0]), currency(str(fields["sell"][1]))),
+                sell_at_mid=Money(int(fields["sell_at_mid"][0]), currency(str(fields["sell_at_mid"][1]))),
+                buy=Money(int(fields["buy"][0]), currency(str(fields["buy"][1]))),
+                mid=str(fields["mid"]),
+                spread_bp=int(fields["spread_bp"]),
+                issued_ns=int(fields["issued_ns"]),
+                expires_ns=int(fields["expires_ns"]),
+                signature=_unb64(signature_text),
+                body=body,
             )
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise QuoteError(f"FX quote is malformed: {exc}") from None

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from corridor.handoff import Answer, LoopAnswer
 
@@ -69,6 +69,8 @@ CREATE TABLE IF NOT EXISTS parked (
 GROUP_MAX = 512
 PAYMENT_CACHE_MAX = 100_000
 """Payment records kept in memory, most recently written; a record not among them is read from the file."""
+KV_CACHE_MAX = 100_000
+"""Small values kept in memory likewise (the FX provider keeps a quote per payment there)."""
 
 
 class DuplicateMessage(Exception):
@@ -168,10 +170,12 @@ class Unit:
     def reject(self, at: str, sender: str | None, message_id: str | None, reason: str, detail: str) -> None:
         self.rejected.append((at, sender, message_id, reason, detail))
 
-    def _committed(self, cache: PaymentCache) -> None:
-        """The unit is durable: its payment records become what `NodeStore.payment` answers."""
+    def _committed(self, cache: PaymentCache, kv: RecentCache[str]) -> None:
+        """The unit is durable: its payment records and kv values become what `NodeStore.payment` and `get` answer."""
         for uetr, (state, _, data) in self.payments.items():
-            cache.put(uetr, state, data)
+            cache.put(uetr, (state, data))
+        for key, value in self.kv.items():
+            kv.put(key, value)
 
     def _apply(self, conn: sqlite3.Connection) -> None:
         if self.inbox is not None:
@@ -303,30 +307,36 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class PaymentCache:
-    """The most recently committed payment records, (state, JSON): loaded when the store opens, then filled only by
-    the writer after a commit, so it is never older than the file.
+V = TypeVar("V")
 
-    While it holds every record (none was ever dropped), a payment it lacks does not exist, which spares the file
-    a read for each new payment; once the bound has dropped the oldest, a miss is read from the file."""
 
-    def __init__(self, limit: int, records: dict[str, tuple[str, str]]) -> None:
+class RecentCache(Generic[V]):
+    """The most recently committed records of one kind (payments, or small kv values), loaded when the store opens,
+    then filled only by the writer after a commit, so it is never older than the file.
+
+    While it holds every record (none was ever dropped), a key it lacks does not exist, which spares the file a read
+    for each new payment (or each new quote); once the bound has dropped the oldest, a miss is read from the file."""
+
+    def __init__(self, limit: int, records: dict[str, V]) -> None:
         self._limit = limit
         self._records = records
         self.complete = len(records) <= limit
         while len(records) > limit:
             del records[next(iter(records))]
 
-    def put(self, uetr: str, state: str, data: str) -> None:
+    def put(self, key: str, value: V) -> None:
         records = self._records
-        records.pop(uetr, None)
-        records[uetr] = (state, data)
+        records.pop(key, None)
+        records[key] = value
         if len(records) > self._limit:
             self.complete = False
             del records[next(iter(records))]
 
-    def get(self, uetr: str) -> tuple[str, str] | None:
-        return self._records.get(uetr)
+    def get(self, key: str) -> V | None:
+        return self._records.get(key)
+
+
+PaymentCache = RecentCache[tuple[str, str]]
 
 
 class NodeStore:
@@ -338,6 +348,8 @@ class NodeStore:
         self._local = threading.local()
         rows = self._writer_conn.execute("SELECT uetr, state, data FROM payments ORDER BY updated_at").fetchall()
         self._cache = PaymentCache(PAYMENT_CACHE_MAX, {str(u): (str(s), str(d)) for u, s, d in rows})
+        values = self._writer_conn.execute("SELECT key, value FROM kv").fetchall()
+        self._kv = RecentCache[str](KV_CACHE_MAX, {str(k): str(v) for k, v in values})
         self._queue: queue.SimpleQueue[tuple[Unit, Answer] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"store:{path.name}", daemon=True)
         self._thread.start()
@@ -397,7 +409,7 @@ class NodeStore:
                 # Before any caller is answered, so the next handler of a payment reads what this one wrote.
                 for (unit, _), outcome in zip(group, outcomes, strict=True):
                     if outcome is None:
-                        unit._committed(self._cache)
+                        unit._committed(self._cache, self._kv)
             for (_, future), outcome in zip(group, outcomes, strict=True):
                 # A caller cancelled while waiting (its task was stopped): its future is done already, and
                 # answering it must not kill this thread, or every later commit of the node would wait forever;
@@ -538,6 +550,9 @@ class NodeStore:
         }
 
     def get(self, key: str) -> str | None:
+        cached = self._kv.get(key)
+        if cached is not None or self._kv.complete:
+            return cached
         row = self._reader().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -575,9 +590,9 @@ class BatchUnit(Unit):
         self._applied: list[Unit] = []
         self.outcomes: list[Exception | None] = []
 
-    def _committed(self, cache: PaymentCache) -> None:
+    def _committed(self, cache: PaymentCache, kv: RecentCache[str]) -> None:
         for unit in self._applied:
-            unit._committed(cache)
+            unit._committed(cache, kv)
 
     def _apply(self, conn: sqlite3.Connection) -> None:
         self.outcomes = _apply_units(conn, self._units)
