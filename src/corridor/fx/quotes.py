@@ -13,6 +13,7 @@ provider never sells below its quote), the payee's side down.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -150,11 +151,17 @@ class Quote:
 
 def mid_rate(spec: FxSpec, sell: str, buy: str) -> Fraction:
     """Units of `buy` per unit of `sell` from the scenario's mid rates, either way round."""
+    return _mid(spec, sell, buy)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _mid(spec: FxSpec, sell: str, buy: str) -> tuple[Fraction, str]:
+    """The mid rate and its decimal text, worked out once per pair (parsing the scenario's text into a Fraction cost
+    more than the rest of a quote's arithmetic). The scenario's rates never change while it is loaded."""
     for rate in spec.rates:
-        if (rate.base, rate.quote) == (sell, buy):
-            return Fraction(rate.mid)
-        if (rate.base, rate.quote) == (buy, sell):
-            return 1 / Fraction(rate.mid)
+        if (rate.base, rate.quote) in ((sell, buy), (buy, sell)):
+            mid = Fraction(rate.mid) if (rate.base, rate.quote) == (sell, buy) else 1 / Fraction(rate.mid)
+            return mid, str(Decimal(mid.numerator) / Decimal(mid.denominator))
     raise QuoteError(f"no FX rate for {sell}/{buy}", "AM03")
 
 
@@ -198,8 +205,8 @@ def make_quote(
     buy: Money | None = None,
     sell: Money | None = None,
 ) -> Quote:
-    sold, at_mid, bought, mid = price(spec, sell_currency, buy_currency, buy=buy, sell=sell)
-    mid_text = str(Decimal(mid.numerator) / Decimal(mid.denominator))
+    sold, at_mid, bought, _ = price(spec, sell_currency, buy_currency, buy=buy, sell=sell)
+    mid_text = _mid(spec, sell_currency, buy_currency)[1]
     quote = Quote(
         quote_id=quote_id,
         uetr=uetr,

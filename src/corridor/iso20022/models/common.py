@@ -402,8 +402,17 @@ def _join(where: str, path: str) -> str:
 
 
 def check_bic(value: str, field: str) -> None:
+    if type(value) is str and value in _GOOD_BICS:  # a network has a few dozen participants; a message names several
+        return
     if not isinstance(value, str) or not _BIC.fullmatch(value):
         raise MessageError("bic", f"{field}: {value!r} is not a BIC (8 or 11 letters and digits)", code="RC01")
+    if len(_GOOD_BICS) < _GOOD_BICS_MAX:
+        _GOOD_BICS.add(value)
+
+
+_GOOD_BICS: set[str] = set()
+_GOOD_BICS_MAX = 4096
+"""BICs already found well-formed: bounded, since BICs also come from documents read from outside."""
 
 
 def check_uetr(value: str | None, field: str) -> None:
