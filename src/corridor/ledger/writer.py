@@ -147,10 +147,17 @@ class Writer:
 
     def flush(self, answer: Answer) -> None:
         """Close the open inline group; answer `answer` (with None) once every group applied so far is durable."""
+        self.when_durable(self.flush_target(), answer)
+
+    def flush_target(self) -> int:
+        """Close the open inline group and say which group, once durable, makes everything applied so far durable."""
         with self._lock:
             if self._failure is None:
                 self._seal_open()
-            target = self._sequenced
+            return self._sequenced
+
+    def when_durable(self, target: int, answer: Answer) -> None:
+        """Answer `answer` (with None) once group `target` (and so every one before it) is durable."""
         with self._waiters_lock:
             if self._failure is None and self._durable < target:
                 self._waiters.append((target, answer))

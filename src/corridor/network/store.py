@@ -134,6 +134,10 @@ class Unit:
     """Received transactions whose handler failed, kept to be run again (see ParkedMessage)."""
     unpark: tuple[str, str, int] | None = None
     """The parked transaction this unit is the successful run of: removed in the same transaction."""
+    before_commit: Callable[[], None] | None = None
+    """Called by the store's writer before the transaction this unit goes into, and waited for: the ledger commit
+    this unit's records follow from (NodeServices.commit). If it raises, the unit fails and nothing of it is
+    written."""
 
     def absorb(self, other: Unit) -> None:
         """Take `other`'s changes into this unit, so that both apply or neither does (one envelope's transactions
@@ -300,6 +304,17 @@ def _apply_one_by_one(conn: sqlite3.Connection, units: list[Unit]) -> list[Excep
     return outcomes
 
 
+def _wait_before(unit: Unit) -> BaseException | None:
+    """Run the unit's `before_commit`; what it raised, if it did."""
+    if unit.before_commit is None:
+        return None
+    try:
+        unit.before_commit()
+    except Exception as exc:
+        return exc
+    return None
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -388,9 +403,13 @@ class NodeStore:
                     break
                 group.append(more)
             outcomes: list[BaseException | None] = []
+            waited = [_wait_before(unit) for unit, _ in group]
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 for index, (unit, _) in enumerate(group):
+                    if waited[index] is not None:
+                        outcomes.append(waited[index])
+                        continue
                     conn.execute(f"SAVEPOINT u{index}")
                     try:
                         unit._apply(conn)
@@ -578,15 +597,24 @@ class BatchUnit(Unit):
     """The units of one send batch (node/runtime.py, Batcher), each in its own savepoint, then the bulk documents
     sealed from the units that applied.
 
-    `seal(applied)` is called inside the transaction, once the outcome of every unit is known, and returns the
-    outbox rows of the bulk documents and their (document id, UETR) rows. A unit refused here (DuplicateMessage, a
+    `seal(applied)` is called inside the transaction, once the outcome of every unit is known, unless every unit
+    applied and the documents were sealed in advance (`sealed`); it returns the outbox rows of the bulk documents
+    and their (document id, UETR) rows. A unit refused here (DuplicateMessage, a
     constraint) therefore leaves no transaction of its own in any document sent. `outcomes` gives each unit's own
     result; a failure of the sealing or of the commit fails them all, and nothing of the batch is durable."""
 
-    def __init__(self, units: list[Unit], seal: Sealer) -> None:
+    def __init__(
+        self,
+        units: list[Unit],
+        seal: Sealer,
+        *,
+        sealed: tuple[list[OutboxValues], list[tuple[str, str]]] | None = None,
+    ) -> None:
         super().__init__()
         self._units = units
         self._seal = seal
+        self._sealed = sealed
+        """What `seal(units)` gives, sealed in advance: used when every unit applies, else `seal` is asked again."""
         self._applied: list[Unit] = []
         self.outcomes: list[Exception | None] = []
 
@@ -598,7 +626,10 @@ class BatchUnit(Unit):
         self.outcomes = _apply_units(conn, self._units)
         applied = [unit for unit, outcome in zip(self._units, self.outcomes, strict=True) if outcome is None]
         self._applied = applied
-        rows, uetrs = self._seal(applied)
+        if self._sealed is not None and len(applied) == len(self._units):
+            rows, uetrs = self._sealed
+        else:
+            rows, uetrs = self._seal(applied)
         conn.executemany(
             "INSERT INTO outbox (message_id, recipient, message_type, uetr, data, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",

@@ -9,8 +9,10 @@ How: a run joins the open batch when it first sends a bulk message (or when it c
 is handed the id of the document its message will travel in. One batch commits at a time; the batch that was open
 meanwhile closes when that commit ends (or, while other runs of the node are in progress, up to LINGER_S after its
 first run joined), and flushes once every run that joined it has handed in its unit (or given up). The flush is
-one store transaction (store.BatchUnit): each unit in its own savepoint, then, from the units that applied only,
-the bulk documents sealed and put in the outbox in the order their ids were handed out.
+one store transaction (store.BatchUnit): the units, each all or nothing, then, from the units that applied only,
+the bulk documents put in the outbox in the order their ids were handed out. The documents are sealed before the
+transaction for the usual case of every unit applying, and sealed again inside it, from those that did, when one
+did not (a duplicate delivery).
 A run's unit, its ledger effects aside, is therefore durable with the documents that carry its messages, or not
 at all; a run whose commit failed has its ids go unused, and its retry sends new documents.
 
@@ -48,7 +50,19 @@ class _Document:
 class _Batch:
     """The handler runs whose units commit together, and the bulk documents their messages travel in."""
 
-    __slots__ = ("bic", "closed", "documents", "entries", "flushing", "joined", "order", "started", "timer")
+    __slots__ = (
+        "bic",
+        "closed",
+        "documents",
+        "entries",
+        "flushing",
+        "joined",
+        "order",
+        "sealed_documents",
+        "sealed_transactions",
+        "started",
+        "timer",
+    )
 
     def __init__(self, bic: str) -> None:
         self.bic = bic
@@ -60,6 +74,8 @@ class _Batch:
         self.flushing = False
         self.started = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.sealed_documents = 0
+        self.sealed_transactions = 0
 
     def allocate(self, recipient: str, message: Message, uetr: str) -> str:
         kind, method = bulk.group_key(message)
@@ -186,7 +202,17 @@ class Batcher:
             return done.result(timeout=SEAL_TIMEOUT_S)
 
         entries = batch.entries
-        unit = BatchUnit([unit for unit, _ in entries], seal_on_loop)
+        units = [unit for unit, _ in entries]
+        # Sealed here, for the case of every unit applying, which is all but always; the writer calls back for the
+        # units that did apply only if one did not (a duplicate delivery), so that no document carries its messages.
+        try:
+            sealed = self._seal(batch, units)
+        except Exception as exc:
+            for _, future in entries:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        unit = BatchUnit(units, seal_on_loop, sealed=sealed)
         try:
             await self.services.commit(unit)
         except Exception as exc:
@@ -195,6 +221,8 @@ class Batcher:
                     future.set_exception(exc)
             return
         self.batches += 1
+        self.documents += batch.sealed_documents
+        self.transactions += batch.sealed_transactions
         for (_, future), outcome in zip(entries, unit.outcomes, strict=True):
             settle(future, None, outcome)
 
@@ -220,8 +248,8 @@ class Batcher:
             else:
                 rows.append((document_id, recipient, kind, None, data, at))
                 uetr_rows.extend((document_id, uetr) for uetr in _payments(messages))
-            self.transactions += len(messages)
-        self.documents += len(rows)
+        batch.sealed_documents = len(rows)
+        batch.sealed_transactions = sum(len(group[1]) for group in groups.values())
         return rows, uetr_rows
 
 
