@@ -110,14 +110,3 @@ def test_an_asyncio_caller_flushes_without_blocking_its_loop(ledger: Ledger) -> 
 def test_a_flush_with_nothing_applied_returns_at_once(ledger: Ledger) -> None:
     ledger.flush()
     asyncio.run(ledger.aflush())
-
-
-def test_another_thread_can_wait_for_what_was_applied_to_be_durable(ledger: Ledger) -> None:
-    ledger.create_accounts([account(1), account(2)])
-    ledger.apply_transfers([transfer(10, 1, 2, 500)])
-    target = ledger.flush_target()
-    waiter = threading.Thread(target=ledger.wait_durable, args=(target, 10.0))
-    waiter.start()
-    waiter.join(timeout=10)
-    assert not waiter.is_alive()
-    assert ledger.get_transfer(10) is not None

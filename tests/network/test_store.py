@@ -81,26 +81,3 @@ def test_a_bulk_batch_of_new_messages_applies_every_unit(tmp_path: Path, count: 
         assert store.counts()["inbox"] == count
     finally:
         store.close()
-
-
-def test_a_unit_whose_ledger_commit_failed_is_not_written_and_the_others_are(tmp_path: Path) -> None:
-    store = NodeStore(tmp_path / "node.db")
-    try:
-        waited: list[str] = []
-        good, bad = unit("M1", quote="TOKEN-1"), unit("M2", quote="TOKEN-2")
-        good.before_commit = lambda: waited.append("M1")
-
-        def ledger_down() -> None:
-            raise RuntimeError("the ledger writer stopped")
-
-        bad.before_commit = ledger_down
-
-        async def both() -> list[object]:
-            return await asyncio.gather(store.commit(good), store.commit(bad), return_exceptions=True)
-
-        outcomes = asyncio.run(both())
-        assert outcomes[0] is None and isinstance(outcomes[1], RuntimeError)
-        assert waited == ["M1"]
-        assert (store.get("quote:M1"), store.get("quote:M2")) == ("TOKEN-1", None)
-    finally:
-        store.close()

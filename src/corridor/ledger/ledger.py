@@ -155,17 +155,6 @@ class Ledger:
         writer.flush(done)
         done.result()
 
-    def flush_target(self) -> int:
-        """Close what was applied inline so far for committing, and return what to wait for (`wait_durable`): for a
-        caller that hands the waiting to another thread."""
-        return self._require_writer().flush_target()
-
-    def wait_durable(self, target: int, timeout: float | None = None) -> None:
-        """Block until what `flush_target` returned is durable (LedgerUnavailable if it never will be)."""
-        done: Future[None] = Future()
-        self._require_writer().when_durable(target, done)
-        done.result(timeout)
-
     async def aflush(self) -> None:
         """`flush` for an asyncio caller: answered on its loop, without blocking it."""
         writer = self._require_writer()

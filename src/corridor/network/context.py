@@ -9,7 +9,6 @@ transfers already there (`exists`) rather than moving money twice.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import secrets
@@ -29,8 +28,6 @@ from corridor.network.identity import SigningKey
 from corridor.network.store import NodeStore, Unit
 
 ID_MASK = (1 << 127) - 1
-LEDGER_WAIT_S = 60.0
-"""How long the store's writer waits for the ledger commit a unit follows from before failing the unit."""
 
 
 def ledger_id(*parts: str) -> int:
@@ -108,11 +105,10 @@ class NodeServices:
 
         Handlers apply their transfers inline (Context.transfers): the results come at once and the effects are
         durable only after a flush. The records, the inbox entry and the messages sent must never be durable
-        before the ledger effects they follow from, so every commit of the node's store comes after one: the
-        store's writer waits for the ledger's commit itself before it begins (one hand-off from the event loop,
-        not one to the ledger and one to the store)."""
-        target = self.ledger.flush_target()
-        unit.before_commit = functools.partial(self.ledger.wait_durable, target, LEDGER_WAIT_S)
+        before the ledger effects they follow from, so every commit of the node's store comes after one. (Having
+        the store's writer wait for the ledger's commit instead, one hand-off fewer, measured ~7% slower: the
+        ledger and the store no longer committed side by side.)"""
+        await self.ledger.aflush()
         await self.store.commit(unit)
 
 

@@ -134,10 +134,6 @@ class Unit:
     """Received transactions whose handler failed, kept to be run again (see ParkedMessage)."""
     unpark: tuple[str, str, int] | None = None
     """The parked transaction this unit is the successful run of: removed in the same transaction."""
-    before_commit: Callable[[], None] | None = None
-    """Called by the store's writer before the transaction this unit goes into, and waited for: the ledger commit
-    this unit's records follow from (NodeServices.commit). If it raises, the unit fails and nothing of it is
-    written."""
 
     def absorb(self, other: Unit) -> None:
         """Take `other`'s changes into this unit, so that both apply or neither does (one envelope's transactions
@@ -304,17 +300,6 @@ def _apply_one_by_one(conn: sqlite3.Connection, units: list[Unit]) -> list[Excep
     return outcomes
 
 
-def _wait_before(unit: Unit) -> BaseException | None:
-    """Run the unit's `before_commit`; what it raised, if it did."""
-    if unit.before_commit is None:
-        return None
-    try:
-        unit.before_commit()
-    except Exception as exc:
-        return exc
-    return None
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -403,13 +388,9 @@ class NodeStore:
                     break
                 group.append(more)
             outcomes: list[BaseException | None] = []
-            waited = [_wait_before(unit) for unit, _ in group]
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 for index, (unit, _) in enumerate(group):
-                    if waited[index] is not None:
-                        outcomes.append(waited[index])
-                        continue
                     conn.execute(f"SAVEPOINT u{index}")
                     try:
                         unit._apply(conn)
