@@ -1044,3 +1044,63 @@ def test_a_pacs002_the_fast_reader_does_not_take_is_read_or_refused_as_the_gener
     _EDITS_002[edit](root)
     fast, general = _read_both_ways(PaymentStatus.MESSAGE_TYPE, root)
     assert fast == general
+
+
+# --- the Business Application Header written as text -----------------------------------------------------------------
+
+
+def _header_by_elements(header: AppHeader) -> etree._Element:
+    """AppHeader.to_element as it was, element by element."""
+    namespace = "urn:iso:std:iso:20022:tech:xsd:head.001.001.02"
+    root = etree.Element(f"{{{namespace}}}AppHdr", nsmap={None: namespace})  # type: ignore[dict-item]
+
+    def parties(parent: etree._Element, sender: str, recipient: str) -> None:
+        write_agent(sub(parent, "Fr"), "FIId", sender)
+        write_agent(sub(parent, "To"), "FIId", recipient)
+
+    parties(root, header.sender_bic, header.recipient_bic)
+    sub(root, "BizMsgIdr", header.message_id)
+    sub(root, "MsgDefIdr", header.message_type)
+    if header.business_service is not None:
+        sub(root, "BizSvc", header.business_service)
+    write_timestamp(root, "CreDt", header.created)
+    if header.related_message_id is not None and header.related_message_type is not None and header.related_created:
+        related = sub(root, "Rltd")
+        parties(related, header.recipient_bic, header.sender_bic)
+        sub(related, "BizMsgIdr", header.related_message_id)
+        sub(related, "MsgDefIdr", header.related_message_type)
+        write_timestamp(related, "CreDt", header.related_created)
+    return root
+
+
+@st.composite
+def headers(draw: st.DrawFn) -> AppHeader:
+    related = draw(st.booleans())
+    return AppHeader(
+        sender_bic=draw(_BICS),
+        recipient_bic=draw(_BICS),
+        message_id=draw(_texts(35)),
+        message_type=draw(_texts(35)),
+        created=draw(_MOMENTS),
+        business_service=draw(st.none() | _texts(35)),
+        related_message_id=draw(_texts(35)) if related else None,
+        related_message_type=draw(_texts(35)) if related else None,
+        related_created=draw(_MOMENTS) if related else None,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=headers())
+def test_a_header_written_as_text_is_the_tree_written_element_by_element(header: AppHeader) -> None:
+    written, expected = header.to_element(), _header_by_elements(header)
+    assert etree.tostring(written) == etree.tostring(expected)
+    assert etree.tostring(written, method="c14n", exclusive=True) == etree.tostring(
+        expected, method="c14n", exclusive=True
+    )
+    assert AppHeader.from_element(written) == header
+
+
+def test_a_header_with_a_character_xml_forbids_is_refused_naming_the_field() -> None:
+    header = AppHeader("SABRRUMM", "BVENVECA", "M\x01", "pacs.008.001.08", datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match=r"^head.001.001.02 message_id: '\\x01' \(U\+0001\)"):
+        header.to_element()

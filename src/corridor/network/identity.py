@@ -7,6 +7,7 @@ repr shows only the public key's fingerprint, so a key printed by accident in a 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -77,7 +78,14 @@ def verify_signature(public_key: bytes, signature: bytes, data: bytes) -> bool:
     if len(public_key) != PUBLIC_KEY_BYTES or len(signature) != SIGNATURE_BYTES:
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
+        _public_key(public_key).verify(signature, data)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    """The key object for 32 raw bytes, made once: a network has few keys, and making one cost a tenth of a
+    verification. Bounded, because keys also come from outside (a ValueError is not remembered)."""
+    return Ed25519PublicKey.from_public_bytes(raw)

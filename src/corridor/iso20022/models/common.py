@@ -769,7 +769,9 @@ class _Parsers(threading.local):
 _parsers = _Parsers()
 
 
-def parse_written(model: Message, body: str, others: Sequence[Message] = ()) -> etree._Element:
+def parse_written(
+    model: Message, body: str, others: Sequence[Message] = (), *, root: str = "Document"
+) -> etree._Element:
     """The Document of `model`'s type around `body` (written with the *_xml helpers and escape_text), parsed;
     `others` are the further models whose text `body` holds (a bulk document's other transactions).
 
@@ -780,13 +782,13 @@ def parse_written(model: Message, body: str, others: Sequence[Message] = ()) -> 
     """
     namespace = namespace_of(model.MESSAGE_TYPE)
     try:
-        data = f'<Document xmlns="{namespace}">{body}</Document>'.encode()
-        root: etree._Element = etree.fromstring(data, _parsers.parser)
+        data = f'<{root} xmlns="{namespace}">{body}</{root}>'.encode()
+        parsed: etree._Element = etree.fromstring(data, _parsers.parser)
     except (UnicodeEncodeError, etree.XMLSyntaxError) as exc:
         for written in (model, *others):
             _refuse_unwritable(written, exc)
         raise  # not a value's fault: a mistake in the writer itself
-    return root
+    return parsed
 
 
 def written_document(model: Message, body: str) -> bytes:

@@ -16,19 +16,20 @@ from corridor.iso20022.models.common import (
     Children,
     Message,
     MessageError,
+    agent_xml,
     check_bic,
     check_text,
     check_timestamp,
+    escape_text,
     find,
     namespace_of,
     need,
+    parse_written,
     read_agent,
     read_timestamp,
-    sub,
     text,
     text_or_none,
-    write_agent,
-    write_timestamp,
+    timestamp_xml,
 )
 
 __all__ = ["HEADER_TYPE", "AppHeader"]
@@ -77,21 +78,25 @@ class AppHeader(Message):
         check_timestamp(self.related_created, "Rltd/CreDt", optional=True)
 
     def to_element(self) -> etree._Element:
-        namespace = namespace_of(HEADER_TYPE)
-        root = etree.Element(f"{{{namespace}}}AppHdr", nsmap={None: namespace})  # type: ignore[dict-item]
-        _write_parties(root, self.sender_bic, self.recipient_bic)
-        sub(root, "BizMsgIdr", self.message_id)
-        sub(root, "MsgDefIdr", self.message_type)
+        """Written as text and parsed once, as the documents are (models/common.py, parse_written): one per message
+        sent, and element by element it cost more than the rest of sealing but the signature."""
+        escape = escape_text
+        parts = [
+            _parties_xml(self.sender_bic, self.recipient_bic),
+            f"<BizMsgIdr>{escape(self.message_id)}</BizMsgIdr><MsgDefIdr>{escape(self.message_type)}</MsgDefIdr>",
+        ]
         if self.business_service is not None:
-            sub(root, "BizSvc", self.business_service)
-        write_timestamp(root, "CreDt", self.created)
+            parts.append(f"<BizSvc>{escape(self.business_service)}</BizSvc>")
+        parts.append(timestamp_xml("CreDt", self.created))
         if self.related_message_id is not None and self.related_message_type is not None and self.related_created:
-            related = sub(root, "Rltd")
-            _write_parties(related, self.recipient_bic, self.sender_bic)
-            sub(related, "BizMsgIdr", self.related_message_id)
-            sub(related, "MsgDefIdr", self.related_message_type)
-            write_timestamp(related, "CreDt", self.related_created)
-        return root
+            parts += (
+                f"<Rltd>{_parties_xml(self.recipient_bic, self.sender_bic)}",
+                f"<BizMsgIdr>{escape(self.related_message_id)}</BizMsgIdr>",
+                f"<MsgDefIdr>{escape(self.related_message_type)}</MsgDefIdr>",
+                timestamp_xml("CreDt", self.related_created),
+                "</Rltd>",
+            )
+        return parse_written(self, "".join(parts), root="AppHdr")
 
     @classmethod
     def from_element(cls, root: etree._Element) -> Self:
@@ -112,6 +117,5 @@ class AppHeader(Message):
         )
 
 
-def _write_parties(parent: etree._Element, sender: str, recipient: str) -> None:
-    write_agent(sub(parent, "Fr"), "FIId", sender)
-    write_agent(sub(parent, "To"), "FIId", recipient)
+def _parties_xml(sender: str, recipient: str) -> str:
+    return f"<Fr>{agent_xml('FIId', sender)}</Fr><To>{agent_xml('FIId', recipient)}</To>"
