@@ -150,12 +150,12 @@ class EmbeddedNetwork:
         """Wait until no node has a message to send and the transport has nothing queued."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            busy = any(node.store.unsent(1) for node in self.nodes.values())
+            busy = any(node.has_unsent() for node in self.nodes.values())
             pending = getattr(self.transport, "pending", lambda: 0)()
             if not busy and not pending:
                 await asyncio.sleep(0.05)
                 if (
-                    not any(node.store.unsent(1) for node in self.nodes.values())
+                    not any(node.has_unsent() for node in self.nodes.values())
                     and not getattr(self.transport, "pending", lambda: 0)()
                 ):
                     return

@@ -161,6 +161,8 @@ class Node:
         self.processed = 0
         self.duplicates = 0
         self.refused = 0
+        self._published_through = 0
+        """The outbox's last row the relay handed to the transport (in memory: see _relay)."""
 
     @property
     def store(self) -> NodeStore:
@@ -245,6 +247,10 @@ class Node:
             for states, future in self._waiters.get(uetr, []):
                 if state in states and not future.done():
                     future.set_result(state)
+
+    def has_unsent(self) -> bool:
+        """Whether the outbox holds a message the relay has not handed to the transport yet."""
+        return bool(self.store.unsent(1, after=self._published_through))
 
     def _lock(self, key: str) -> _Holding:
         return _Holding(self._locks, key)
@@ -425,17 +431,16 @@ class Node:
         Which rows went out is kept in memory (`after`) and written to the store only every MARK_SENT_S or
         MARK_SENT_ROWS rows, in a transaction of its own that nothing waits for: a row published but not yet marked
         is only published again after a restart, and the transport's deduplication or the receiver's inbox drops
-        it, so a commit per relay pass would buy nothing."""
-        after = 0
+        it, so a commit per relay pass would buy nothing. (`has_unsent` answers from memory for the same reason.)"""
         unmarked: list[int] = []
         marked_at = 0.0
         loop = asyncio.get_running_loop()
         while True:
             await self._wake_or_timeout(0.5)
             try:
-                while rows := self.store.unsent(256, after=after):
+                while rows := self.store.unsent(256, after=self._published_through):
                     await self.transport.publish_many([(row.recipient, row.message_id, row.data) for row in rows])
-                    after = rows[-1].seq
+                    self._published_through = rows[-1].seq
                     unmarked.extend(row.seq for row in rows)
                 if unmarked and (len(unmarked) >= MARK_SENT_ROWS or loop.time() - marked_at >= MARK_SENT_S):
                     self.store.mark_sent(unmarked, iso_time(self.services.clock()))
