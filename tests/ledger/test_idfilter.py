@@ -40,14 +40,13 @@ def test_a_filter_past_its_capacity_says_it_is_full() -> None:
     assert held.full
 
 
-def test_a_reopened_ledger_still_knows_every_random_id_it_stored(tmp_path) -> None:
-    path = str(tmp_path / "ledger.db")
+def test_a_reopened_ledger_still_knows_every_random_id_it_stored(open_ledger) -> None:
     rng = random.Random(3)
     ids = [rng.randint(10**30, ID_MAX) for _ in range(300)]
-    with Ledger.open(path, id_filter=True) as ledger:
+    with open_ledger(id_filter=True) as ledger:
         ledger.create_accounts([account(1), account(2)])
         assert ledger.create_transfers([transfer(i, 1, 2, 1) for i in ids]) == [TR.ok] * len(ids)
-    with Ledger.open(path, id_filter=True) as ledger:
+    with open_ledger(id_filter=True) as ledger:
         assert ledger.apply_transfers([transfer(i, 1, 2, 1) for i in ids]) == [TR.exists] * len(ids)
         assert ledger.apply_transfers([transfer(i, 1, 2, 2) for i in ids[:5]]) == [TR.exists_with_different_amount] * 5
         assert ledger.get_account(2).credits_posted == len(ids)  # type: ignore[union-attr]
