@@ -285,18 +285,19 @@ def _apply_units(conn: sqlite3.Connection, units: list[Unit]) -> list[Exception 
     return [None] * len(units)
 
 
-def _apply_one_by_one(conn: sqlite3.Connection, units: list[Unit]) -> list[Exception | None]:
+def _apply_one_by_one(conn: sqlite3.Connection, units: list[Unit], *, savepoint: str = "b") -> list[Exception | None]:
+    """Each unit in a savepoint of its own (named `savepoint` and its index): one that fails leaves nothing."""
     outcomes: list[Exception | None] = []
     for index, unit in enumerate(units):
-        conn.execute(f"SAVEPOINT b{index}")
+        conn.execute(f"SAVEPOINT {savepoint}{index}")
         try:
             unit._apply(conn)
         except Exception as exc:
-            conn.execute(f"ROLLBACK TO b{index}")
+            conn.execute(f"ROLLBACK TO {savepoint}{index}")
             outcomes.append(exc)
         else:
             outcomes.append(None)
-        conn.execute(f"RELEASE b{index}")
+        conn.execute(f"RELEASE {savepoint}{index}")
     return outcomes
 
 
@@ -390,16 +391,7 @@ class NodeStore:
             outcomes: list[BaseException | None] = []
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                for index, (unit, _) in enumerate(group):
-                    conn.execute(f"SAVEPOINT u{index}")
-                    try:
-                        unit._apply(conn)
-                    except Exception as exc:
-                        conn.execute(f"ROLLBACK TO u{index}")
-                        outcomes.append(exc)
-                    else:
-                        outcomes.append(None)
-                    conn.execute(f"RELEASE u{index}")
+                outcomes = list(_apply_one_by_one(conn, [unit for unit, _ in group], savepoint="u"))
                 conn.execute("COMMIT")
             except Exception as exc:  # the commit itself failed: nothing of the group is durable
                 if conn.in_transaction:

@@ -187,28 +187,17 @@ class DistributedNetwork:
     async def pay(
         self, debtor_account: str, creditor_account: str, amount: str, idempotency_key: str, timeout_s: float = 10.0
     ) -> str:
-        bank = self.scenario.account(debtor_account).bank
-        params = {
-            "debtor_account": debtor_account,
-            "creditor_account": creditor_account,
-            "amount": amount,
-            "idempotency_key": idempotency_key,
-        }
-        result = await self.rpc.call(bank, "pay", params, timeout_s=timeout_s)
+        params = _pay_params(debtor_account, creditor_account, amount, idempotency_key)
+        result = await self.rpc.call(self.scenario.account(debtor_account).bank, "pay", params, timeout_s=timeout_s)
         return str(result["uetr"])
 
     async def pay_and_wait(
         self, debtor_account: str, creditor_account: str, amount: str, idempotency_key: str, timeout_s: float = 30.0
     ) -> tuple[str, str]:
         """Pay and wait for the payer's bank to record the payment final, in one request: (UETR, final state)."""
+        params = _pay_params(debtor_account, creditor_account, amount, idempotency_key)
+        params["wait"] = {"states": list(FINAL_STATES), "timeout_s": timeout_s}
         bank = self.scenario.account(debtor_account).bank
-        params = {
-            "debtor_account": debtor_account,
-            "creditor_account": creditor_account,
-            "amount": amount,
-            "idempotency_key": idempotency_key,
-            "wait": {"states": list(FINAL_STATES), "timeout_s": timeout_s},
-        }
         result = await self.rpc.call(bank, "pay", params, timeout_s=timeout_s + 5)
         return str(result["uetr"]), str(result["state"])
 
@@ -216,6 +205,15 @@ class DistributedNetwork:
         params = {"uetr": uetr, "states": list(states), "timeout_s": timeout_s}
         result = await self.rpc.call(bic, "wait", params, timeout_s=timeout_s + 5)
         return str(result["state"])
+
+
+def _pay_params(debtor_account: str, creditor_account: str, amount: str, idempotency_key: str) -> dict[str, Any]:
+    return {
+        "debtor_account": debtor_account,
+        "creditor_account": creditor_account,
+        "amount": amount,
+        "idempotency_key": idempotency_key,
+    }
 
 
 def open_distributed(data_dir: Path, scenario_path: Path | None = None) -> DistributedNetwork:
