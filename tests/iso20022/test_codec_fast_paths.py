@@ -926,10 +926,12 @@ def _read_both_ways(kind: str, root: etree._Element) -> tuple[object, object]:
 def test_the_fast_reader_reads_what_the_general_reader_reads(models: list[Message]) -> None:
     kind = models[0].MESSAGE_TYPE
     root = bulk.merge("DOC1", models)
-    fast = type(models[0]).read_fast(copy.deepcopy(root))  # type: ignore[attr-defined]  # takes what Corridor wrote
-    assert fast == _general_read(kind, copy.deepcopy(root))
-    for message in fast:
-        assert replace(message) == message  # what the fast reader built passes its model's own checks
+    fast, general = _read_both_ways(kind, root)
+    assert fast == general
+    if isinstance(general, list):  # read (a whitespace-only FX quote, say, is written but refused when read)
+        assert type(models[0]).read_fast(copy.deepcopy(root)) == general  # type: ignore[attr-defined]
+        for message in general:
+            assert replace(message) == message  # what the fast reader built passes its model's own checks
 
 
 _P8 = "{urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,9 @@ from corridor.ledger.storage.base import CommitGroup, LedgerTotals
 from corridor.ledger.storage.sql import ACCOUNT_COLUMNS, TRANSFER_COLUMNS, SqlStorage, migration_scripts
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+LOCK_WAIT_S = 2.0
 
 
 def _redacted(url: str) -> str:
@@ -55,15 +59,25 @@ class PostgresStorage(SqlStorage):
             self._writer = psycopg.connect(url, autocommit=True)
             self._writer.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             self._writer.execute(f'SET search_path TO "{schema}"')
-            locked = self._writer.execute(
-                "SELECT pg_try_advisory_lock(hashtext(%s))", (f"corridor.ledger.{schema}",)
-            ).fetchone()
-            if not locked or not locked[0]:
+            if not self._take_lock(f"corridor.ledger.{schema}"):
                 raise LedgerLocked(f"the ledger in schema {schema!r} is open for writing by another process")
             self._migrate(self._writer)
         except BaseException:
             self.close()
             raise
+
+    def _take_lock(self, name: str) -> bool:
+        """The writer's session lock, tried for up to LOCK_WAIT_S: a writer that has just closed its session may
+        still hold it for a moment, since the server releases it when that session's process exits."""
+        assert self._writer is not None
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            row = self._writer.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (name,)).fetchone()
+            if row and row[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
     def _connect(self) -> Any:
         return psycopg.connect(self._dsn, autocommit=True, options=f"-c search_path={self.schema}")
