@@ -134,16 +134,19 @@ class PostgresStorage(SqlStorage):
             self._writer = None
 
 
+def _copy_rows(cur: psycopg.Cursor[Any], table: str, rows: Sequence[Sequence[Any]]) -> None:
+    """COPY rather than INSERT: one stream for a group's new rows, the fastest way PostgreSQL takes them in."""
+    with cur.copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def _write_group(cur: psycopg.Cursor[Any], group: CommitGroup) -> None:
     assert group.journal is not None
     if group.new_accounts:
-        with cur.copy(f"COPY accounts ({ACCOUNT_COLUMNS}) FROM STDIN") as copy:
-            for row in group.new_accounts:
-                copy.write_row(row)
+        _copy_rows(cur, f"accounts ({ACCOUNT_COLUMNS})", group.new_accounts)
     if group.new_transfers:
-        with cur.copy(f"COPY transfers ({TRANSFER_COLUMNS}) FROM STDIN") as copy:
-            for row in group.new_transfers:
-                copy.write_row(row)
+        _copy_rows(cur, f"transfers ({TRANSFER_COLUMNS})", group.new_transfers)
     if group.account_updates:
         columns = list(zip(*group.account_updates, strict=True))
         cur.execute(
@@ -155,9 +158,7 @@ def _write_group(cur: psycopg.Cursor[Any], group: CommitGroup) -> None:
             [list(c) for c in columns],
         )
     if group.new_pending:
-        with cur.copy("COPY pending_transfers (id, timestamp, status, expires_at, resolved_at) FROM STDIN") as c:
-            for row in group.new_pending:
-                c.write_row(row)
+        _copy_rows(cur, "pending_transfers (id, timestamp, status, expires_at, resolved_at)", group.new_pending)
     if group.pending_updates:
         columns = list(zip(*group.pending_updates, strict=True))
         cur.execute(
@@ -167,9 +168,7 @@ def _write_group(cur: psycopg.Cursor[Any], group: CommitGroup) -> None:
             [list(c) for c in columns],
         )
     if group.balances:
-        with cur.copy("COPY account_balances FROM STDIN") as copy:
-            for row in group.balances:
-                copy.write_row(row)
+        _copy_rows(cur, "account_balances", group.balances)
     j = group.journal
     cur.execute(
         "INSERT INTO journal (seq, first_ts, last_ts, count, digest, prev_hash, hash) "
