@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
-from corridor.fx.quotes import Quote, QuoteError, make_quote
-from corridor.money import Money
-from corridor.network.identity import SigningKey
+from corridor.fx.quotes import (
+    BATCH_MAX,
+    Quote,
+    QuoteError,
+    batch_message,
+    make_quote,
+    price_quote,
+    sign_quotes,
+)
+from corridor.merkle import leaf_hash
+from corridor.money import Money, currency
+from corridor.network.identity import SigningKey, verify_signature
 from corridor.scenario.model import load_scenario
 
 UETR = "f632d22f-c5b0-4b9b-85eb-905c79666707"
@@ -53,12 +63,75 @@ def test_a_quote_read_back_from_its_token_is_the_quote_and_passes_its_check() ->
     assert read.token() == made.token()
 
 
-def test_the_token_is_the_signed_json_and_the_signature_in_base64url() -> None:
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_the_token_is_the_signed_json_the_batch_signature_and_the_proof_in_base64url() -> None:
     made = quote()
-    body, signature = made.token().split(".")
-    assert json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["uetr"] == UETR
-    assert len(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))) == 64
-    assert made.canonical() == b"corridor-fx-quote-1\n" + base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    body, signature, proof = made.token().split(".")
+    assert json.loads(unb64(body))["uetr"] == UETR
+    assert made.canonical() == b"corridor-fx-quote-1\n" + unb64(body)
+    assert len(unb64(signature)) == 64
+    assert unb64(proof) == (0).to_bytes(4, "big") + (1).to_bytes(4, "big")  # alone in its batch: no path
+
+
+def test_a_quote_alone_is_signed_over_its_leaf_as_the_root_of_a_batch_of_one() -> None:
+    made = quote()
+    root = leaf_hash(made.canonical())
+    assert verify_signature(KEY.public_key, made.signature, batch_message(1, root))
+
+
+def batch(count: int) -> list[Quote]:
+    spec = load_scenario().fx
+    return sign_quotes(
+        [
+            price_quote(
+                spec,
+                quote_id=f"Q{index:016d}",
+                uetr=str(uuid.UUID(int=index + 1)),
+                sell_currency="VES",
+                buy_currency="RUB",
+                now_ns=NOW,
+                buy=Money(100_00 + index, currency("RUB")),
+            )
+            for index in range(count)
+        ],
+        KEY,
+    )
+
+
+@pytest.mark.parametrize("count", [2, 3, 7, 64])
+def test_quotes_signed_together_share_one_signature_and_each_passes_its_check_alone(count: int) -> None:
+    made = batch(count)
+    assert len({quote.signature for quote in made}) == 1
+    for quote_made in made:
+        read = Quote.from_token(quote_made.token())
+        read.check(KEY.public_key, uetr=read.uetr, sell=read.sell, buy=read.buy, now_ns=NOW + 1)
+
+
+def test_a_quote_with_another_quotes_proof_of_the_same_batch_is_refused_ff01() -> None:
+    first, second, *_ = batch(3)
+    swapped = replace(first, proof=second.proof)
+    assert refusal(swapped, uetr=first.uetr, sell=first.sell, buy=first.buy) == "FF01"
+
+
+def test_a_quote_whose_proof_was_cut_or_lengthened_is_refused_ff01() -> None:
+    made = batch(5)[2]
+    for proof in (made.proof[:-32], made.proof + bytes(32), made.proof[:-1] + bytes([made.proof[-1] ^ 1])):
+        assert refusal(replace(made, proof=proof), uetr=made.uetr, sell=made.sell, buy=made.buy) == "FF01"
+
+
+def test_a_quote_whose_proof_claims_another_batch_size_is_refused_ff01() -> None:
+    made = batch(3)[0]
+    grown = made.proof[:4] + (4).to_bytes(4, "big") + made.proof[8:]  # the same path fits a tree of 4 (merkle.py)
+    assert refusal(replace(made, proof=grown), uetr=made.uetr, sell=made.sell, buy=made.buy) == "FF01"
+
+
+@pytest.mark.parametrize("count", [0, BATCH_MAX + 1])
+def test_a_batch_signs_at_least_one_and_at_most_batch_max_quotes(count: int) -> None:
+    with pytest.raises(ValueError, match="a batch signs"):
+        sign_quotes([quote()] * count, KEY)
 
 
 def test_a_quote_for_another_payment_is_refused_ff01() -> None:
@@ -80,7 +153,8 @@ def test_a_quote_whose_signed_fields_were_changed_is_refused_ff01() -> None:
     fields = json.loads(made.canonical().split(b"\n", 1)[1])
     fields["buy"][0] += 1
     forged_body = base64.urlsafe_b64encode(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
-    forged = Quote.from_token(forged_body.rstrip(b"=").decode() + "." + made.token().split(".")[1])
+    _, signature, proof = made.token().split(".")
+    forged = Quote.from_token(forged_body.rstrip(b"=").decode() + "." + signature + "." + proof)
     assert refusal(forged, buy=forged.buy) == "FF01"
 
 
@@ -91,12 +165,26 @@ def test_a_quote_changed_after_signing_is_checked_on_its_fields_not_on_the_bytes
 
 def test_a_quote_signed_by_another_key_is_refused_ff01() -> None:
     made = quote()
-    assert refusal(replace(made, signature=SigningKey.generate().sign(made.canonical()))) == "FF01"
+    other = SigningKey.generate().sign(batch_message(1, leaf_hash(made.canonical())))
+    assert refusal(replace(made, signature=other)) == "FF01"
 
 
 @pytest.mark.parametrize(
     "token",
-    ["", "abc", "a.b.c", "!!!.AAAA", "eyJ9.AAAA", "e30.AAAA", "e30=.AAAA", " e30.AAAA", "e30.A"],
+    [
+        "",
+        "abc",
+        "a.b.c",
+        "!!!.AAAA.AAAAAAAAAAE",
+        "eyJ9.AAAA.AAAAAAAAAAE",
+        "e30.AAAA.AAAAAAAAAAE",
+        "e30=.AAAA.AAAAAAAAAAE",
+        " e30.AAAA.AAAAAAAAAAE",
+        "e30.A.AAAAAAAAAAE",
+        "e30.AAAA",
+        "e30.AAAA.AAAAAAAAAAA",  # index 0 of a batch of 0
+        "e30.AAAA.AAAA",  # a proof too short for its index and size
+    ],
 )
 def test_a_malformed_token_is_refused_ff01_naming_it(token: str) -> None:
     with pytest.raises(QuoteError, match="FX quote is malformed") as refused:

@@ -6,6 +6,11 @@ provider's directory key signed it, it names this UETR, this currency pair and t
 expired. No round trip to the FX provider is needed while the payment is in flight, and no one can reuse a good
 quote for another payment or amount.
 
+The provider signs quotes in batches: one Ed25519 signature over the RFC 9162 Merkle root of the quotes it makes
+together (a bank's `quote_many`), each quote carrying its inclusion path. Signing and checking were an Ed25519
+operation per payment at each end; now the provider signs once per batch and a central bank verifies each batch's
+root once (the answer is remembered), while a quote still travels alone and is checked alone.
+
 All arithmetic is exact (integers and Fraction) and every rounding is named: the payer's side is rounded up (the
 provider never sells below its quote), the payee's side down.
 """
@@ -15,17 +20,25 @@ from __future__ import annotations
 import base64
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from corridor.merkle import HASH_SIZE, inclusion_paths, leaf_hash, root_from_path
 from corridor.money import Money, currency, round_fraction
 from corridor.network.identity import SigningKey, verify_signature
 from corridor.scenario.model import FxSpec
 
 BASIS_POINTS = 10_000
 _DOMAIN = b"corridor-fx-quote-1\n"
+_BATCH_DOMAIN = b"corridor-fx-quote-batch-1\n"
+BATCH_MAX = 4096
+"""Quotes signed under one root at most: a quote's proof then holds at most 12 hashes (its token stays well under
+the 2,048 characters a pacs.008 carries it in)."""
+ROOTS_REMEMBERED = 4096
+"""Batch signatures a checker remembers the verdict of; a quote of a batch seen before costs hashes, not Ed25519."""
 
 
 def _b64(data: bytes) -> str:
@@ -67,9 +80,13 @@ class Quote:
     issued_ns: int
     expires_ns: int
     signature: bytes = field(default=b"", repr=False)
+    """The provider's signature over its batch's root (see `batch_message`)."""
+    proof: bytes = field(default=b"", repr=False)
+    """Where the quote sits in its batch: index and batch size (4 bytes each, big-endian), then its RFC 9162
+    inclusion path (32 bytes a hash)."""
     body: bytes = field(default=b"", repr=False, compare=False)
     """The signed JSON as it came (from signing, or in the token): passing the quote on writes it as it is. Checking
-    never trusts it: `check` verifies the signature over the fields written again (`canonical`), as it always did."""
+    never trusts it: `check` hashes the fields written again (`canonical`), as it always did."""
 
     @property
     def spread(self) -> Money:
@@ -100,23 +117,21 @@ class Quote:
         return json.dumps(self._body(), sort_keys=True, separators=(",", ":")).encode()
 
     def canonical(self) -> bytes:
-        """What the provider signs: a domain line, then the compact JSON of the fields, keys sorted."""
+        """The quote's leaf in its batch's tree: a domain line, then the compact JSON of the fields, keys sorted."""
         return _DOMAIN + self._written()
 
-    def signed(self, key: SigningKey) -> Quote:
-        body = self._written()
-        return replace(self, signature=key.sign(_DOMAIN + body), body=body)
-
     def token(self) -> str:
-        """The quote as one string for a pacs.008's supplementary data: the signed JSON and the signature, each in
-        unpadded base64url, joined by a dot."""
-        return f"{_b64(self.body or self._written())}.{_b64(self.signature)}"
+        """The quote as one string for a pacs.008's supplementary data: the signed JSON, the batch signature and
+        the proof, each in unpadded base64url, joined by dots."""
+        return f"{_b64(self.body or self._written())}.{_b64(self.signature)}.{_b64(self.proof)}"
 
     @classmethod
     def from_token(cls, token: str) -> Quote:
         try:
-            body_text, signature_text = token.split(".")
+            body_text, signature_text, proof_text = token.split(".")
             body = _unb64(body_text)
+            proof = _unb64(proof_text)
+            _read_proof(proof)
             fields = json.loads(body)
             return cls(
                 quote_id=str(fields["quote_id"]),
@@ -130,6 +145,7 @@ class Quote:
                 issued_ns=int(fields["issued_ns"]),
                 expires_ns=int(fields["expires_ns"]),
                 signature=_unb64(signature_text),
+                proof=proof,
                 body=body,
             )
         except (ValueError, KeyError, TypeError, IndexError) as exc:
@@ -137,7 +153,12 @@ class Quote:
 
     def check(self, provider_key: bytes, *, uetr: str, sell: Money, buy: Money, now_ns: int) -> None:
         """Raise QuoteError unless this is the provider's quote for exactly this payment, still valid."""
-        if not verify_signature(provider_key, self.signature, self.canonical()):
+        try:
+            index, size, path = _read_proof(self.proof)
+            root = root_from_path(leaf_hash(self.canonical()), index, size, path)
+        except ValueError:
+            root, size = b"", 0
+        if not root or not _verify_batch(provider_key, self.signature, batch_message(size, root)):
             raise QuoteError(f"FX quote {self.quote_id} is not signed by {self.provider}", "FF01")
         if self.uetr != uetr:
             raise QuoteError(f"FX quote {self.quote_id} is locked to another payment (UETR {self.uetr})", "FF01")
@@ -147,6 +168,40 @@ class Quote:
             )
         if now_ns > self.expires_ns:
             raise QuoteError(f"FX quote {self.quote_id} expired before the payment reached the converting bank", "TM01")
+
+
+def batch_message(size: int, root: bytes) -> bytes:
+    """What the provider signs for a batch: a domain line, the number of quotes (4 bytes, big-endian) and the root."""
+    return _BATCH_DOMAIN + size.to_bytes(4, "big") + root
+
+
+_verify_batch = functools.lru_cache(maxsize=ROOTS_REMEMBERED)(verify_signature)
+"""verify_signature remembered: a verdict depends on nothing but its three arguments, so asking again is free."""
+
+
+def _read_proof(proof: bytes) -> tuple[int, int, list[bytes]]:
+    if len(proof) < 8 or (len(proof) - 8) % HASH_SIZE:
+        raise ValueError("a quote's proof is an index, a size and whole hashes")
+    index, size = int.from_bytes(proof[:4], "big"), int.from_bytes(proof[4:8], "big")
+    if not 0 <= index < size <= BATCH_MAX:
+        raise ValueError(f"a quote's proof places it at {index} of {size}")
+    return index, size, [proof[at : at + HASH_SIZE] for at in range(8, len(proof), HASH_SIZE)]
+
+
+def sign_quotes(quotes: Sequence[Quote], key: SigningKey) -> list[Quote]:
+    """The quotes signed together: one signature over the Merkle root of their canonical bytes, each quote given
+    the signature and its own proof."""
+    if not 1 <= len(quotes) <= BATCH_MAX:
+        raise ValueError(f"a batch signs 1 to {BATCH_MAX} quotes, not {len(quotes)}")
+    bodies = [quote._written() for quote in quotes]
+    root, paths = inclusion_paths([leaf_hash(_DOMAIN + body) for body in bodies])
+    size = len(quotes)
+    signature = key.sign(batch_message(size, root))
+    head = size.to_bytes(4, "big")
+    return [
+        replace(quote, signature=signature, proof=index.to_bytes(4, "big") + head + b"".join(path), body=body)
+        for index, (quote, body, path) in enumerate(zip(quotes, bodies, paths, strict=True))
+    ]
 
 
 def mid_rate(spec: FxSpec, sell: str, buy: str) -> Fraction:
@@ -193,9 +248,13 @@ def price(
     return sell, Money(at_mid, sell_cur), Money(bought, buy_cur), mid
 
 
-def make_quote(
+def make_quote(spec: FxSpec, key: SigningKey, **terms: Any) -> Quote:
+    """One quote priced and signed on its own (a batch of one): `terms` as `price_quote` takes them."""
+    return sign_quotes([price_quote(spec, **terms)], key)[0]
+
+
+def price_quote(
     spec: FxSpec,
-    key: SigningKey,
     *,
     quote_id: str,
     uetr: str,
@@ -205,9 +264,10 @@ def make_quote(
     buy: Money | None = None,
     sell: Money | None = None,
 ) -> Quote:
+    """A quote priced by the scenario's rate and the provider's spread, not yet signed (`sign_quotes`)."""
     sold, at_mid, bought, _ = price(spec, sell_currency, buy_currency, buy=buy, sell=sell)
     mid_text = _mid(spec, sell_currency, buy_currency)[1]
-    quote = Quote(
+    return Quote(
         quote_id=quote_id,
         uetr=uetr,
         provider=spec.provider,
@@ -219,4 +279,3 @@ def make_quote(
         issued_ns=now_ns,
         expires_ns=now_ns + spec.quote_ttl_s * 1_000_000_000,
     )
-    return quote.signed(key)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from corridor.fx.provider import FxProviderRole
+from corridor.fx.provider import FxProviderRole, QuoteRequest
 from corridor.fx.quotes import Quote
 from corridor.money import Money
 from corridor.network.context import Context, uetr_for
@@ -54,44 +53,20 @@ async def pay(
     return uetr
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteRequest:
-    """What a bank asks the FX provider for one payment: a currency pair and the side the payer fixed."""
-
-    uetr: str
-    sell_currency: str
-    buy_currency: str
-    fixed: dict[str, Money]
-
-
 async def quotes(node: Node, requests: Sequence[QuoteRequest]) -> list[Quote | Exception]:
-    """Quotes for several payments in one local action (one commit for all), each as `quote` gives it, or the
-    exception that refused it (a QuoteError with its ISO reason)."""
+    """Quotes for several payments in one local action (one commit and one signature for all), each as `quote`
+    gives it, or the exception that refused it (a QuoteError with its ISO reason)."""
     provider = node.role
     assert isinstance(provider, FxProviderRole), f"{node.bic} is not an FX provider"
-
-    async def make_all(ctx: Context) -> list[Quote | Exception]:
-        made: list[Quote | Exception] = []
-        for request in requests:
-            currencies = (request.sell_currency, request.buy_currency)
-            fixed = request.fixed
-            try:
-                made.append(
-                    await provider.quote(ctx, request.uetr, *currencies, buy=fixed.get("buy"), sell=fixed.get("sell"))
-                )
-            except ValueError as exc:  # a QuoteError (with its ISO reason) or a bad amount
-                made.append(exc)
-        return made
-
-    result: list[Quote | Exception] = await node.run(make_all, locks=[request.uetr for request in requests])
+    result: list[Quote | Exception] = await node.run(
+        lambda ctx: provider.quotes(ctx, requests), locks=[request.uetr for request in requests]
+    )
     return result
 
 
 async def quote(node: Node, uetr: str, sell_currency: str, buy_currency: str, **fixed: Money) -> Quote:
     """A quote from the FX provider's node, locked to the UETR (asking again returns the same while it is valid)."""
-    provider = node.role
-    assert isinstance(provider, FxProviderRole), f"{node.bic} is not an FX provider"
-    result: Quote = await node.run(
-        lambda ctx: provider.quote(ctx, uetr, sell_currency, buy_currency, **fixed), lock=uetr
-    )
-    return result
+    [made] = await quotes(node, [QuoteRequest(uetr, sell_currency, buy_currency, fixed)])
+    if isinstance(made, Exception):
+        raise made
+    return made

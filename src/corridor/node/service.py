@@ -19,6 +19,7 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client
 
+from corridor.fx.provider import QuoteRequest
 from corridor.fx.quotes import Quote
 from corridor.money import Money
 from corridor.network.directory import Directory, DirectoryError
@@ -154,10 +155,10 @@ def _quote_fixed(params: dict[str, Any]) -> dict[str, Money]:
     return fixed
 
 
-def _quote_request(params: object) -> actions.QuoteRequest:
+def _quote_request(params: object) -> QuoteRequest:
     if not isinstance(params, dict):
         raise RpcError("bad_request", "a quote request is an object")
-    return actions.QuoteRequest(
+    return QuoteRequest(
         _text(params, "uetr"), _text(params, "sell_currency"), _text(params, "buy_currency"), _quote_fixed(params)
     )
 
