@@ -87,9 +87,22 @@ def test_a_ve_importer_pays_a_ru_exporter_in_rub_completed_at_every_hop(tmp_path
     asyncio.run(scenario())
 
 
-def test_the_payers_bank_hears_actc_from_its_central_bank_before_the_final_acsc(tmp_path: Path) -> None:
+def actc_after(ms: int) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        data["scenario"]["actc_after_ms"] = ms
+
+    return changed_scenario(change)
+
+
+def statuses_at(net: EmbeddedNetwork, bic: str, uetr: str) -> list[str]:
+    return [event.status for event in net.nodes[bic].store.events(uetr)]
+
+
+def test_with_actc_at_once_the_payers_bank_hears_actc_from_its_central_bank_before_the_final_acsc(
+    tmp_path: Path,
+) -> None:
     async def scenario() -> None:
-        async with running_network(tmp_path) as net:
+        async with running_network(tmp_path, actc_after(0)) as net:
             uetr = await net.pay(
                 debtor_account=VE_IMPORTER,
                 creditor_account=RU_EXPORTER,
@@ -97,8 +110,46 @@ def test_the_payers_bank_hears_actc_from_its_central_bank_before_the_final_acsc(
                 idempotency_key="actc",
             )
             await settle_everywhere(net, uetr, VE_TO_RU_HOPS)
-            statuses = [e.status for e in net.nodes["ORINVECA"].store.events(uetr)]
+            statuses = statuses_at(net, "ORINVECA", uetr)
             assert "ACTC" in statuses and statuses.index("ACTC") < statuses.index("ACSC")
+
+    asyncio.run(scenario())
+
+
+def test_a_payment_settled_before_actc_after_ms_hears_only_its_acsc(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path, actc_after(60_000)) as net:
+            uetr = await net.pay(
+                debtor_account=VE_IMPORTER,
+                creditor_account=RU_EXPORTER,
+                amount=Money.of("10", "RUB"),
+                idempotency_key="no-actc",
+            )
+            await settle_everywhere(net, uetr, VE_TO_RU_HOPS)
+            await net.quiesce()
+            statuses = statuses_at(net, "ORINVECA", uetr)
+            assert "ACSC" in statuses and "ACTC" not in statuses
+
+    asyncio.run(scenario())
+
+
+def test_a_payment_still_running_after_actc_after_ms_gets_its_actc_then(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        transport = DroppingTransport()
+        async with running_network(tmp_path, actc_after(1), transport=transport) as net:
+            transport.unreachable.add("VOLGRUMM")  # the payee's bank never answers: the payment stays reserved
+            uetr = await net.pay(
+                debtor_account=VE_IMPORTER,
+                creditor_account=RU_EXPORTER,
+                amount=Money.of("10", "RUB"),
+                idempotency_key="slow",
+            )
+            deadline = time.monotonic() + 10
+            while "ACTC" not in statuses_at(net, "ORINVECA", uetr):
+                assert time.monotonic() < deadline, "no ACTC reached the payer's bank"
+                await asyncio.sleep(0.05)
+            assert record(net, "ORINVECA", uetr)[0] == "reserved"
+            assert statuses_at(net, "ORINVECA", uetr).count("ACTC") == 1
 
     asyncio.run(scenario())
 

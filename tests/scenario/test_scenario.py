@@ -44,6 +44,15 @@ def test_two_liquidity_amounts_in_one_currency_are_refused() -> None:
         parse_scenario(data)
 
 
+def test_a_negative_actc_delay_is_refused_and_a_missing_one_is_a_second() -> None:
+    data = default_data()
+    data["scenario"]["actc_after_ms"] = -1
+    with pytest.raises(ScenarioError, match=r"actc_after_ms must not be negative"):
+        parse_scenario(data)
+    del data["scenario"]["actc_after_ms"]
+    assert parse_scenario(data).actc_after_ms == 1000
+
+
 def test_a_participant_whose_bic_names_another_country_is_refused_naming_it() -> None:
     data = default_data()
     data["participant"][0]["country"] = "VE"

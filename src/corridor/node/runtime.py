@@ -406,11 +406,7 @@ class Node:
             try:
                 tick = getattr(self.role, "on_tick", None)
                 if tick is not None:
-                    ctx = self.context()
-                    await tick(ctx)
-                    if ctx.unit.outbox or ctx.unit.payments or ctx.unit.events:
-                        await self.services.commit(ctx.unit)
-                        self._wake.set()
+                    await self.run(tick)  # in a batch, so the statuses a tick sends share bulk documents
                 for parked in self.store.due_parked(self.services.clock()):
                     await self._run_parked(parked)
                 for uetr in self.store.due_payments(self.services.clock()):

@@ -79,6 +79,11 @@ class CentralBankRole:
         self.issuance = ledger_id(services.bic, "issuance")
         self.cycle_ns = scenario.settlement_cycle_s * 1_000_000_000
         self._cycle: int | None = None
+        self.actc_after_ns = scenario.actc_after_ms * 1_000_000
+        self._actc_due: dict[str, tuple[int, str, tuple[str, str]]] = {}
+        """UETR -> (when, payer's bank, original ids) of the ACTCs to send if the payment is still reserved then, in
+        the order they fall due. Kept in memory only: after a restart the payer's bank hears the final status alone,
+        which is what the ACTC would have told it and more."""
 
     def settlement(self, bic: str) -> int:
         return ledger_id(self.s.bic, "settlement", bic)
@@ -195,11 +200,35 @@ class CentralBankRole:
         return settled
 
     async def on_tick(self, ctx: Context) -> None:
-        """Settle the net positions when a settlement cycle ends (cycles are numbered from the epoch)."""
+        """Settle the net positions when a settlement cycle ends (cycles are numbered from the epoch), and tell the
+        payers' banks of the payments still running that they passed the checks."""
+        self._send_due_actcs(ctx)
         cycle = ctx.now_ns // self.cycle_ns
         if self._cycle is not None and cycle != self._cycle:
             await self.settle_cycle(ctx, str(self._cycle))
         self._cycle = cycle
+
+    def _accepted(self, ctx: Context, sender: str, uetr: str, original: tuple[str, str]) -> None:
+        """The payment passed the checks and is reserved and forwarded: an ACTC for the payer's bank, at once or,
+        if the payment is still running after actc_after_ms, then (a payment settled sooner hears its ACSC alone:
+        positive technical statuses are optional in ISO 20022 and in the RTGS systems using it, and each one was
+        a ninth of a payment's messages)."""
+        if not self.actc_after_ns:
+            self._status(ctx, sender, uetr, original, ACTC)
+            return
+        self._actc_due[uetr] = (ctx.now_ns + self.actc_after_ns, sender, original)
+
+    def _send_due_actcs(self, ctx: Context) -> None:
+        due = self._actc_due
+        while due:
+            uetr = next(iter(due))
+            when, sender, original = due[uetr]
+            if when > ctx.now_ns:
+                return
+            del due[uetr]
+            found = self.s.store.payment(uetr)
+            if found is not None and found[0] == "reserved":  # committed, and neither settled nor aborted yet
+                self._status(ctx, sender, uetr, original, ACTC)
 
     async def inject(self, ctx: Context, bic: str, amount: Money, key: str | None = None) -> str:
         """Credit a member's settlement account from the central bank's issuance and tell it with a pacs.009.
@@ -463,8 +492,7 @@ class CentralBankRole:
             "RESERVED",
             f"{transfer.settlement_amount} reserved on {sender} at {quote.rate} ({quote.buy}); forwarded to {peer}",
         )
-        # Tell the payer's bank its payment passed the network's checks and is on its way (a gpi-style ACTC).
-        self._status(ctx, sender, uetr, original, ACTC)
+        self._accepted(ctx, sender, uetr, original)
 
     async def _inbound(self, ctx: Context, sender: str, transfer: CreditTransfer) -> None:
         """We are the creditor's central bank: reserve on the peer's loro (the swap line caps it) and forward."""

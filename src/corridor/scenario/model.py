@@ -74,6 +74,10 @@ class Scenario:
     illustrative: bool
     payment_timeout_s: int
     settlement_cycle_s: int
+    actc_after_ms: int
+    """How long the payer's central bank lets a cross-border payment run before telling the payer's bank that it
+    passed the checks (pacs.002 ACTC); 0 tells it at once. A payment settled sooner hears only its ACSC, which
+    says as much and more."""
     countries: tuple[Country, ...]
     participants: tuple[ParticipantSpec, ...]
     accounts: tuple[AccountSpec, ...]
@@ -251,11 +255,15 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     cycle = _get(head, "settlement_cycle_s", int, "scenario", 600)
     if timeout <= 0 or cycle <= 0:
         raise ScenarioError("scenario: payment_timeout_s and settlement_cycle_s must be positive")
+    actc_after = _get(head, "actc_after_ms", int, "scenario", 1000)
+    if actc_after < 0:
+        raise ScenarioError("scenario: actc_after_ms must not be negative (0 sends ACTC at once)")
     return Scenario(
         name=_get(head, "name", str, "scenario"),
         illustrative=_get(head, "illustrative", bool, "scenario", True),
         payment_timeout_s=timeout,
         settlement_cycle_s=cycle,
+        actc_after_ms=actc_after,
         countries=tuple(countries),
         participants=tuple(participants),
         accounts=tuple(accounts),
