@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from corridor.fx.quotes import Quote, price_quote, sign_quotes
+from corridor.fx.quotes import Quote, QuoteError, price_quote, sign_quotes
 from corridor.iso20022.models import InstitutionCreditTransfer
 from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
@@ -101,11 +101,15 @@ class FxProviderRole:
         return made
 
     def _kept(self, ctx: Context, request: QuoteRequest) -> Quote | None:
-        """The quote kept for this payment, if it is for the same fixed amount and still valid."""
+        """The quote kept for this payment, if it is for the same fixed amount and still valid (one kept in a form
+        this version cannot read, such as an earlier version's token, is replaced like an expired one)."""
         kept = self.s.store.get(f"quote:{request.uetr}")
         if kept is None:
             return None
-        quote = Quote.from_token(kept)
+        try:
+            quote = Quote.from_token(kept)
+        except QuoteError:
+            return None
         return quote if _same_terms(quote, request) and quote.expires_ns > ctx.now_ns else None
 
     async def handle(self, ctx: Context, header: AppHeader, message: Message) -> None:

@@ -216,6 +216,7 @@ class CentralBankRole:
         if not self.actc_after_ns:
             self._status(ctx, sender, uetr, original, ACTC)
             return
+        self._actc_due.pop(uetr, None)  # a handler run again: to the end, so the order stays the order due
         self._actc_due[uetr] = (ctx.now_ns + self.actc_after_ns, sender, original)
 
     def _send_due_actcs(self, ctx: Context) -> None:
