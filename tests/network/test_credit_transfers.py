@@ -98,18 +98,21 @@ def statuses_at(net: EmbeddedNetwork, bic: str, uetr: str) -> list[str]:
     return [event.status for event in net.nodes[bic].store.events(uetr)]
 
 
+async def small_ve_to_ru_payment(net: EmbeddedNetwork, key: str, *, settled: bool = True) -> str:
+    uetr = await net.pay(
+        debtor_account=VE_IMPORTER, creditor_account=RU_EXPORTER, amount=Money.of("10", "RUB"), idempotency_key=key
+    )
+    if settled:
+        await settle_everywhere(net, uetr, VE_TO_RU_HOPS)
+    return uetr
+
+
 def test_with_actc_at_once_the_payers_bank_hears_actc_from_its_central_bank_before_the_final_acsc(
     tmp_path: Path,
 ) -> None:
     async def scenario() -> None:
         async with running_network(tmp_path, actc_after(0)) as net:
-            uetr = await net.pay(
-                debtor_account=VE_IMPORTER,
-                creditor_account=RU_EXPORTER,
-                amount=Money.of("10", "RUB"),
-                idempotency_key="actc",
-            )
-            await settle_everywhere(net, uetr, VE_TO_RU_HOPS)
+            uetr = await small_ve_to_ru_payment(net, "actc")
             statuses = statuses_at(net, "ORINVECA", uetr)
             assert "ACTC" in statuses and statuses.index("ACTC") < statuses.index("ACSC")
 
@@ -119,13 +122,7 @@ def test_with_actc_at_once_the_payers_bank_hears_actc_from_its_central_bank_befo
 def test_a_payment_settled_before_actc_after_ms_hears_only_its_acsc(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_network(tmp_path, actc_after(60_000)) as net:
-            uetr = await net.pay(
-                debtor_account=VE_IMPORTER,
-                creditor_account=RU_EXPORTER,
-                amount=Money.of("10", "RUB"),
-                idempotency_key="no-actc",
-            )
-            await settle_everywhere(net, uetr, VE_TO_RU_HOPS)
+            uetr = await small_ve_to_ru_payment(net, "no-actc")
             await net.quiesce()
             statuses = statuses_at(net, "ORINVECA", uetr)
             assert "ACSC" in statuses and "ACTC" not in statuses
@@ -138,12 +135,7 @@ def test_a_payment_still_running_after_actc_after_ms_gets_its_actc_then(tmp_path
         transport = DroppingTransport()
         async with running_network(tmp_path, actc_after(1), transport=transport) as net:
             transport.unreachable.add("VOLGRUMM")  # the payee's bank never answers: the payment stays reserved
-            uetr = await net.pay(
-                debtor_account=VE_IMPORTER,
-                creditor_account=RU_EXPORTER,
-                amount=Money.of("10", "RUB"),
-                idempotency_key="slow",
-            )
+            uetr = await small_ve_to_ru_payment(net, "slow", settled=False)
             deadline = time.monotonic() + 10
             while "ACTC" not in statuses_at(net, "ORINVECA", uetr):
                 assert time.monotonic() < deadline, "no ACTC reached the payer's bank"
