@@ -210,9 +210,9 @@ class CentralBankRole:
 
     def _accepted(self, ctx: Context, sender: str, uetr: str, original: tuple[str, str]) -> None:
         """The payment passed the checks and is reserved and forwarded: an ACTC for the payer's bank, at once or,
-        if the payment is still running after actc_after_ms, then (a payment settled sooner hears its ACSC alone:
-        positive technical statuses are optional in ISO 20022 and in the RTGS systems using it, and each one was
-        a ninth of a payment's messages)."""
+        if the payment is still running after actc_after_ms, then. A payment settled sooner hears its ACSC alone:
+        positive statuses are optional in the RTGS systems that speak ISO 20022 (T2 sends its pacs.002 to the
+        payer only by agreement), and each ACTC was a ninth of a payment's messages."""
         if not self.actc_after_ns:
             self._status(ctx, sender, uetr, original, ACTC)
             return
