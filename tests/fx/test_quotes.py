@@ -116,7 +116,7 @@ def test_a_quote_with_another_quotes_proof_of_the_same_batch_is_refused_ff01() -
     assert refusal(swapped, uetr=first.uetr, sell=first.sell, buy=first.buy) == "FF01"
 
 
-def test_a_quote_whose_proof_was_cut_or_lengthened_is_refused_ff01() -> None:
+def test_a_quote_whose_proof_was_cut_lengthened_or_altered_is_refused_ff01() -> None:
     made = batch(5)[2]
     for proof in (made.proof[:-32], made.proof + bytes(32), made.proof[:-1] + bytes([made.proof[-1] ^ 1])):
         assert refusal(replace(made, proof=proof), uetr=made.uetr, sell=made.sell, buy=made.buy) == "FF01"
