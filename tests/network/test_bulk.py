@@ -433,3 +433,31 @@ def test_a_run_cancelled_after_handing_in_its_unit_neither_flushes_its_batch_ear
             assert len(transactions_in(row.data)) == 2  # the cancelled run's unit was handed in: it commits too
 
     asyncio.run(scenario())
+
+
+def test_a_run_that_records_nothing_opens_no_store_transaction_and_a_run_that_records_does(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            node = net.nodes["CBXRRUMM"]
+            commits: list[Unit] = []
+            real_commit = node.store.commit
+
+            async def counted(unit: Unit) -> None:
+                commits.append(unit)
+                await real_commit(unit)
+
+            node.store.commit = counted  # type: ignore[method-assign]
+            await node.run(_nothing)
+            assert commits == []
+            await node.run(_one_event)
+            assert len(commits) == 1
+
+    asyncio.run(scenario())
+
+
+async def _nothing(ctx: Context) -> None:
+    return None
+
+
+async def _one_event(ctx: Context) -> None:
+    ctx.event(str(uuid.uuid4()), "NOTE", "a run that records something")

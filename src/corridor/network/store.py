@@ -135,6 +135,23 @@ class Unit:
     unpark: tuple[str, str, int] | None = None
     """The parked transaction this unit is the successful run of: removed in the same transaction."""
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to record (a timer's pass with nothing due): such a unit needs no store transaction."""
+        return not (
+            self.inbox
+            or self.payments
+            or self.outbox
+            or self.events
+            or self.rejected
+            or self.kv
+            or self.reports
+            or self.pending
+            or self.sent_uetrs
+            or self.parked
+            or self.unpark
+        )
+
     def absorb(self, other: Unit) -> None:
         """Take `other`'s changes into this unit, so that both apply or neither does (one envelope's transactions
         and its inbox entry)."""

@@ -203,6 +203,17 @@ class Batcher:
 
         entries = batch.entries
         units = [unit for unit, _ in entries]
+        if all(unit.empty for unit in units):
+            # Runs that recorded nothing (a central bank's tick with nothing due, ten times a second): their ledger
+            # effects, if any, are made durable before they are answered, but no store transaction is opened.
+            failed: Exception | None = None
+            try:
+                await self.services.ledger.aflush()
+            except Exception as exc:
+                failed = exc
+            for _, future in entries:
+                settle(future, None, failed)
+            return
         # Sealed here, for the case of every unit applying, which is all but always; the writer calls back for the
         # units that did apply only if one did not (a duplicate delivery), so that no document carries its messages.
         try:

@@ -217,7 +217,8 @@ class Node:
                 raise
             await self.batcher.commit(ticket, ctx.unit)
         self._committed(ctx.unit)
-        self._wake.set()
+        if not ctx.unit.empty:
+            self._wake.set()
         return result
 
     async def wait_for(self, uetr: str, states: tuple[str, ...], timeout_s: float) -> str:
