@@ -10,6 +10,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corridor.fx.quotes import (
     BATCH_MAX,
@@ -196,3 +198,28 @@ def test_the_all_in_rate_is_buy_over_sell_to_ten_decimals() -> None:
     made = quote(sell=Money.parse("1000.00 VES"))
     expected = (Decimal(made.buy.minor) / Decimal(made.sell.minor)).quantize(Decimal("0.0000000001"))
     assert made.rate == expected
+
+
+_TOKEN_PARTS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=. !", max_size=120)
+
+
+@given(st.one_of(_TOKEN_PARTS, st.builds(lambda a, b, c: f"{a}.{b}.{c}", _TOKEN_PARTS, _TOKEN_PARTS, _TOKEN_PARTS)))
+def test_any_text_read_as_a_token_is_a_quote_or_a_quote_error(token: str) -> None:
+    try:
+        Quote.from_token(token)
+    except QuoteError as refused:
+        assert refused.code == "FF01"
+
+
+@given(st.data())
+def test_a_real_token_with_a_character_changed_is_refused_or_reads_as_the_same_quote(data: st.DataObject) -> None:
+    made = batch(5)[data.draw(st.integers(0, 4))]
+    token = made.token()
+    at = data.draw(st.integers(0, len(token) - 1))
+    edited = token[:at] + data.draw(st.sampled_from("AQgw_-.")) + token[at + 1 :]
+    try:
+        read = Quote.from_token(edited)
+        read.check(KEY.public_key, uetr=made.uetr, sell=made.sell, buy=made.buy, now_ns=NOW + 1)
+    except QuoteError:
+        return
+    assert read == made  # an edit that survives changed nothing signed (a base64 character's unused low bits)
