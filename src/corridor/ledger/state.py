@@ -261,7 +261,8 @@ class StateMachine:
                 # Not a pending transfer storage knows: only the stored transfer itself tells "not pending" (it
                 # exists, without the flag) from "not found". A pending one in the view needs no lookup.
                 transfer_ids.add(p)
-        transfer_ids -= self._created.keys()
+        created = self._created  # iterate the group's few ids, not every transfer still waiting for its commit
+        transfer_ids = {i for i in transfer_ids if i not in created}
         ceiling = self._max_transfer_id
         ids = self._ids
         if ids is None:
