@@ -4,11 +4,13 @@ runs and from the file once reopened; a unit whose message was processed before 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from corridor.network.store import DuplicateMessage, NodeStore, Unit
+from corridor.network.store import SCHEMA_VERSION, DuplicateMessage, NodeStore, Unit, read_events
 
 
 def unit(message_id: str, *, quote: str | None = None, uetr: str | None = None) -> Unit:
@@ -81,3 +83,78 @@ def test_a_bulk_batch_of_new_messages_applies_every_unit(tmp_path: Path, count: 
         assert store.counts()["inbox"] == count
     finally:
         store.close()
+
+
+def event_unit(message_id: str, uetr: str, status: str, *, record: bool) -> Unit:
+    made = unit(message_id, uetr=uetr if record else None)
+    made.event(uetr, "2026-01-01T00:00:00.000Z", "NODEAAAA", status, None, f"{status} of {uetr}")
+    return made
+
+
+def test_a_uetrs_events_read_back_in_order_whether_recorded_before_or_after_its_payment_record(
+    tmp_path: Path,
+) -> None:
+    store = NodeStore(tmp_path / "node.db")
+    try:
+        store.commit_sync(event_unit("M1", "u-1", "RJCT", record=False))  # no record of u-1 here yet
+        store.commit_sync(event_unit("M2", "u-2", "ACSP", record=True))
+        store.commit_sync(event_unit("M3", "u-1", "ACSP", record=True))
+        store.commit_sync(event_unit("M4", "u-1", "ACSC", record=False))  # the record exists by now
+        assert [e.status for e in store.events("u-1")] == ["RJCT", "ACSP", "ACSC"]
+        assert [e.status for e in store.events("u-2")] == ["ACSP"]
+        assert store.events("u-3") == []
+    finally:
+        store.close()
+    assert [e.status for e in read_events(tmp_path / "node.db", "u-1")] == ["RJCT", "ACSP", "ACSC"]
+
+
+LAYOUT_1 = """
+CREATE TABLE inbox (
+    sender TEXT NOT NULL, message_id TEXT NOT NULL, digest BLOB NOT NULL, message_type TEXT NOT NULL,
+    received_at TEXT NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (sender, message_id)
+) WITHOUT ROWID;
+CREATE TABLE payments (
+    uetr TEXT PRIMARY KEY, state TEXT NOT NULL, deadline_ns INTEGER, data TEXT NOT NULL, updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX payments_deadline ON payments (deadline_ns) WHERE deadline_ns IS NOT NULL;
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, uetr TEXT NOT NULL, at TEXT NOT NULL, node TEXT NOT NULL,
+    status TEXT NOT NULL, reason TEXT, detail TEXT NOT NULL
+);
+CREATE INDEX events_uetr ON events (uetr, seq);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO payments VALUES ('u-old', 'pending', 42, '{"uetr": "u-old"}', '2026-01-01T00:00:00.000Z');
+INSERT INTO events (uetr, at, node, status, reason, detail) VALUES ('u-old', 't', 'NODEAAAA', 'ACSP', NULL, 'd');
+INSERT INTO kv VALUES ('quote:u-old', 'TOKEN');
+"""
+
+
+def test_a_store_of_the_first_layout_is_migrated_on_opening_and_keeps_every_record(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.executescript(LAYOUT_1)
+    assert [e.status for e in read_events(path, "u-old")] == ["ACSP"]  # readable before it is migrated
+    store = NodeStore(path)
+    try:
+        assert store.payment("u-old") == ("pending", {"uetr": "u-old"})
+        assert store.get("quote:u-old") == "TOKEN"
+        assert store.due_payments(100) == ["u-old"]
+        store.commit_sync(event_unit("M1", "u-old", "ACSC", record=True))
+        assert [e.status for e in store.events("u-old")] == ["ACSP", "ACSC"]
+    finally:
+        store.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    assert not {"payments_v1", "kv_v1"} & tables
+
+
+def test_a_store_of_a_newer_layout_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer than this Corridor"):
+        NodeStore(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0

@@ -39,14 +39,16 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
 CREATE TABLE IF NOT EXISTS payments (
-    uetr TEXT PRIMARY KEY, state TEXT NOT NULL, deadline_ns INTEGER, data TEXT NOT NULL, updated_at TEXT NOT NULL
-) WITHOUT ROWID;
+    seq INTEGER PRIMARY KEY, uetr TEXT NOT NULL UNIQUE, state TEXT NOT NULL, deadline_ns INTEGER, data TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS payments_deadline ON payments (deadline_ns) WHERE deadline_ns IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, uetr TEXT NOT NULL, at TEXT NOT NULL, node TEXT NOT NULL,
-    status TEXT NOT NULL, reason TEXT, detail TEXT NOT NULL
+    status TEXT NOT NULL, reason TEXT, detail TEXT NOT NULL, payment_seq INTEGER
 );
-CREATE INDEX IF NOT EXISTS events_uetr ON events (uetr, seq);
+CREATE INDEX IF NOT EXISTS events_of_payment ON events (payment_seq, seq) WHERE payment_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_unlinked ON events (uetr, seq) WHERE payment_seq IS NULL;
 CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, sender TEXT, message_id TEXT, reason TEXT NOT NULL,
     detail TEXT NOT NULL
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS reports (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, account TEXT NOT NULL, created_at TEXT NOT NULL,
     data BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sent_uetrs (
     message_id TEXT NOT NULL, uetr TEXT NOT NULL, PRIMARY KEY (message_id, uetr)
 ) WITHOUT ROWID;
@@ -64,6 +66,31 @@ CREATE TABLE IF NOT EXISTS parked (
     header BLOB NOT NULL, document BLOB NOT NULL, attempts INTEGER NOT NULL, due_ns INTEGER NOT NULL,
     error TEXT NOT NULL, PRIMARY KEY (sender, message_id, part)
 ) WITHOUT ROWID;
+"""
+SCHEMA_VERSION = 2
+"""`PRAGMA user_version` of a store in this layout. Version 1 (a store that predates the pragma, which reads 0) kept
+payments and kv values in WITHOUT ROWID tables keyed by UETR or key, and indexed tracking events by UETR: every
+record written and every event dirtied a random page (a 4 KiB WAL frame, then the same page again at the checkpoint),
+most of a busy node's disk writes, since UETRs are random. Keyed by an ascending seq, the records of payments in
+flight share the table's last pages, a record costs a random page only in the small UETR index, once, when it is
+first written, and an event of a payment with a record here is indexed by that record's seq, next to the others of
+payments in flight. Only events of a UETR with no record here (an FX quote, a refused message) are indexed by UETR."""
+
+_MIGRATE_1_TO_2 = f"""
+BEGIN IMMEDIATE;
+DROP INDEX IF EXISTS payments_deadline;
+DROP INDEX IF EXISTS events_uetr;
+ALTER TABLE events ADD COLUMN payment_seq INTEGER;
+ALTER TABLE payments RENAME TO payments_v1;
+ALTER TABLE kv RENAME TO kv_v1;
+{SCHEMA}
+INSERT INTO payments (uetr, state, deadline_ns, data, updated_at)
+    SELECT uetr, state, deadline_ns, data, updated_at FROM payments_v1 ORDER BY updated_at;
+INSERT INTO kv (key, value) SELECT key, value FROM kv_v1;
+DROP TABLE payments_v1;
+DROP TABLE kv_v1;
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
 """
 
 GROUP_MAX = 512
@@ -245,8 +272,9 @@ class _Rows:
         """In the order a unit's own rows were always written, so a payment's later state wins."""
         if self.payments:
             conn.executemany(
-                "INSERT INTO payments VALUES (?, ?, ?, ?, ?) ON CONFLICT (uetr) DO UPDATE SET state = excluded.state,"
-                " deadline_ns = excluded.deadline_ns, data = excluded.data, updated_at = excluded.updated_at",
+                "INSERT INTO payments (uetr, state, deadline_ns, data, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (uetr) DO UPDATE SET state = excluded.state, deadline_ns = excluded.deadline_ns,"
+                " data = excluded.data, updated_at = excluded.updated_at",
                 self.payments,
             )
         if self.outbox:
@@ -257,7 +285,9 @@ class _Rows:
             )
         if self.events:
             conn.executemany(
-                "INSERT INTO events (uetr, at, node, status, reason, detail) VALUES (?, ?, ?, ?, ?, ?)", self.events
+                "INSERT INTO events (uetr, at, node, status, reason, detail, payment_seq)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT seq FROM payments WHERE uetr = ?1))",
+                self.events,
             )
         if self.rejected:
             conn.executemany(
@@ -266,7 +296,10 @@ class _Rows:
         if self.reports:
             conn.executemany("INSERT INTO reports (kind, account, created_at, data) VALUES (?, ?, ?, ?)", self.reports)
         if self.kv:
-            conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", self.kv)
+            conn.executemany(
+                "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                self.kv,
+            )
         if self.sent_uetrs:
             conn.executemany("INSERT OR IGNORE INTO sent_uetrs VALUES (?, ?)", self.sent_uetrs)
         if self.parked:
@@ -318,10 +351,30 @@ def _apply_one_by_one(conn: sqlite3.Connection, units: list[Unit], *, savepoint:
     return outcomes
 
 
+def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the tables, or bring a store written by an earlier version to this layout, in one transaction."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{path} is a node store of layout {version}, newer than this Corridor's {SCHEMA_VERSION}: upgrade Corridor"
+        )
+    if version == SCHEMA_VERSION:
+        conn.executescript(SCHEMA)
+        return
+    old = conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'payments'").fetchone()
+    conn.executescript(
+        _MIGRATE_1_TO_2 if old else f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    )
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    # A unit's savepoint journals and sorts in memory: as files they were created, written and deleted in /var/tmp
+    # several times a second, most of a busy node's disk writes.
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute("PRAGMA wal_autocheckpoint=10000")
     return conn
 
 
@@ -362,7 +415,11 @@ class NodeStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer_conn = _connect(path)
-        self._writer_conn.executescript(SCHEMA)
+        try:
+            _create_or_migrate(self._writer_conn, path)
+        except BaseException:
+            self._writer_conn.close()
+            raise
         self._local = threading.local()
         rows = self._writer_conn.execute("SELECT uetr, state, data FROM payments ORDER BY updated_at").fetchall()
         self._cache = PaymentCache(PAYMENT_CACHE_MAX, {str(u): (str(s), str(d)) for u, s, d in rows})
@@ -540,12 +597,7 @@ class NodeStore:
         return [(str(k), str(a), str(c), bytes(d)) for k, a, c, d in rows]
 
     def events(self, uetr: str) -> list[Event]:
-        rows = (
-            self._reader()
-            .execute("SELECT uetr, at, node, status, reason, detail FROM events WHERE uetr = ? ORDER BY seq", (uetr,))
-            .fetchall()
-        )
-        return [Event(*row) for row in rows]
+        return _events_of(self._reader(), uetr)
 
     def rejections(self) -> list[tuple[str, str | None, str | None, str, str]]:
         rows = self._reader().execute("SELECT at, sender, message_id, reason, detail FROM rejected ORDER BY seq")
@@ -570,12 +622,27 @@ def read_events(path: Path, uetr: str) -> list[Event]:
     """A payment's tracking events from a node's database file, read-only, without starting the node."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = conn.execute(
-            "SELECT uetr, at, node, status, reason, detail FROM events WHERE uetr = ? ORDER BY seq", (uetr,)
-        ).fetchall()
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:  # not opened since an upgrade
+            rows = conn.execute(
+                "SELECT uetr, at, node, status, reason, detail FROM events WHERE uetr = ? ORDER BY seq", (uetr,)
+            ).fetchall()
+            return [Event(*row) for row in rows]
+        return _events_of(conn, uetr)
     finally:
         conn.close()
-    return [Event(*row) for row in rows]
+
+
+_EVENTS_OF = (
+    "SELECT seq, uetr, at, node, status, reason, detail FROM events"
+    " WHERE payment_seq = (SELECT seq FROM payments WHERE uetr = ?1)"
+    " UNION ALL SELECT seq, uetr, at, node, status, reason, detail FROM events"
+    " WHERE payment_seq IS NULL AND uetr = ?1 ORDER BY 1"
+)
+
+
+def _events_of(conn: sqlite3.Connection, uetr: str) -> list[Event]:
+    """A UETR's events in the order recorded: those linked to its payment record, and any from before it existed."""
+    return [Event(*row[1:]) for row in conn.execute(_EVENTS_OF, (uetr,)).fetchall()]
 
 
 OutboxValues = tuple[str, str, str, str | None, bytes, str]
