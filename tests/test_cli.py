@@ -234,6 +234,28 @@ def test_the_ledger_benchmark_prints_only_one_json_object_with_the_required_keys
     assert {"cpus", "python", "platform"} <= figures["machine"].keys()
 
 
+def test_the_transfers_benchmark_prints_only_one_json_object_with_the_required_keys() -> None:
+    result = corridor("bench", "transfers", "--transport", "memory", "--payments", "40", "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    required = {
+        "payments_per_s",
+        "p50_ms",
+        "p99_ms",
+        "per_window",
+        "messages_per_payment",
+        "bulk",
+        "validate_per_s",
+        "verify_per_s",
+        "open_per_s",
+        "ledgers_verified",
+        "machine",
+    }
+    assert required <= figures.keys()
+    assert figures["completed"] == 40 and figures["ledgers_verified"] is True
+    assert figures["per_window"] == []  # a run shorter than one window has no whole window to report
+
+
 def test_the_ledger_demo_runs_to_the_end(tmp_path: Path) -> None:
     result = corridor("ledger", "demo", "--data-dir", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output

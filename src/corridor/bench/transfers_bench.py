@@ -48,6 +48,7 @@ from corridor.node.network import EmbeddedNetwork
 from corridor.scenario.model import Scenario, load_scenario
 
 CEILING_SECONDS = 1.0
+WINDOW_S = 5.0
 SCHEDULE_TICK_S = 0.01
 """The open-loop client's clock: it wakes every 10 ms and starts every payment that came due meanwhile."""
 PAYMENT_TIMEOUT_S = 120.0
@@ -145,6 +146,7 @@ async def drive(
 ) -> dict[str, Any]:
     """Send cfg.payments payments and wait for each; return throughput, latencies and outcomes."""
     latencies: list[float] = []
+    finished: list[float] = []
     outcomes: dict[str, int] = {}
     slots = asyncio.Semaphore(cfg.concurrency)
     started = time.perf_counter()
@@ -155,7 +157,9 @@ async def drive(
             begin = due if due is not None else time.perf_counter()
             uetr = await driver.pay(route, f"{run}-{i}")
             state = await driver.settle(route, uetr)
-            latencies.append(time.perf_counter() - begin)
+            done = time.perf_counter()
+            latencies.append(done - begin)
+            finished.append(done - started)
             outcomes[state] = outcomes.get(state, 0) + 1
             progress.advance()
 
@@ -180,8 +184,19 @@ async def drive(
         "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
         "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
         "elapsed_s": round(elapsed, 2),
+        "per_window": _per_window(finished, elapsed),
         "outcomes": outcomes,
     }
+
+
+def _per_window(finished: list[float], elapsed: float) -> list[float]:
+    """Payments completed per second in each whole WINDOW_S of the run (none if it was shorter): a sustained rate
+    is flat, one that degrades as the files and queues grow falls."""
+    windows = [0] * int(elapsed // WINDOW_S)
+    for at in finished:
+        if (index := int(at // WINDOW_S)) < len(windows):
+            windows[index] += 1
+    return [round(count / WINDOW_S, 1) for count in windows]
 
 
 def _rate(action: Callable[[], object], seconds: float = CEILING_SECONDS) -> float:
@@ -317,6 +332,7 @@ def run(cfg: TransfersBenchConfig, progress: Progress | None = None) -> dict[str
         "rate": cfg.rate or None,
         "concurrency": cfg.concurrency,
         "elapsed_s": result["elapsed_s"],
+        "per_window": result["per_window"],
         "outcomes": result["outcomes"],
         "messages_per_payment": round(result["bulk"]["transactions"] / cfg.payments, 2),
         "bulk": result["bulk"],
