@@ -177,10 +177,14 @@ class SqlStorage(ABC):
         )
         return [transfer_from_row(r) for r in rows]
 
+    pending_by_id = "p.id"
+    """The column a lookup of pending transfers by id goes through: a backend whose pending_transfers table is not
+    keyed by id finds them by the transfers' id index (`t.id`)."""
+
     def load_pending(self, ids: Collection[int]) -> list[PendingRecord]:
         rows = self._select_in(
             f"SELECT {_T_COLUMNS_QUALIFIED}, p.status, p.expires_at, p.resolved_at FROM pending_transfers p "
-            "JOIN transfers t ON t.timestamp = p.timestamp WHERE p.id IN ({})",
+            f"JOIN transfers t ON t.timestamp = p.timestamp WHERE {self.pending_by_id} IN ({{}})",
             [id_bytes(i) for i in ids],
         )
         return [PendingRecord(transfer_from_row(r), r[15], r[16], r[17]) for r in rows]

@@ -37,6 +37,7 @@ _CHECKPOINT_EVERY_S = 2.0
 
 class SqliteStorage(SqlStorage):
     backend = "sqlite"
+    pending_by_id = "t.id"  # pending_transfers is keyed by timestamp (migration 0002)
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         super().__init__()
@@ -175,7 +176,9 @@ def _write_group(conn: sqlite3.Connection, group: CommitGroup) -> None:
         )
     if group.pending_updates:
         conn.executemany(
-            "UPDATE pending_transfers SET status = ?, resolved_at = ? WHERE id = ?",
+            # keyed by timestamp (migration 0002): the pending transfer's timestamp is its row's in transfers
+            "UPDATE pending_transfers SET status = ?, resolved_at = ?"
+            " WHERE timestamp = (SELECT timestamp FROM transfers WHERE id = ?)",
             group.pending_updates,
         )
     if group.balances:
