@@ -1,0 +1,196 @@
+"""The scheme's ISO 8583 messages: encoded and decoded by pyiso8583 with the field spec kept as data.
+
+The spec (`spec/corridor8583.json`, documented field by field in docs/cards.md) is what acquirers, the switch and
+issuers agree on; pyiso8583 does the bitmaps and length prefixes. This module adds what the library leaves to its
+caller: the content each field must have (digits, letters, binary), the message types the scheme speaks, a size
+limit, and errors that name the field and say what is wrong without ever showing a secret field's value (a PAN,
+track data, a PIN block). Anything that is not a well-formed message of the scheme raises `MessageError`; nothing
+else escapes `decode`, so a peer's garbage can cost a format-error answer (response code 30) but never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final
+
+import iso8583
+from iso8583.decoder import DecodeError
+from iso8583.encoder import EncodeError
+
+from corridor.cards.pan import mask
+
+Fields = dict[str, str | bytes]
+"""A message as field number (or "t", the message type) -> value: text for text fields, bytes for binary ones."""
+
+MAX_MESSAGE_BYTES: Final = 4096
+"""Largest encoded message accepted or produced; the longest the spec allows is well under it."""
+
+
+def response_type(request_type: str) -> str:
+    """The response's message type: the function digit (third) of the request's plus one (0100 -> 0110)."""
+    return request_type[:2] + str(int(request_type[2]) + 1) + request_type[3]
+
+
+AUTHORIZATION: Final = "0100"
+FINANCIAL: Final = "0200"
+ADVICE: Final = "0120"
+REVERSAL: Final = "0400"
+NETWORK: Final = "0800"
+REQUESTS: Final = frozenset({AUTHORIZATION, FINANCIAL, ADVICE, REVERSAL, NETWORK, "0420"})
+"""Request types the scheme speaks (0420: a reversal advice, a reversal repeated)."""
+RESPONSES: Final = frozenset(response_type(m) for m in REQUESTS)
+
+ECHO: Final = "301"
+"""Field 70 of an echo test (0800/0810), which keeps an idle connection known to be alive."""
+
+
+class MessageError(ValueError):
+    """A message that is not a well-formed message of the scheme: `field` names where ("t" is the message type,
+    "p" the bitmap, "frame" the whole), `reason` what is wrong, never a secret value."""
+
+    def __init__(self, field: str, reason: str, partial: Fields | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        self.partial: Fields = {k: v for k, v in (partial or {}).items() if not _is_secret(k)}
+        """What was decoded before the error, secret fields left out: enough to answer with a format error."""
+        super().__init__(f"field {field} ({describe(field)}): {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    number: str
+    description: str
+    format: str
+    max_len: int
+    fixed: bool
+    secret: bool
+
+
+def _load() -> tuple[dict[str, Any], dict[str, FieldSpec]]:
+    text = resources.files("corridor.cards").joinpath("spec", "corridor8583.json").read_text(encoding="utf-8")
+    raw: dict[str, dict[str, Any]] = json.loads(text)["fields"]
+    specs = {
+        key: FieldSpec(
+            key, str(f["desc"]), str(f["format"]), int(f["max_len"]), int(f["len_type"]) == 0, bool(f.get("secret"))
+        )
+        for key, f in raw.items()
+    }
+    return raw, specs
+
+
+SPEC, FIELDS = _load()
+"""The pyiso8583 spec dict, and each field's description and rules."""
+
+_PATTERNS: Final = {
+    "n": re.compile(r"[0-9]*"),
+    "an": re.compile(r"[A-Za-z0-9 ]*"),
+    "ans": re.compile(r"[\x20-\x7e]*"),
+    "z": re.compile(r"[0-9=D]*"),
+}
+
+
+def _is_binary(field: str) -> bool:
+    spec = FIELDS.get(field)
+    return spec is not None and spec.format == "b"
+
+
+def _is_secret(field: str) -> bool:
+    spec = FIELDS.get(field)
+    return spec is None or spec.secret
+
+
+def describe(field: str) -> str:
+    spec = FIELDS.get(field)
+    return spec.description if spec else "not in the scheme's spec" if field != "frame" else "the whole message"
+
+
+def check_field(field: str, value: str | bytes) -> None:
+    """Raise MessageError unless `value` has the content and length `field` must have."""
+    spec = FIELDS.get(field)
+    if spec is None:
+        raise MessageError(field, "the scheme does not use this field")
+    if spec.format == "b":
+        if not isinstance(value, bytes | bytearray):
+            raise MessageError(field, "must be binary")
+        size = len(value)
+    else:
+        if not isinstance(value, str):
+            raise MessageError(field, "must be text")
+        if not _PATTERNS[spec.format].fullmatch(value):
+            what = {"n": "digits", "an": "letters and digits", "ans": "printable characters", "z": "track 2 data"}
+            raise MessageError(field, f"must be {what[spec.format]} only")
+        size = len(value)
+    if spec.fixed and size != spec.max_len:
+        raise MessageError(field, f"must be exactly {spec.max_len} long, not {size}")
+    if size > spec.max_len:
+        raise MessageError(field, f"must be at most {spec.max_len} long, not {size}")
+
+
+def encode(message: Mapping[str, str | bytes]) -> bytes:
+    """The message's bytes (without the frame's length prefix), after checking every field."""
+    fields = dict(message)
+    kind = fields.get("t")
+    if not isinstance(kind, str) or kind not in REQUESTS | RESPONSES:
+        raise MessageError("t", "not a message type of the scheme")
+    for key, value in fields.items():
+        if key not in ("t", "p", "1"):
+            check_field(key, value)
+    library = {
+        key: value.hex().upper() if isinstance(value, bytes | bytearray) else value for key, value in fields.items()
+    }
+    try:
+        data, _ = iso8583.encode(library, SPEC)
+    except EncodeError as exc:
+        raise MessageError(exc.field, exc.msg) from None
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise MessageError("frame", f"{len(data)} bytes, over the limit of {MAX_MESSAGE_BYTES}")
+    return bytes(data)
+
+
+def decode(data: bytes) -> Fields:
+    """The fields of a received message; MessageError for anything that is not a well-formed scheme message."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise MessageError("frame", f"{len(data)} bytes, over the limit of {MAX_MESSAGE_BYTES}")
+    try:
+        decoded, _ = iso8583.decode(data, SPEC)
+    except DecodeError as exc:
+        raise MessageError(exc.field, _safe(exc.msg), dict(exc.doc_dec)) from None
+    except KeyError as exc:  # a bitmap bit for a field the spec does not define
+        raise MessageError(str(exc.args[0]), "present in the bitmap but not used by the scheme") from None
+    # pyiso8583 gives binary fields as hex text; the scheme's callers get bytes (the bitmaps stay text)
+    fields: Fields = {
+        key: bytes.fromhex(value) if key not in ("p", "1") and _is_binary(key) else value
+        for key, value in decoded.items()
+    }
+    kind = fields["t"]
+    if kind not in REQUESTS | RESPONSES:
+        raise MessageError("t", "not a message type of the scheme", fields)
+    for key, value in fields.items():
+        if key not in ("t", "p", "1"):
+            try:
+                check_field(key, value)
+            except MessageError as exc:
+                raise MessageError(exc.field, exc.reason, fields) from None
+    return fields
+
+
+def _safe(reason: str) -> str:
+    """pyiso8583's reason without what a codec error may quote of the data (a byte of a secret field, say)."""
+    return reason.split(", ", 1)[0] if reason.startswith("Failed to decode") else reason
+
+
+def redacted(message: Mapping[str, str | bytes]) -> dict[str, str]:
+    """The message as it may be logged or shown: secret fields masked (a PAN as its first 6 and last 4 digits)."""
+    shown: dict[str, str] = {}
+    for key, value in message.items():
+        spec = FIELDS.get(key)
+        if spec is not None and spec.secret:
+            text = value if isinstance(value, str) else ""
+            shown[key] = mask(text) if key == "2" else "***"
+        else:
+            shown[key] = value.hex() if isinstance(value, bytes | bytearray) else value
+    return shown

@@ -1,0 +1,254 @@
+"""ISO 8583 over TCP: length-prefixed frames on persistent connections, responses matched by STAN and RRN.
+
+Card networks keep one long-lived connection between each pair of hops (terminal concentrator or acquirer -> switch
+-> issuer) and multiplex requests over it: each request carries a System Trace Audit Number (field 11) and, for
+transactions, a Retrieval Reference Number (field 37), and its response echoes both, in whatever order responses
+come. A frame is a 2-byte big-endian length, then the message. A request unanswered within its timeout fails with
+`ResponseTimeout` (an acquirer then reverses it); a response that arrives after that is dropped and counted. An
+echo test (0800, field 70 = 301) is answered by the link itself, so an idle connection can be known alive.
+
+A peer's malformed message costs it a format-error response (39 = 30) when its type and STAN could be read, or is
+dropped when not; the connection goes on serving the next frame. Only a frame whose length cannot be trusted (over
+the size limit) closes the connection, since the next frame's start is then unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from corridor.cards.iso8583 import (
+    ECHO,
+    MAX_MESSAGE_BYTES,
+    NETWORK,
+    REQUESTS,
+    Fields,
+    MessageError,
+    check_field,
+    decode,
+    encode,
+    redacted,
+    response_type,
+)
+
+log = logging.getLogger(__name__)
+
+PREFIX_BYTES: Final = 2
+MAX_CONCURRENT_PER_CONNECTION: Final = 512
+"""Requests one connection may have in its handler at once; more wait for a slot, which slows the peer down."""
+FORMAT_ERROR: Final = "30"
+SYSTEM_ERROR: Final = "96"
+
+Handler = Callable[[Fields], Awaitable[Fields]]
+"""Answers one request with its response (the link fills in the response type, STAN and RRN if left out)."""
+
+
+class FrameError(Exception):
+    """A frame that cannot be read: its length is zero or over the limit, or the stream ended inside it."""
+
+
+class ResponseTimeout(Exception):
+    """No response to a request within its timeout."""
+
+
+class LinkClosed(Exception):
+    """The connection ended while requests were waiting for their responses."""
+
+
+def frame(data: bytes) -> bytes:
+    if not 0 < len(data) <= MAX_MESSAGE_BYTES:
+        raise FrameError(f"a frame holds 1 to {MAX_MESSAGE_BYTES} bytes, not {len(data)}")
+    return len(data).to_bytes(PREFIX_BYTES, "big") + data
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    """The next frame's message, or None at a clean end of stream (between frames)."""
+    try:
+        prefix = await reader.readexactly(PREFIX_BYTES)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            return None
+        raise FrameError("the stream ended inside a length prefix") from None
+    size = int.from_bytes(prefix, "big")
+    if not 0 < size <= MAX_MESSAGE_BYTES:
+        raise FrameError(f"a frame of {size} bytes announced; a frame holds 1 to {MAX_MESSAGE_BYTES}")
+    try:
+        return await reader.readexactly(size)
+    except asyncio.IncompleteReadError:
+        raise FrameError(f"the stream ended inside a frame of {size} bytes") from None
+
+
+def match_key(message: Fields) -> tuple[str, str]:
+    """What pairs a response with its request: STAN and RRN (empty for messages without one, like echoes)."""
+    return str(message.get("11", "")), str(message.get("37", ""))
+
+
+def format_error(partial: Fields) -> Fields | None:
+    """The format-error response to a malformed request, if enough of it was read to address one."""
+    kind = partial.get("t")
+    if kind not in REQUESTS or not _valid("11", partial):
+        return None
+    answer: Fields = {"t": response_type(str(kind)), "39": FORMAT_ERROR}
+    for key in ("11", "37", "41", "42"):
+        if _valid(key, partial):  # a field cut short by the error is left out rather than echoed malformed
+            answer[key] = partial[key]
+    return answer
+
+
+def _valid(key: str, message: Fields) -> bool:
+    if key not in message:
+        return False
+    try:
+        check_field(key, message[key])
+    except MessageError:
+        return False
+    return True
+
+
+class Client:
+    """One persistent connection to a peer, many requests in flight on it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._waiting: dict[tuple[str, str], asyncio.Future[Fields]] = {}
+        self._closed = False
+        self.late_responses = 0
+        """Responses that came after their request timed out (or matched no request): dropped."""
+        self._reading = asyncio.get_running_loop().create_task(self._read_loop())
+
+    @classmethod
+    async def connect(cls, host: str, port: int, *, timeout_s: float = 5.0) -> Client:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        return cls(reader, writer)
+
+    async def request(self, message: Fields, *, timeout_s: float) -> Fields:
+        """Send a request and wait for its response; ResponseTimeout if none comes in time."""
+        if self._closed:
+            raise LinkClosed("the connection is closed")
+        key = match_key(message)
+        if not key[0]:
+            raise MessageError("11", "a request needs a STAN to be matched with its response")
+        if key in self._waiting:
+            raise MessageError("11", "a request with this STAN and RRN is already waiting for its response")
+        data = frame(encode(message))
+        future: asyncio.Future[Fields] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = future
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise ResponseTimeout(f"no response to {message.get('t')!s} STAN {key[0]} within {timeout_s} s") from None
+        finally:
+            self._waiting.pop(key, None)
+
+    async def echo(self, stan: str, *, timeout_s: float = 5.0) -> bool:
+        """An echo test: whether the peer answered 0810 with response code 00 in time."""
+        try:
+            answer = await self.request({"t": NETWORK, "11": stan, "70": ECHO}, timeout_s=timeout_s)
+        except (ResponseTimeout, LinkClosed, OSError):
+            return False
+        return answer.get("39") == "00"
+
+    async def _read_loop(self) -> None:
+        try:
+            while (data := await read_frame(self._reader)) is not None:
+                try:
+                    message = decode(data)
+                except MessageError as exc:
+                    log.warning("undecodable response dropped: %s", exc)
+                    continue
+                future = self._waiting.get(match_key(message))
+                if future is None or future.done():
+                    self.late_responses += 1
+                    continue
+                future.set_result(message)
+        except (FrameError, OSError) as exc:
+            log.warning("link to peer ended: %s", exc)
+        finally:
+            self._closed = True
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(LinkClosed("the connection ended before the response came"))
+
+    async def close(self) -> None:
+        self._closed = True
+        self._reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reading
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+
+async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
+    """Accept peers' connections and answer every request on each with `handler`, several at once."""
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        slots = asyncio.Semaphore(MAX_CONCURRENT_PER_CONNECTION)
+        running: set[asyncio.Task[None]] = set()
+
+        async def answer(request: Fields) -> None:
+            try:
+                response = await _respond(handler, request)
+                writer.write(frame(encode(response)))
+            except Exception:  # a handler's bug answers 96 rather than silence the request or the connection
+                log.exception("request %s failed", redacted(request))
+                with contextlib.suppress(Exception):
+                    writer.write(frame(encode(_system_error(request))))
+            finally:
+                slots.release()
+
+        try:
+            while (data := await read_frame(reader)) is not None:
+                try:
+                    request = decode(data)
+                except MessageError as exc:
+                    log.info("malformed request: %s", exc)
+                    reply = format_error(exc.partial)
+                    if reply is not None:
+                        writer.write(frame(encode(reply)))
+                    continue
+                if request["t"] not in REQUESTS:
+                    continue  # a response nobody asked for: nothing to answer
+                await slots.acquire()
+                task = asyncio.get_running_loop().create_task(answer(request))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        except (FrameError, OSError) as exc:
+            log.info("peer connection closed: %s", exc)
+        except Exception:  # a bug here ends this connection only; the server and the other connections go on
+            log.exception("peer connection ended by an error")
+        finally:
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    return await asyncio.start_server(connection, host, port)
+
+
+async def _respond(handler: Handler, request: Fields) -> Fields:
+    kind = str(request["t"])
+    if kind == NETWORK and request.get("70") == ECHO:
+        response: Fields = {"t": response_type(kind), "39": "00", "70": ECHO}
+    else:
+        response = dict(await handler(request))
+    response.setdefault("t", response_type(kind))
+    for key in ("11", "37"):
+        if key in request:
+            response.setdefault(key, request[key])
+    return response
+
+
+def _system_error(request: Fields) -> Fields:
+    answer: Fields = {"t": response_type(str(request["t"])), "39": SYSTEM_ERROR}
+    for key in ("11", "37"):
+        if key in request:
+            answer[key] = request[key]
+    return answer
