@@ -24,8 +24,70 @@ def test_the_default_scenario_has_two_countries_their_central_banks_banks_fx_pro
     scenario = load_scenario()
     assert [c.currency for c in scenario.countries] == ["RUB", "VES"]
     assert {p.role for p in scenario.participants} == {"central_bank", "bank", "fx_provider"}
-    assert {a.kind for a in scenario.accounts} == {"importer", "exporter"}
+    assert {a.kind for a in scenario.accounts} == {"importer", "exporter", "cardholder", "merchant"}
     assert set(scenario.swap_limits) == {"RUB", "VES"}
+
+
+def test_the_default_scenario_has_a_card_scheme_with_an_issuer_and_an_acquirer_in_each_country() -> None:
+    scenario = load_scenario()
+    cards = scenario.cards
+    assert cards is not None and (cards.iin_low, cards.iin_high) == ("2200", "2204")
+    issuing = {scenario.participant(i.bank).country for i in cards.issuers}
+    acquiring = {scenario.participant(a.bank).country for a in cards.acquirers}
+    assert issuing == acquiring == {"RU", "VE"}
+    assert cards.issuer_of_bin("220011") is not None and cards.issuer_of_bin("220099") is None
+    assert set(cards.stand_in) == {"RUB", "VES"}
+
+
+def test_a_scenario_without_a_cards_section_has_no_card_scheme() -> None:
+    data = default_data()
+    del data["cards"]
+    assert parse_scenario(data).cards is None
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (lambda c: c["issuer"][0].update(bins=["990011"]), r"cards.issuer\[0\].bins: 990011 is outside .* 2200-2204"),
+        (lambda c: c["issuer"][0].update(bins=["22001"]), r"cards.issuer\[0\].bins: '22001' is not a 6-digit BIN"),
+        (lambda c: c["issuer"][1].update(bins=c["issuer"][0]["bins"]), r"a BIN belongs to one issuer only"),
+        (lambda c: c["acquirer"][0].update(institution_id="64A"), r"cards.acquirer\[0\].institution_id"),
+        (lambda c: c["product"][0].update(per_day="1.00 RUB"), r"cards.product\[0\].per_transaction: larger than"),
+        (lambda c: c["product"][0].update(per_day="1.00 VES"), r"cards.product\[0\].per_day: .* not a positive amount"),
+        (lambda c: c["card"][0].update(expires="2913"), r"cards.card\[0\].expires: '2913' is not a YYMM date"),
+        (lambda c: c["card"][0].update(product="orinoco-debito"), r"cards.card\[0\].account: .* not an account at"),
+        (lambda c: c["merchant"][0].update(mcc="55"), r"cards.merchant\[0\].mcc"),
+        (lambda c: c["merchant"][0].update(terminal="T1"), r"cards.merchant\[0\].terminal: 'T1' must be 8"),
+        (lambda c: c.update(iin_range=["2204", "2200"]), r"cards.iin_range"),
+        (lambda c: c.update(fx_markup_bp=10_000), r"cards.fx_markup_bp: between 0 and 9999"),
+    ],
+    ids=[
+        "BIN outside the IIN range",
+        "BIN of five digits",
+        "BIN of two issuers",
+        "institution id with a letter",
+        "daily limit under the single one",
+        "limit in the other currency",
+        "month 13",
+        "card of another bank's product",
+        "MCC of two digits",
+        "short terminal id",
+        "IIN range backwards",
+        "markup of 100%",
+    ],
+)
+def test_a_wrong_card_scheme_setting_is_refused_naming_it(change: Any, error: str) -> None:
+    data = default_data()
+    change(data["cards"])
+    with pytest.raises(ScenarioError, match=error):
+        parse_scenario(data)
+
+
+def test_a_merchant_account_that_is_not_a_merchants_is_refused() -> None:
+    data = default_data()
+    data["cards"]["merchant"][0]["account"] = "RU0440701810000000011"  # an exporter's account
+    with pytest.raises(ScenarioError, match=r"cards.merchant\[0\].account: .* not a merchant account"):
+        parse_scenario(data)
 
 
 def test_a_currency_given_twice_in_the_swap_line_is_refused() -> None:
@@ -82,6 +144,12 @@ def test_any_change_to_one_field_is_accepted_or_refused_as_a_scenario_error(data
     tables += [(f"participant[{i}]", p) for i, p in enumerate(scenario["participant"])]
     tables += [(f"account[{i}]", a) for i, a in enumerate(scenario["account"])]
     tables += [(f"country[{i}]", c) for i, c in enumerate(scenario["country"])]
+    tables += [("cards", scenario["cards"])]
+    tables += [
+        (f"cards.{key}[{i}]", t)
+        for key in ("issuer", "acquirer", "product", "card", "merchant")
+        for i, t in enumerate(scenario["cards"][key])
+    ]
     _, table = data.draw(st.sampled_from(tables))
     changed = copy.deepcopy(table)
     key = data.draw(st.sampled_from(sorted(table)) | st.text(max_size=8))

@@ -80,13 +80,14 @@ class Route:
 
 
 def routes(scenario: Scenario) -> list[Route]:
-    """Small payments both ways between every open account of one country and every one of the other.
+    """Small payments both ways between every open trade account (importer or exporter) of one country and every
+    one of the other.
 
     Alternating the directions keeps the central banks' net position near zero, so a long run stays inside the swap
     line; many accounts spread the ledger's hot spots as real traffic would.
     """
     first, second = scenario.countries[0], scenario.countries[1]
-    open_accounts = [a for a in scenario.accounts if a.status == "active"]
+    open_accounts = [a for a in scenario.accounts if a.status == "active" and a.kind in ("importer", "exporter")]
     ones = [a for a in open_accounts if scenario.participant(a.bank).country == first.code]
     others = [a for a in open_accounts if scenario.participant(a.bank).country == second.code]
     forward = [Route(a.number, b.number, f"1.00 {second.currency}", a.bank) for a in ones for b in others]

@@ -16,14 +16,14 @@ from typing import Any
 
 from corridor.money import Money, MoneyError, currency
 from corridor.network.directory import BIC_PATTERN, ROLES
+from corridor.scenario.cards import CardSchemeSpec, CardsContext, parse_cards
+from corridor.scenario.fields import ScenarioError, get_field, table_list
+
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario"]
 
 ACCOUNT_KINDS = ("importer", "exporter", "customer", "merchant", "cardholder")
 ACCOUNT_STATUSES = ("active", "closed", "blocked")
 MAX_SCENARIO_BYTES = 1024 * 1024
-
-
-class ScenarioError(ValueError):
-    """The scenario file is not usable; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,8 @@ class Scenario:
     accounts: tuple[AccountSpec, ...]
     swap_limits: dict[str, Money]
     fx: FxSpec
+    cards: CardSchemeSpec | None = None
+    """The card scheme (`[cards]`), if the scenario has one."""
 
     def country(self, code: str) -> Country:
         for country in self.countries:
@@ -116,17 +118,6 @@ def default_scenario_path() -> Path:
     return Path(str(resources.files("corridor.scenario").joinpath("files", "ru-ve.toml")))
 
 
-def _get(table: dict[str, Any], key: str, kind: type, where: str, default: Any = ...) -> Any:
-    if key not in table:
-        if default is ...:
-            raise ScenarioError(f"{where}.{key}: missing")
-        return default
-    value = table[key]
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ScenarioError(f"{where}.{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
-    return value
-
-
 def _money(text: object, where: str) -> Money:
     if not isinstance(text, str):
         raise ScenarioError(f'{where}: write money as a string such as "1 000.00 RUB", got {text!r}')
@@ -136,40 +127,33 @@ def _money(text: object, where: str) -> Money:
         raise ScenarioError(f"{where}: {exc}") from None
 
 
-def _table_list(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise ScenarioError(f"{key}: expected an array of tables ([[{key}]])")
-    return value
-
-
 def parse_scenario(data: dict[str, Any]) -> Scenario:
-    head = _get(data, "scenario", dict, "file")
+    head = get_field(data, "scenario", dict, "file")
     countries: list[Country] = []
-    for index, table in enumerate(_table_list(data, "country")):
+    for index, table in enumerate(table_list(data, "country")):
         where = f"country[{index}]"
-        code = _get(table, "code", str, where)
+        code = get_field(table, "code", str, where)
         if len(code) != 2 or not code.isalpha() or not code.isupper():
             raise ScenarioError(f"{where}.code: {code!r} is not an ISO 3166 alpha-2 code")
-        ccy = _get(table, "currency", str, where)
+        ccy = get_field(table, "currency", str, where)
         try:
             currency(ccy)
         except MoneyError as exc:
             raise ScenarioError(f"{where}.currency: {exc}") from None
-        countries.append(Country(code, _get(table, "name", str, where), ccy))
+        countries.append(Country(code, get_field(table, "name", str, where), ccy))
     if len(countries) < 2:
         raise ScenarioError("country: a corridor needs at least two countries")
     by_code = {c.code: c for c in countries}
     participants: list[ParticipantSpec] = []
-    for index, table in enumerate(_table_list(data, "participant")):
+    for index, table in enumerate(table_list(data, "participant")):
         where = f"participant[{index}]"
-        bic = _get(table, "bic", str, where)
+        bic = get_field(table, "bic", str, where)
         if not BIC_PATTERN.fullmatch(bic):
             raise ScenarioError(f"{where}.bic: {bic!r} is not an ISO 9362 BIC")
-        role = _get(table, "role", str, where)
+        role = get_field(table, "role", str, where)
         if role not in ROLES:
             raise ScenarioError(f"{where}.role: {role!r} is not one of {', '.join(ROLES)}")
-        country = _get(table, "country", str, where)
+        country = get_field(table, "country", str, where)
         if country not in by_code:
             raise ScenarioError(f"{where}.country: {country!r} is not a country of this scenario")
         if bic[4:6] != country:
@@ -182,7 +166,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         currencies = [amount.currency.code for amount in liquidity]
         if len(set(currencies)) != len(currencies):
             raise ScenarioError(f"{where}.liquidity: one amount per currency, got {', '.join(currencies)}")
-        participants.append(ParticipantSpec(bic, _get(table, "name", str, where), country, role, liquidity))
+        participants.append(ParticipantSpec(bic, get_field(table, "name", str, where), country, role, liquidity))
     bics = [p.bic for p in participants]
     if len(set(bics)) != len(bics):
         raise ScenarioError("participant: a BIC is listed twice")
@@ -202,65 +186,73 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
                 )
     banks = {p.bic: p for p in participants if p.role == "bank"}
     accounts: list[AccountSpec] = []
-    for index, table in enumerate(_table_list(data, "account")):
+    for index, table in enumerate(table_list(data, "account")):
         where = f"account[{index}]"
-        bank = _get(table, "bank", str, where)
+        bank = get_field(table, "bank", str, where)
         if bank not in banks:
             raise ScenarioError(f"{where}.bank: {bank!r} is not a bank of this scenario")
-        number = _get(table, "number", str, where)
+        number = get_field(table, "number", str, where)
         if not (1 <= len(number) <= 34 and number.isalnum()):
             raise ScenarioError(f"{where}.number: {number!r} must be 1 to 34 letters and digits")
-        kind = _get(table, "kind", str, where, "customer")
+        kind = get_field(table, "kind", str, where, "customer")
         if kind not in ACCOUNT_KINDS:
             raise ScenarioError(f"{where}.kind: {kind!r} is not one of {', '.join(ACCOUNT_KINDS)}")
-        status = _get(table, "status", str, where, "active")
+        status = get_field(table, "status", str, where, "active")
         if status not in ACCOUNT_STATUSES:
             raise ScenarioError(f"{where}.status: {status!r} is not one of {', '.join(ACCOUNT_STATUSES)}")
         opening = _money(
-            _get(table, "opening", str, where, f"0 {by_code[banks[bank].country].currency}"), f"{where}.opening"
+            get_field(table, "opening", str, where, f"0 {by_code[banks[bank].country].currency}"), f"{where}.opening"
         )
         if opening.currency.code != by_code[banks[bank].country].currency or opening.minor < 0:
             raise ScenarioError(f"{where}.opening: {opening} is not a non-negative amount in the bank's currency")
-        accounts.append(AccountSpec(bank, number, _get(table, "name", str, where), kind, opening, status))
+        accounts.append(AccountSpec(bank, number, get_field(table, "name", str, where), kind, opening, status))
     numbers = [a.number for a in accounts]
     if len(set(numbers)) != len(numbers):
         raise ScenarioError("account: an account number is listed twice")
-    swap = _get(data, "swap_line", dict, "file", {})
+    swap = get_field(data, "swap_line", dict, "file", {})
     swap_limits: dict[str, Money] = {}
-    for text in _get(swap, "limits", list, "swap_line", []):
+    for text in get_field(swap, "limits", list, "swap_line", []):
         amount = _money(text, "swap_line.limits")
         if amount.currency.code in swap_limits:
             raise ScenarioError(f"swap_line.limits: {amount.currency.code} is given twice")
         swap_limits[amount.currency.code] = amount
-    fx_table = _get(data, "fx", dict, "file")
-    provider = _get(fx_table, "provider", str, "fx")
+    fx_table = get_field(data, "fx", dict, "file")
+    provider = get_field(fx_table, "provider", str, "fx")
     if provider not in bics or next(p for p in participants if p.bic == provider).role != "fx_provider":
         raise ScenarioError(f"fx.provider: {provider!r} is not an fx_provider participant")
     rates: list[FxRate] = []
-    for index, table in enumerate(_table_list(fx_table, "rate")):
+    for index, table in enumerate(table_list(fx_table, "rate")):
         where = f"fx.rate[{index}]"
-        mid_text = _get(table, "mid", str, where)
+        mid_text = get_field(table, "mid", str, where)
         try:
             mid = Decimal(mid_text)
         except InvalidOperation:
             raise ScenarioError(f"{where}.mid: {mid_text!r} is not a decimal number") from None
         if not mid.is_finite() or mid <= 0:
             raise ScenarioError(f"{where}.mid: must be a positive decimal")
-        rates.append(FxRate(_get(table, "base", str, where), _get(table, "quote", str, where), mid))
-    spread = _get(fx_table, "spread_bp", int, "fx", 0)
+        rates.append(FxRate(get_field(table, "base", str, where), get_field(table, "quote", str, where), mid))
+    spread = get_field(fx_table, "spread_bp", int, "fx", 0)
     if not 0 <= spread < 10_000:
         raise ScenarioError("fx.spread_bp: between 0 and 9999 basis points")
-    fx = FxSpec(provider, spread, _get(fx_table, "quote_ttl_s", int, "fx", 60), tuple(rates))
-    timeout = _get(head, "payment_timeout_s", int, "scenario", 30)
-    cycle = _get(head, "settlement_cycle_s", int, "scenario", 600)
+    fx = FxSpec(provider, spread, get_field(fx_table, "quote_ttl_s", int, "fx", 60), tuple(rates))
+    timeout = get_field(head, "payment_timeout_s", int, "scenario", 30)
+    cycle = get_field(head, "settlement_cycle_s", int, "scenario", 600)
     if timeout <= 0 or cycle <= 0:
         raise ScenarioError("scenario: payment_timeout_s and settlement_cycle_s must be positive")
-    actc_after = _get(head, "actc_after_ms", int, "scenario", 1000)
+    actc_after = get_field(head, "actc_after_ms", int, "scenario", 1000)
     if actc_after < 0:
         raise ScenarioError("scenario: actc_after_ms must not be negative (0 sends ACTC at once)")
+    cards = None
+    if "cards" in data:
+        context = CardsContext(
+            banks={bic: by_code[p.country].currency for bic, p in banks.items()},
+            accounts={a.number: (a.bank, a.kind) for a in accounts},
+            money=_money,
+        )
+        cards = parse_cards(get_field(data, "cards", dict, "file"), context)
     return Scenario(
-        name=_get(head, "name", str, "scenario"),
-        illustrative=_get(head, "illustrative", bool, "scenario", True),
+        name=get_field(head, "name", str, "scenario"),
+        illustrative=get_field(head, "illustrative", bool, "scenario", True),
         payment_timeout_s=timeout,
         settlement_cycle_s=cycle,
         actc_after_ms=actc_after,
@@ -269,6 +261,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         accounts=tuple(accounts),
         swap_limits=swap_limits,
         fx=fx,
+        cards=cards,
     )
 
 
