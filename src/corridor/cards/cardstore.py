@@ -1,0 +1,157 @@
+"""An issuer's card records and authorizations (SQLite, WAL, synchronous=FULL).
+
+A card is kept as its `SealedPan` (found by the PAN's keyed hash, readable only with the vault's keys) with what the
+issuer checks at authorization: expiry, service code, status, product and the PIN verification value. Never the
+PIN, the CVV2 or a PIN block. An authorization is kept under the request's own key (acquirer, STAN, transmission
+time), with the response given, so a request the acquirer sends again is answered the same way without a second
+hold, and a reversal finds what it reverses.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from corridor.cards.pan import SealedPan
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cards (
+    lookup TEXT PRIMARY KEY, key_id TEXT NOT NULL, ciphertext BLOB NOT NULL, masked TEXT NOT NULL,
+    account TEXT NOT NULL, product TEXT NOT NULL, expires TEXT NOT NULL, service_code TEXT NOT NULL,
+    status TEXT NOT NULL, pvv TEXT NOT NULL, issued_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS authorizations (
+    seq INTEGER PRIMARY KEY, request_key TEXT NOT NULL UNIQUE, lookup TEXT NOT NULL, hold_id TEXT,
+    amount INTEGER NOT NULL, currency TEXT NOT NULL, day TEXT NOT NULL, response TEXT NOT NULL, auth_code TEXT,
+    state TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS authorizations_of_card ON authorizations (lookup, day);
+"""
+
+CARD_STATUSES = ("active", "blocked", "lost", "expired")
+HELD, REVERSED, DECLINED = "held", "reversed", "declined"
+
+
+@dataclass(frozen=True, slots=True)
+class CardRecord:
+    sealed: SealedPan
+    account: str
+    product: str
+    expires: str
+    service_code: str
+    status: str
+    pvv: str
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    request_key: str
+    lookup: str
+    hold_id: int | None
+    amount: int
+    """In minor units of `currency`, the card's: what was held (or asked, if declined)."""
+    currency: str
+    day: str
+    response: str
+    auth_code: str | None
+    state: str
+
+
+class CardStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(SCHEMA)
+
+    def add_card(self, card: CardRecord, issued_at: str) -> None:
+        if card.status not in CARD_STATUSES:
+            raise ValueError(f"card status {card.status!r} is not one of {', '.join(CARD_STATUSES)}")
+        s = card.sealed
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    s.lookup,
+                    s.key_id,
+                    s.ciphertext,
+                    s.masked,
+                    card.account,
+                    card.product,
+                    card.expires,
+                    card.service_code,
+                    card.status,
+                    card.pvv,
+                    issued_at,
+                ),
+            )
+
+    def card(self, lookup: str) -> CardRecord | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT lookup, key_id, ciphertext, masked, account, product, expires, service_code, status, pvv"
+                " FROM cards WHERE lookup = ?",
+                (lookup,),
+            ).fetchone()
+        if row is None:
+            return None
+        sealed = SealedPan(lookup=row[0], key_id=row[1], ciphertext=bytes(row[2]), masked=row[3])
+        return CardRecord(sealed, row[4], row[5], row[6], row[7], row[8], row[9])
+
+    def set_status(self, lookup: str, status: str) -> None:
+        if status not in CARD_STATUSES:
+            raise ValueError(f"card status {status!r} is not one of {', '.join(CARD_STATUSES)}")
+        with self._lock:
+            self._conn.execute("UPDATE cards SET status = ? WHERE lookup = ?", (status, lookup))
+
+    def authorization(self, request_key: str) -> Authorization | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT request_key, lookup, hold_id, amount, currency, day, response, auth_code, state"
+                " FROM authorizations WHERE request_key = ?",
+                (request_key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Authorization(row[0], row[1], int(row[2]) if row[2] else None, *row[3:])
+
+    def held_today(self, lookup: str, day: str) -> int:
+        """What the card has had authorized today and not reversed, in its currency's minor units."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT coalesce(sum(amount), 0) FROM authorizations WHERE lookup = ? AND day = ? AND state = ?",
+                (lookup, day, HELD),
+            ).fetchone()
+        return int(row[0])
+
+    def record(self, auth: Authorization, at: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO authorizations (request_key, lookup, hold_id, amount, currency, day, response,"
+                " auth_code, state, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    auth.request_key,
+                    auth.lookup,
+                    str(auth.hold_id) if auth.hold_id else None,
+                    auth.amount,
+                    auth.currency,
+                    auth.day,
+                    auth.response,
+                    auth.auth_code,
+                    auth.state,
+                    at,
+                ),
+            )
+
+    def set_state(self, request_key: str, state: str) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE authorizations SET state = ? WHERE request_key = ?", (state, request_key))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

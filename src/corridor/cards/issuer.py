@@ -1,0 +1,279 @@
+"""The issuer processor: answers authorization requests for its cards by holding the cardholder's money.
+
+An approved authorization is a pending transfer in the issuing bank's ledger, from the cardholder's account to the
+bank's card settlement account, with a timeout: the hold the merchant's completion later posts, a reversal voids,
+and the ledger itself expires when neither comes. The checks run in the order an issuer's do, and each refusal has
+the standard's own response code (responses.py): the card (14 unknown, 41 lost, 05 blocked, 54 expired), what the
+cardholder proves (05 wrong CVV2, 55 wrong PIN), the amount (13, 61 over the product's limits), and the money (51).
+
+Exactly once: the hold's id is derived from the request's key (acquiring institution, STAN, transmission time), so
+a request sent again, even after a crash between the hold and its record, finds its hold (`exists`) rather than
+making a second; the record then answers every repeat with the same response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from corridor.cards.cardstore import DECLINED, HELD, REVERSED, Authorization, CardRecord, CardStore
+from corridor.cards.iso8583 import AUTHORIZATION, REVERSAL, Fields
+from corridor.cards.pan import PanError, PanVault, issue_pan
+from corridor.cards.responses import Response
+from corridor.cards.security import IssuerKeys, cvv2, pvv, verify_cvv2, verify_pin_block
+from corridor.ledger import Account, AccountFlags, Ledger, Transfer, TransferFlags
+from corridor.ledger.results import CreateTransferResult as R
+from corridor.money import Currency, currency
+from corridor.network.context import ledger_id
+from corridor.scenario.cards import CardSchemeSpec, CardSpec
+
+CARD_SETTLEMENT, CARD_HOLD = 20, 20
+HOLD_TIMEOUT_S = 7 * 24 * 3600
+"""How long an authorization's hold lasts uncompleted before the ledger releases it (schemes allow about a week)."""
+SERVICE_CODE = "221"
+"""International card, normal authorization, no restrictions (ISO/IEC 7813)."""
+CVV2_TAG = "92"
+"""Field 48 subelement carrying the CVV2 (tag, 2-digit length, value)."""
+REQUIRED = ("2", "4", "7", "11", "14", "32", "37", "49")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    """What the cardholder receives once, at issuance: the issuer keeps none of it in clear."""
+
+    pan: str
+    cvv2: str
+    expires: str
+
+    def __repr__(self) -> str:
+        return f"IssuedCard(pan={self.pan[:6]}******{self.pan[-4:]}, expires={self.expires})"
+
+
+class Issuer:
+    def __init__(
+        self,
+        *,
+        bic: str,
+        currency_code: str,
+        scheme: CardSchemeSpec,
+        vault: PanVault,
+        keys: IssuerKeys,
+        ledger: Ledger,
+        store: CardStore,
+        account_id: Callable[[str], int],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bic = bic
+        self.currency: Currency = currency(currency_code)
+        if self.currency.numeric is None:
+            raise ValueError(f"{currency_code} has no ISO 4217 number: cards are issued in a national currency")
+        self.ledger_no: int = self.currency.numeric
+        self.scheme = scheme
+        self._vault = vault
+        self._keys = keys
+        self._ledger = ledger
+        self._store = store
+        self._account_id = account_id
+        self._clock = clock
+        self.settlement_account = ledger_id(bic, "cards", "settlement")
+        self._card_locks: dict[str, asyncio.Lock] = {}
+
+    async def setup(self) -> None:
+        """Open the card settlement account that holds are made to (again on every start: `exists`)."""
+        account = Account(
+            id=self.settlement_account, ledger=self.ledger_no, code=CARD_SETTLEMENT, flags=AccountFlags.HISTORY
+        )
+        await self._ledger.acreate_accounts([account])
+
+    async def issue(self, spec: CardSpec, sequence: int, pin: str) -> IssuedCard:
+        """Issue a card of the scenario on its product's first BIN: the PAN is sealed, only the PIN's PVV is kept."""
+        issuer = next(i for i in self.scheme.issuers if i.bank == self.bic)
+        pan = issue_pan(issuer.bins[0], sequence)
+        record = CardRecord(
+            self._vault.seal(pan),
+            spec.account,
+            spec.product,
+            spec.expires,
+            SERVICE_CODE,
+            "active",
+            pvv(self._keys, pan, pin),
+        )
+        if await asyncio.to_thread(self._store.card, record.sealed.lookup) is None:
+            await asyncio.to_thread(self._store.add_card, record, _now_text(self._clock()))
+        return IssuedCard(pan, cvv2(self._keys, pan, spec.expires), spec.expires)
+
+    async def set_status(self, pan: str, status: str) -> None:
+        """Block a card, report it lost, or make it active again: its next authorization is decided on this."""
+        await asyncio.to_thread(self._store.set_status, self._vault.lookup(pan), status)
+
+    async def handle(self, request: Fields) -> Fields:
+        """The link's handler: authorizations and reversals; any other request is not one an issuer takes."""
+        kind = request["t"]
+        if kind == AUTHORIZATION:
+            return await self.authorize(request)
+        if kind in (REVERSAL, "0420"):
+            return await self.reverse(request)
+        return {"39": Response.INVALID_TRANSACTION}
+
+    async def authorize(self, request: Fields) -> Fields:
+        if any(key not in request for key in REQUIRED):
+            return {"39": Response.FORMAT_ERROR}
+        key = request_key(str(request["32"]), str(request["11"]), str(request["7"]))
+        prior = await asyncio.to_thread(self._store.authorization, key)
+        if prior is not None:
+            return _answer(prior)
+        try:
+            lookup = self._vault.lookup(str(request["2"]))
+        except PanError:
+            return {"39": Response.INVALID_CARD}
+        lock = self._card_locks.setdefault(lookup, asyncio.Lock())
+        async with lock:  # one card's daily total is checked and held one authorization at a time
+            prior = await asyncio.to_thread(self._store.authorization, key)
+            if prior is not None:
+                return _answer(prior)
+            card = await asyncio.to_thread(self._store.card, lookup)
+            if card is None:
+                return {"39": Response.INVALID_CARD}
+            amount, code = await self._decide(request, card, lookup)
+            hold_id = None
+            if code is Response.APPROVED:
+                hold_id = ledger_id(self.bic, "card-hold", key)
+                code = await self._hold(hold_id, card, amount)
+            auth = Authorization(
+                request_key=key,
+                lookup=lookup,
+                hold_id=hold_id if code is Response.APPROVED else None,
+                amount=amount,
+                currency=self.currency.code,
+                day=_day(self._clock()),
+                response=code.value,
+                auth_code=f"{hold_id % 1_000_000:06d}" if hold_id and code is Response.APPROVED else None,
+                state=HELD if code is Response.APPROVED else DECLINED,
+            )
+            await asyncio.to_thread(self._store.record, auth, _now_text(self._clock()))
+            return _answer(auth)
+
+    async def _decide(self, request: Fields, card: CardRecord, lookup: str) -> tuple[int, Response]:
+        """The amount to hold, in the card's currency, and the first check it fails (APPROVED if none)."""
+        pan = str(request["2"])
+        amount = _billing_amount(request, self.currency)
+        status = {"lost": Response.LOST_CARD, "blocked": Response.DO_NOT_HONOUR, "expired": Response.EXPIRED_CARD}
+        if card.status in status:
+            return amount or 0, status[card.status]
+        if request["14"] != card.expires or _expired(card.expires, self._clock()):
+            return amount or 0, Response.EXPIRED_CARD
+        cvv = _tag(str(request.get("48", "")), CVV2_TAG)
+        if cvv is not None and not verify_cvv2(self._keys, pan, card.expires, cvv):
+            return amount or 0, Response.DO_NOT_HONOUR
+        block = request.get("52")
+        if isinstance(block, bytes) and not verify_pin_block(self._keys, pan, block, card.pvv):
+            return amount or 0, Response.INCORRECT_PIN
+        if amount is None or amount <= 0:
+            return 0, Response.INVALID_AMOUNT
+        product = self.scheme.product(card.product)
+        today = await asyncio.to_thread(self._store.held_today, lookup, _day(self._clock()))
+        if amount > product.per_transaction.minor or today + amount > product.per_day.minor:
+            return amount, Response.EXCEEDS_LIMIT
+        return amount, Response.APPROVED
+
+    async def _hold(self, hold_id: int, card: CardRecord, amount: int) -> Response:
+        hold = Transfer(
+            id=hold_id,
+            debit_account_id=self._account_id(card.account),
+            credit_account_id=self.settlement_account,
+            amount=amount,
+            ledger=self.ledger_no,
+            code=CARD_HOLD,
+            flags=TransferFlags.PENDING,
+            timeout=HOLD_TIMEOUT_S,
+        )
+        (result,) = await self._ledger.acreate_transfers([hold])
+        if result in (R.ok, R.exists):
+            return Response.APPROVED
+        if result is R.exceeds_credits:
+            return Response.INSUFFICIENT_FUNDS
+        if result in (R.debit_account_not_found, R.debit_account_already_closed):
+            return Response.NOT_PERMITTED
+        return Response.SYSTEM_ERROR
+
+    async def reverse(self, request: Fields) -> Fields:
+        """Void the hold of the authorization field 90 names; a second reversal of it is answered the same."""
+        original = str(request.get("90", ""))
+        if len(original) != 42 or not original.isdigit():
+            return {"39": Response.FORMAT_ERROR}
+        key = request_key(original[20:31], original[4:10], original[10:20])
+        auth = await asyncio.to_thread(self._store.authorization, key)
+        if auth is None:
+            return {"39": Response.ORIGINAL_NOT_FOUND}
+        if auth.state == HELD and auth.hold_id is not None:
+            void = Transfer(
+                id=ledger_id(self.bic, "card-void", key),
+                pending_id=auth.hold_id,
+                flags=TransferFlags.VOID_PENDING_TRANSFER,
+            )
+            (result,) = await self._ledger.acreate_transfers([void])
+            if result not in (R.ok, R.exists, R.pending_transfer_already_voided, R.pending_transfer_expired):
+                return {"39": Response.SYSTEM_ERROR}
+            await asyncio.to_thread(self._store.set_state, key, REVERSED)
+        return {"39": Response.APPROVED}
+
+
+def request_key(acquirer: str, stan: str, transmission: str) -> str:
+    """What names one authorization request: who sent it, its STAN and its transmission time (field 7)."""
+    return f"{int(acquirer) if acquirer.isdigit() else acquirer}|{stan}|{transmission}"
+
+
+def original_data(request: Fields) -> str:
+    """Field 90 of the reversal of `request`: its type, STAN, transmission time, acquirer and forwarder (n42)."""
+    acquirer = str(request["32"]).zfill(11)
+    return f"{request['t']!s}{request['11']!s}{request['7']!s}{acquirer}{'0' * 11}"
+
+
+def _answer(auth: Authorization) -> Fields:
+    answer: Fields = {"39": auth.response}
+    if auth.auth_code:
+        answer["38"] = auth.auth_code
+    return answer
+
+
+def _billing_amount(request: Fields, card_currency: Currency) -> int | None:
+    """The amount in the card's currency: the billing amount (field 6, currency in 51) the switch put in for a
+    foreign purchase, else the transaction amount if it is already in the card's currency."""
+    if "51" in request:
+        ccy, text = request["51"], request.get("6", "")
+    else:
+        ccy, text = request["49"], request["4"]
+    if ccy != f"{card_currency.numeric:03d}" or not isinstance(text, str) or not text.isdigit():
+        return None
+    return int(text)
+
+
+def _tag(field48: str, tag: str) -> str | None:
+    """A subelement's value in field 48 (tag: 2 digits, length: 2 digits, value), or None if absent or malformed."""
+    at = 0
+    while at + 4 <= len(field48):
+        name, size = field48[at : at + 2], field48[at + 2 : at + 4]
+        if not size.isdigit():
+            return None
+        value = field48[at + 4 : at + 4 + int(size)]
+        if name == tag:
+            return value
+        at += 4 + int(size)
+    return None
+
+
+def _expired(expires: str, now: float) -> bool:
+    """A card is valid through the last day of its expiry month."""
+    today = datetime.fromtimestamp(now, UTC)
+    return (2000 + int(expires[:2]), int(expires[2:])) < (today.year, today.month)
+
+
+def _day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+def _now_text(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")

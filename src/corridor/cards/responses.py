@@ -1,0 +1,37 @@
+"""ISO 8583:1987 response codes (field 39) the scheme answers with, and what each tells the merchant.
+
+An issuer or the switch picks the most specific code the standard has, so an acquirer can tell "ask the cardholder
+for another card" (14, 54, 41) from "try again later" (91, 96) from "the cardholder cannot pay this" (51, 61)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Response(StrEnum):
+    APPROVED = "00"
+    DO_NOT_HONOUR = "05"
+    """Refused for a reason not told to the merchant: a blocked card, a wrong CVV2."""
+    INVALID_TRANSACTION = "12"
+    INVALID_AMOUNT = "13"
+    INVALID_CARD = "14"
+    """No such card at this issuer (or a PAN that fails its check digit)."""
+    NO_SUCH_ISSUER = "15"
+    ORIGINAL_NOT_FOUND = "25"
+    """A reversal whose original authorization the issuer has no record of."""
+    FORMAT_ERROR = "30"
+    LOST_CARD = "41"
+    INSUFFICIENT_FUNDS = "51"
+    EXPIRED_CARD = "54"
+    """Past its expiry date, or an expiry date that is not the card's."""
+    INCORRECT_PIN = "55"
+    NOT_PERMITTED = "57"
+    """Not permitted to this cardholder: the account is closed or blocked, or the card's product does not allow it."""
+    EXCEEDS_LIMIT = "61"
+    """Over the card's limit per transaction or per day."""
+    ISSUER_UNAVAILABLE = "91"
+    SYSTEM_ERROR = "96"
+
+    @property
+    def approved(self) -> bool:
+        return self is Response.APPROVED
