@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 PREFIX_BYTES: Final = 2
 MAX_CONCURRENT_PER_CONNECTION: Final = 512
 """Requests one connection may have in its handler at once; more wait for a slot, which slows the peer down."""
+ECHOED: Final = ("11", "32", "37")
+"""Fields a response carries back from its request, so that it can be matched (`match_key`)."""
 FORMAT_ERROR: Final = "30"
 SYSTEM_ERROR: Final = "96"
 
@@ -81,9 +83,11 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
         raise FrameError(f"the stream ended inside a frame of {size} bytes") from None
 
 
-def match_key(message: Fields) -> tuple[str, str]:
-    """What pairs a response with its request: STAN and RRN (empty for messages without one, like echoes)."""
-    return str(message.get("11", "")), str(message.get("37", ""))
+def match_key(message: Fields) -> tuple[str, str, str]:
+    """What pairs a response with its request: STAN, RRN and acquiring institution (the last two empty for messages
+    without them, like echoes). A switch forwards many acquirers' requests on one connection to an issuer, and two
+    acquirers may use the same STAN and RRN at once."""
+    return str(message.get("11", "")), str(message.get("37", "")), str(message.get("32", ""))
 
 
 def format_error(partial: Fields) -> Fields | None:
@@ -92,7 +96,7 @@ def format_error(partial: Fields) -> Fields | None:
     if kind not in REQUESTS or not _valid("11", partial):
         return None
     answer: Fields = {"t": response_type(str(kind)), "39": FORMAT_ERROR}
-    for key in ("11", "37", "41", "42"):
+    for key in (*ECHOED, "41", "42"):
         if _valid(key, partial):  # a field cut short by the error is left out rather than echoed malformed
             answer[key] = partial[key]
     return answer
@@ -114,11 +118,16 @@ class Client:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
-        self._waiting: dict[tuple[str, str], asyncio.Future[Fields]] = {}
+        self._waiting: dict[tuple[str, str, str], asyncio.Future[Fields]] = {}
         self._closed = False
         self.late_responses = 0
         """Responses that came after their request timed out (or matched no request): dropped."""
         self._reading = asyncio.get_running_loop().create_task(self._read_loop())
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended (a new one is needed to send more)."""
+        return self._closed
 
     @classmethod
     async def connect(cls, host: str, port: int, *, timeout_s: float = 5.0) -> Client:
@@ -240,7 +249,7 @@ async def _respond(handler: Handler, request: Fields) -> Fields:
     else:
         response = dict(await handler(request))
     response.setdefault("t", response_type(kind))
-    for key in ("11", "37"):
+    for key in ECHOED:
         if key in request:
             response.setdefault(key, request[key])
     return response
@@ -248,7 +257,7 @@ async def _respond(handler: Handler, request: Fields) -> Fields:
 
 def _system_error(request: Fields) -> Fields:
     answer: Fields = {"t": response_type(str(request["t"])), "39": SYSTEM_ERROR}
-    for key in ("11", "37"):
+    for key in ECHOED:
         if key in request:
             answer[key] = request[key]
     return answer

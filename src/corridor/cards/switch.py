@@ -1,0 +1,147 @@
+"""The scheme's switch: routes each card request to the card's issuer by BIN, and prices a cross-border purchase.
+
+Acquirers connect to the switch; the switch keeps one persistent connection to each issuer and forwards every
+request on it, marking itself as the forwarding institution (field 33). A purchase in a currency other than the
+card's gets the cardholder billing fields the issuer holds by (ISO 8583 fields 6, 10 and 51): the amount in the
+card's currency at the scheme's rate, which is the scenario's mid rate plus the scheme's markup, written in field
+10 as the issuer and the cardholder's statement will see it, and applied exactly as written (the billing amount is
+the transaction amount times field 10's rate, rounded half-even to the card currency's minor unit), so anyone can
+check it. An issuer that cannot be reached in time gets the request answered 91 (issuer unavailable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import Final
+
+from corridor.cards.iso8583 import AUTHORIZATION, FINANCIAL, REVERSAL, Fields
+from corridor.cards.link import Client, LinkClosed, ResponseTimeout
+from corridor.cards.responses import Response
+from corridor.money import Currency, currency, round_fraction
+from corridor.scenario.cards import CardSchemeSpec
+from corridor.scenario.model import FxRate
+
+log = logging.getLogger(__name__)
+
+ISSUER_TIMEOUT_S: Final = 5.0
+"""How long the switch waits for an issuer's answer before answering 91 itself."""
+RATE_DIGITS: Final = 7
+BILLED: Final = (AUTHORIZATION, FINANCIAL, REVERSAL, "0420")
+
+
+class Switch:
+    def __init__(
+        self,
+        scheme: CardSchemeSpec,
+        rates: Sequence[FxRate],
+        issuer_currencies: Mapping[str, str],
+        issuer_endpoints: Mapping[str, tuple[str, int]],
+        *,
+        forwarding_id: str,
+        issuer_timeout_s: float = ISSUER_TIMEOUT_S,
+    ) -> None:
+        """`issuer_currencies` and `issuer_endpoints`: each issuing bank's currency and ISO 8583 host and port."""
+        self.scheme = scheme
+        self._rates = rates
+        self._currencies = {bank: currency(code) for bank, code in issuer_currencies.items()}
+        self._endpoints = dict(issuer_endpoints)
+        self._forwarding_id = forwarding_id
+        self._timeout_s = issuer_timeout_s
+        self._links: dict[str, Client] = {}
+        self._connecting: dict[str, asyncio.Lock] = {}
+
+    async def handle(self, request: Fields) -> Fields:
+        """The acquirer-facing link's handler: the issuer's answer, with the billing fields it was asked with."""
+        pan = request.get("2")
+        if not isinstance(pan, str):
+            return {"39": Response.FORMAT_ERROR}
+        issuer = self.scheme.issuer_of_bin(pan[:6])
+        if issuer is None or issuer.bank not in self._endpoints:
+            return {"39": Response.NO_SUCH_ISSUER}
+        forward = {key: value for key, value in request.items() if key not in ("p", "1")}
+        forward["33"] = self._forwarding_id
+        if request["t"] in BILLED:
+            try:
+                forward.update(self.billing(request, self._currencies[issuer.bank]))
+            except ValueError:
+                return {"39": Response.INVALID_AMOUNT}
+        try:
+            link = await self._link(issuer.bank)
+            answer = await link.request(forward, timeout_s=self._timeout_s)
+        except (ResponseTimeout, LinkClosed, OSError, TimeoutError) as exc:
+            log.warning("issuer %s unavailable: %s", issuer.bank, exc)
+            await self._drop(issuer.bank)
+            return {"39": Response.ISSUER_UNAVAILABLE}
+        response = {key: value for key, value in answer.items() if key not in ("p", "1", "t")}
+        for key in ("6", "10", "51"):
+            if key in forward:
+                response.setdefault(key, forward[key])
+        return response
+
+    def billing(self, request: Fields, card_currency: Currency) -> Fields:
+        """Fields 6, 10 and 51 for a purchase in another currency than the card's; none for one in the card's."""
+        amount, numeric = request.get("4"), request.get("49")
+        if not isinstance(amount, str) or not isinstance(numeric, str) or not amount.isdigit():
+            raise ValueError("a purchase needs its amount (field 4) and currency (field 49)")
+        merchant_currency = currency(int(numeric))
+        if merchant_currency == card_currency:
+            return {}
+        rate_text, rate = conversion_rate(self.rate(merchant_currency.code, card_currency.code))
+        scale = Fraction(10) ** (card_currency.exponent - merchant_currency.exponent)
+        billed = round_fraction(int(amount) * rate * scale, "half_even")
+        return {"6": f"{billed:012d}", "10": rate_text, "51": f"{card_currency.numeric:03d}"}
+
+    def rate(self, from_code: str, to_code: str) -> Fraction:
+        """Card-currency units per merchant-currency unit: the scenario's mid rate plus the scheme's markup."""
+        for fx in self._rates:
+            if (fx.base, fx.quote) == (from_code, to_code):
+                mid = Fraction(fx.mid)
+                break
+            if (fx.base, fx.quote) == (to_code, from_code):
+                mid = 1 / Fraction(fx.mid)
+                break
+        else:
+            raise ValueError(f"the scheme has no rate from {from_code} to {to_code}")
+        return mid * Fraction(10_000 + self.scheme.fx_markup_bp, 10_000)
+
+    async def _link(self, bank: str) -> Client:
+        lock = self._connecting.setdefault(bank, asyncio.Lock())
+        async with lock:
+            link = self._links.get(bank)
+            if link is None or link.closed:
+                host, port = self._endpoints[bank]
+                link = await Client.connect(host, port, timeout_s=self._timeout_s)
+                self._links[bank] = link
+            return link
+
+    async def _drop(self, bank: str) -> None:
+        link = self._links.pop(bank, None)
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await link.close()
+
+    async def close(self) -> None:
+        for bank in list(self._links):
+            await self._drop(bank)
+
+
+def conversion_rate(rate: Fraction) -> tuple[str, Fraction]:
+    """ISO 8583 field 10 for `rate` (n8: the count of decimal places, then 7 digits), and the rate it says exactly.
+
+    As many decimal places as the rate's whole part leaves room for, the last digit rounded half-even."""
+    if rate <= 0:
+        raise ValueError("a conversion rate must be positive")
+    whole_digits = len(str(int(rate))) if rate >= 1 else 0
+    places = RATE_DIGITS - whole_digits
+    if places < 0:
+        raise ValueError(f"a rate of {float(rate):.0f} does not fit ISO 8583 field 10")
+    places = min(places, 9)
+    digits = round_fraction(rate * 10**places, "half_even")
+    while digits >= 10**RATE_DIGITS:  # rounding carried into an eighth digit: one place fewer
+        places -= 1
+        digits = round_fraction(rate * 10**places, "half_even")
+    return f"{places}{digits:07d}", Fraction(digits, 10**places)
