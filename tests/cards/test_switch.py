@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from corridor.cards.advices import AdviceQueue
 from corridor.cards.cardstore import CardStore
 from corridor.cards.iso8583 import Fields
 from corridor.cards.issuer import Issuer
@@ -24,9 +26,9 @@ from corridor.cards.responses import Response
 from corridor.cards.security import IssuerKeys
 from corridor.cards.switch import Switch, conversion_rate
 from corridor.ledger import Account, AccountFlags, Ledger, Transfer
-from corridor.money import currency
 from corridor.network.context import ledger_id
 from corridor.scenario import load_scenario
+from corridor.scenario.cards import CardSpec
 
 SCENARIO = load_scenario()
 assert SCENARIO.cards is not None
@@ -155,54 +157,164 @@ def test_field_10_says_the_rate_to_seven_significant_digits_or_as_many_as_fit(ra
     assert abs(said - rate) <= Fraction(1, 2 * 10 ** int(text[0]))
 
 
+@dataclass
+class RealIssuer:
+    issuer: Issuer
+    ledger: Ledger
+    store: CardStore
+    card: str
+    holder: int
+
+    def held(self) -> int:
+        (account,) = self.ledger.lookup_accounts([self.holder])
+        return account.debits_pending
+
+    def close(self) -> None:
+        self.store.close()
+        self.ledger.close()
+
+
+async def real_issuer(tmp_path: Path, bank: str, code: str, card: CardSpec, account: str) -> RealIssuer:
+    """An issuer on its own ledger, its cardholder's account funded with 1 000 000.00, its scenario card issued."""
+    ledger = Ledger.open(str(tmp_path / f"{bank}-ledger.db"))
+    store = CardStore(tmp_path / f"{bank}-cards.db")
+    keys = IssuerKeys(
+        cvk=bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"),
+        pvk=bytes.fromhex("1123456789ABCDEFFEDCBA9876543211"),
+        pvki="1",
+        zpk=bytes.fromhex("2123456789ABCDEFFEDCBA9876543212"),
+    )
+    issuer = Issuer(
+        bic=bank,
+        currency_code=code,
+        scheme=SCHEME,
+        ledger=ledger,
+        store=store,
+        keys=keys,
+        vault=PanVault(os.urandom(32), {"k": os.urandom(32)}, "k"),
+        account_id=lambda number: ledger_id(bank, "account", number),
+    )
+    await issuer.setup()
+    holder, equity, number = ledger_id(bank, "account", account), ledger_id(bank, "equity"), issuer.ledger_no
+    await ledger.acreate_accounts(
+        [
+            Account(id=holder, ledger=number, code=1, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS),
+            Account(id=equity, ledger=number, code=90),
+        ]
+    )
+    funding = Transfer(
+        id=1, debit_account_id=equity, credit_account_id=holder, amount=100_000_000, ledger=number, code=1
+    )
+    await ledger.acreate_transfers([funding])
+    issued = await issuer.issue(card, 1, "4321")
+    return RealIssuer(issuer, ledger, store, issued.pan, holder)
+
+
 @pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
 def test_a_russian_card_at_a_venezuelan_merchant_holds_roubles_on_the_cardholders_account(tmp_path: Path) -> None:
-    holder = ledger_id("VOLGRUMM", "account", "RU0440701810000000013")
-
     async def main() -> None:
-        ledger = Ledger.open(str(tmp_path / "ledger.db"))
-        store = CardStore(tmp_path / "cards.db")
-        keys = IssuerKeys(
-            cvk=bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"),
-            pvk=bytes.fromhex("1123456789ABCDEFFEDCBA9876543211"),
-            pvki="1",
-            zpk=bytes.fromhex("2123456789ABCDEFFEDCBA9876543212"),
-        )
-        issuer = Issuer(
-            bic="VOLGRUMM",
-            currency_code="RUB",
-            scheme=SCHEME,
-            ledger=ledger,
-            store=store,
-            keys=keys,
-            vault=PanVault(os.urandom(32), {"k": os.urandom(32)}, "k"),
-            account_id=lambda number: ledger_id("VOLGRUMM", "account", number),
-        )
-        await issuer.setup()
-        equity = ledger_id("VOLGRUMM", "equity")
-        await ledger.acreate_accounts(
-            [
-                Account(id=holder, ledger=643, code=1, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS),
-                Account(id=equity, ledger=643, code=90),
-            ]
-        )
-        await ledger.acreate_transfers(
-            [Transfer(id=1, debit_account_id=equity, credit_account_id=holder, amount=150_000_00, ledger=643, code=1)]
-        )
-        card = await issuer.issue(SCHEME.cards[0], 1, "4321")
+        bank = await real_issuer(tmp_path, "VOLGRUMM", "RUB", SCHEME.cards[0], "RU0440701810000000013")
 
         async def check(acquirer: Client) -> None:
-            request = purchase(card.pan, "000000452000", "928") | {"14": card.expires}
+            request = purchase(bank.card, "000000452000", "928") | {"14": SCHEME.cards[0].expires}
             answer = await acquirer.request(request, timeout_s=5)
             assert answer["39"] == "00" and answer["51"] == "643"
-            (account,) = ledger.lookup_accounts([holder])
-            assert account.debits_pending == int(str(answer["6"])) == 1_037_546
+            assert bank.held() == int(str(answer["6"])) == 1_037_546  # 10 375.46 RUB
 
         try:
-            await with_switch({"VOLGRUMM": issuer.handle}, check)
+            await with_switch({"VOLGRUMM": bank.issuer.handle}, check)
         finally:
-            store.close()
-            ledger.close()
+            bank.close()
 
-    assert currency("RUB").exponent == currency("VES").exponent == 2
+    asyncio.run(main())
+
+
+Handler = Callable[[Fields], Awaitable[Fields]]
+StandInTest = Callable[[Switch, Client, Callable[[], Awaitable[None]]], Awaitable[None]]
+
+
+async def switch_with_issuer_down(tmp_path: Path, test: StandInTest, issuer: Handler) -> None:
+    """A switch whose issuer ORINVECA is down at first; `start_issuer()` brings it up on the port it was expected."""
+    probe = await serve(issuer, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    advices = AdviceQueue(tmp_path / "advices.db", os.urandom(32))
+    switch = Switch(
+        SCHEME,
+        SCENARIO.fx.rates,
+        CURRENCIES,
+        {"ORINVECA": ("127.0.0.1", port)},
+        forwarding_id="2200",
+        issuer_timeout_s=1,
+        advices=advices,
+    )
+    front = await serve(switch.handle, "127.0.0.1", 0)
+    acquirer = await Client.connect("127.0.0.1", front.sockets[0].getsockname()[1])
+    servers: list[asyncio.Server] = []
+
+    async def start_issuer() -> None:
+        servers.append(await serve(issuer, "127.0.0.1", port))
+
+    try:
+        await asyncio.wait_for(test(switch, acquirer, start_issuer), 20)
+    finally:
+        await acquirer.close()
+        await switch.close()
+        for server in (front, *servers):
+            server.close()
+        advices.close()
+
+
+def test_with_its_issuer_down_the_switch_approves_within_the_stand_in_limit_and_owes_the_issuer_an_advice(
+    tmp_path: Path,
+) -> None:
+    seen: list[Fields] = []
+
+    async def check(switch: Switch, acquirer: Client, start_issuer: Callable[[], Awaitable[None]]) -> None:
+        within = await acquirer.request(purchase(VE_CARD, "000000500000", "928"), timeout_s=5)  # 5 000.00 VES
+        assert within["39"] == "00" and str(within["38"]).startswith("S")
+        over = await acquirer.request(purchase(VE_CARD, "000000600001", "928", "000002"), timeout_s=5)
+        assert over["39"] == Response.ISSUER_UNAVAILABLE
+        with_pin = purchase(VE_CARD, "000000000100", "928", "000003") | {"52": bytes(8)}
+        assert (await acquirer.request(with_pin, timeout_s=5))["39"] == Response.ISSUER_UNAVAILABLE
+        assert await switch.deliver_advices() == 0  # still down: nothing delivered, nothing lost
+        await start_issuer()
+        assert await switch.deliver_advices() == 1 and await switch.deliver_advices() == 0
+        assert [(m["t"], m["11"], m["38"]) for m in seen] == [("0120", "000001", within["38"])]
+
+    asyncio.run(switch_with_issuer_down(tmp_path, check, recording(seen)))
+
+
+def test_the_advice_queue_keeps_no_pan_in_clear(tmp_path: Path) -> None:
+    async def check(switch: Switch, acquirer: Client, start_issuer: Callable[[], Awaitable[None]]) -> None:
+        assert (await acquirer.request(purchase(VE_CARD, "000000010000", "928"), timeout_s=5))["39"] == "00"
+        for name in ("advices.db", "advices.db-wal"):
+            path = tmp_path / name
+            assert VE_CARD.encode() not in (path.read_bytes() if path.exists() else b""), name
+
+    asyncio.run(switch_with_issuer_down(tmp_path, check, recording([])))
+
+
+@pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
+def test_an_issuer_back_up_holds_a_stand_in_approval_once_however_often_its_advice_comes(tmp_path: Path) -> None:
+    async def main() -> None:
+        bank = await real_issuer(tmp_path, "ORINVECA", "VES", SCHEME.cards[1], "VE0102010000000000033")
+        request = purchase(bank.card, "000000300000", "928") | {"14": SCHEME.cards[1].expires}
+
+        async def check(switch: Switch, acquirer: Client, start_issuer: Callable[[], Awaitable[None]]) -> None:
+            assert (await acquirer.request(request, timeout_s=5))["39"] == "00"
+            assert bank.held() == 0  # the issuer has not heard of it yet
+            await start_issuer()
+            assert await switch.deliver_advices() == 1
+            assert bank.held() == 300_000
+            again = request | {"t": "0120", "33": "2200", "38": "S00001", "39": "00"}
+            assert (await bank.issuer.handle(again))["39"] == "00"  # the same advice once more: nothing changes
+            assert bank.held() == 300_000
+
+        try:
+            await switch_with_issuer_down(tmp_path, check, bank.issuer.handle)
+        finally:
+            bank.close()
+
     asyncio.run(main())

@@ -31,7 +31,8 @@ CREATE INDEX IF NOT EXISTS authorizations_of_card ON authorizations (lookup, day
 """
 
 CARD_STATUSES = ("active", "blocked", "lost", "expired")
-HELD, REVERSED, DECLINED = "held", "reversed", "declined"
+HELD, REVERSED, DECLINED, UNFUNDED = "held", "reversed", "declined", "unfunded"
+"""UNFUNDED: a stand-in approval the cardholder's account could not cover when its advice came; collected later."""
 
 
 @dataclass(frozen=True, slots=True)

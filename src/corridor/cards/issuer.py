@@ -19,15 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from corridor.cards.cardstore import DECLINED, HELD, REVERSED, Authorization, CardRecord, CardStore
-from corridor.cards.iso8583 import AUTHORIZATION, REVERSAL, Fields
+from corridor.cards.cardstore import DECLINED, HELD, REVERSED, UNFUNDED, Authorization, CardRecord, CardStore
+from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, REVERSAL, Fields
 from corridor.cards.pan import PanError, PanVault, issue_pan
 from corridor.cards.responses import Response
 from corridor.cards.security import IssuerKeys, cvv2, pvv, verify_cvv2, verify_pin_block
 from corridor.ledger import Account, AccountFlags, Ledger, Transfer, TransferFlags
 from corridor.ledger.results import CreateTransferResult as R
 from corridor.money import Currency, currency
-from corridor.network.context import ledger_id
+from corridor.network.context import iso_time, ledger_id
 from corridor.scenario.cards import CardSchemeSpec, CardSpec
 
 CARD_SETTLEMENT, CARD_HOLD = 20, 20
@@ -102,7 +102,7 @@ class Issuer:
             pvv(self._keys, pan, pin),
         )
         if await asyncio.to_thread(self._store.card, record.sealed.lookup) is None:
-            await asyncio.to_thread(self._store.add_card, record, _now_text(self._clock()))
+            await asyncio.to_thread(self._store.add_card, record, iso_time(int(self._clock() * 1e9)))
         return IssuedCard(pan, cvv2(self._keys, pan, spec.expires), spec.expires)
 
     async def set_status(self, pan: str, status: str) -> None:
@@ -116,6 +116,8 @@ class Issuer:
             return await self.authorize(request)
         if kind in (REVERSAL, "0420"):
             return await self.reverse(request)
+        if kind == ADVICE:
+            return await self.apply_advice(request)
         return {"39": Response.INVALID_TRANSACTION}
 
     async def authorize(self, request: Fields) -> Fields:
@@ -153,8 +155,42 @@ class Issuer:
                 auth_code=f"{hold_id % 1_000_000:06d}" if hold_id and code is Response.APPROVED else None,
                 state=HELD if code is Response.APPROVED else DECLINED,
             )
-            await asyncio.to_thread(self._store.record, auth, _now_text(self._clock()))
+            await asyncio.to_thread(self._store.record, auth, iso_time(int(self._clock() * 1e9)))
             return _answer(auth)
+
+    async def apply_advice(self, request: Fields) -> Fields:
+        """Take a stand-in approval the switch gave while this issuer was unreachable: hold its amount, without the
+        checks the switch could not make, and acknowledge it (an advice is not refused; once is enough: a repeat, or
+        an advice of a request this issuer did decide after all, changes nothing)."""
+        if any(key not in request for key in REQUIRED):
+            return {"39": Response.FORMAT_ERROR}
+        key = request_key(str(request["32"]), str(request["11"]), str(request["7"]))
+        try:
+            lookup = self._vault.lookup(str(request["2"]))
+        except PanError:
+            return {"39": Response.INVALID_CARD}
+        async with self._card_locks.setdefault(lookup, asyncio.Lock()):
+            if await asyncio.to_thread(self._store.authorization, key) is not None:
+                return {"39": Response.APPROVED}
+            card = await asyncio.to_thread(self._store.card, lookup)
+            amount = _billing_amount(request, self.currency)
+            if card is None or amount is None or amount <= 0:
+                return {"39": Response.INVALID_CARD if card is None else Response.INVALID_AMOUNT}
+            hold_id = ledger_id(self.bic, "card-hold", key)
+            held = await self._hold(hold_id, card, amount) is Response.APPROVED
+            auth = Authorization(
+                key,
+                lookup,
+                hold_id if held else None,
+                amount,
+                self.currency.code,
+                _day(self._clock()),
+                Response.APPROVED.value,
+                str(request.get("38", "")) or None,
+                HELD if held else UNFUNDED,
+            )
+            await asyncio.to_thread(self._store.record, auth, iso_time(int(self._clock() * 1e9)))
+        return {"39": Response.APPROVED}
 
     async def _decide(self, request: Fields, card: CardRecord, lookup: str) -> tuple[int, Response]:
         """The amount to hold, in the card's currency, and the first check it fails (APPROVED if none)."""
@@ -273,7 +309,3 @@ def _expired(expires: str, now: float) -> bool:
 
 def _day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
-
-
-def _now_text(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")

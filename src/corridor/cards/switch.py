@@ -6,7 +6,13 @@ card's gets the cardholder billing fields the issuer holds by (ISO 8583 fields 6
 card's currency at the scheme's rate, which is the scenario's mid rate plus the scheme's markup, written in field
 10 as the issuer and the cardholder's statement will see it, and applied exactly as written (the billing amount is
 the transaction amount times field 10's rate, rounded half-even to the card currency's minor unit), so anyone can
-check it. An issuer that cannot be reached in time gets the request answered 91 (issuer unavailable).
+check it.
+
+When an issuer cannot be reached in time, the switch stands in for it: it approves an authorization or purchase up to
+the scheme's stand-in limit for the card's currency, unless the request carries a PIN block or a CVV2 (the keys to
+check them stay with the issuer), and keeps an advice (0120) of its decision, encrypted, until the issuer has
+acknowledged it; anything else is answered 91 (issuer unavailable). `deliver_advices` sends the owed advices once the
+issuer answers again; the issuer applies each once (issuer.py `apply_advice`).
 """
 
 from __future__ import annotations
@@ -14,14 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Final
 
-from corridor.cards.iso8583 import AUTHORIZATION, FINANCIAL, REVERSAL, Fields
+from corridor.cards.advices import AdviceQueue
+from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, FINANCIAL, REVERSAL, Fields
 from corridor.cards.link import Client, LinkClosed, ResponseTimeout
 from corridor.cards.responses import Response
 from corridor.money import Currency, currency, round_fraction
+from corridor.network.context import iso_time
 from corridor.scenario.cards import CardSchemeSpec
 from corridor.scenario.model import FxRate
 
@@ -43,6 +52,8 @@ class Switch:
         *,
         forwarding_id: str,
         issuer_timeout_s: float = ISSUER_TIMEOUT_S,
+        advices: AdviceQueue | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`issuer_currencies` and `issuer_endpoints`: each issuing bank's currency and ISO 8583 host and port."""
         self.scheme = scheme
@@ -51,6 +62,8 @@ class Switch:
         self._endpoints = dict(issuer_endpoints)
         self._forwarding_id = forwarding_id
         self._timeout_s = issuer_timeout_s
+        self._advices = advices
+        self._clock = clock
         self._links: dict[str, Client] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
 
@@ -75,12 +88,51 @@ class Switch:
         except (ResponseTimeout, LinkClosed, OSError, TimeoutError) as exc:
             log.warning("issuer %s unavailable: %s", issuer.bank, exc)
             await self._drop(issuer.bank)
-            return {"39": Response.ISSUER_UNAVAILABLE}
+            return await self._stand_in(issuer.bank, request, forward)
         response = {key: value for key, value in answer.items() if key not in ("p", "1", "t")}
         for key in ("6", "10", "51"):
             if key in forward:
                 response.setdefault(key, forward[key])
         return response
+
+    async def _stand_in(self, bank: str, request: Fields, forward: Fields) -> Fields:
+        """Approve within the scheme's stand-in limit and owe the issuer an advice, or answer 91."""
+        unavailable: Fields = {"39": Response.ISSUER_UNAVAILABLE}
+        if self._advices is None or request["t"] not in (AUTHORIZATION, FINANCIAL):
+            return unavailable
+        if "52" in request or "48" in request:  # a PIN block or CVV2 only the issuer's keys can check
+            return unavailable
+        card_currency = self._currencies[bank]
+        limit = self.scheme.stand_in.get(card_currency.code)
+        amount = str(forward.get("6", request.get("4", "")))
+        if limit is None or not amount.isdigit() or not 0 < int(amount) <= limit.minor:
+            return unavailable
+        code = f"S{str(request['11'])[-5:]}"
+        advice = forward | {"t": ADVICE, "38": code, "39": Response.APPROVED.value}
+        await asyncio.to_thread(self._advices.add, bank, advice, iso_time(int(self._clock() * 1e9)))
+        answer: Fields = {"39": Response.APPROVED, "38": code}
+        for key in ("6", "10", "51"):
+            if key in forward:
+                answer[key] = forward[key]
+        return answer
+
+    async def deliver_advices(self) -> int:
+        """Send every issuer the advices it is owed, oldest first, until one fails; how many were acknowledged."""
+        if self._advices is None:
+            return 0
+        delivered = 0
+        for bank in self._endpoints:
+            owed = await asyncio.to_thread(self._advices.owed, bank)
+            for advice in owed:
+                try:
+                    link = await self._link(bank)
+                    await link.request(advice.message, timeout_s=self._timeout_s)
+                except (ResponseTimeout, LinkClosed, OSError, TimeoutError):
+                    await self._drop(bank)
+                    break
+                await asyncio.to_thread(self._advices.acknowledged, advice.seq, iso_time(int(self._clock() * 1e9)))
+                delivered += 1
+        return delivered
 
     def billing(self, request: Fields, card_currency: Currency) -> Fields:
         """Fields 6, 10 and 51 for a purchase in another currency than the card's; none for one in the card's."""
