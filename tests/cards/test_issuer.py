@@ -260,3 +260,13 @@ def test_neither_the_card_store_nor_the_ledger_holds_the_pan_pin_or_cvv2_in_clea
             assert f"9203{bank.card.cvv2}".encode() not in data, name
 
     run(check, tmp_path)
+
+
+def test_an_original_that_comes_after_its_reversal_is_refused_and_holds_nothing(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        late = purchase(bank, "000024")
+        reversal: Fields = {"t": "0400", "11": "000025", "7": "1118120100", "90": original_data(late)}
+        assert await ask(bank, reversal) == Response.ORIGINAL_NOT_FOUND
+        assert await ask(bank, late) == Response.DO_NOT_HONOUR and bank.held() == 0
+
+    run(check, tmp_path)

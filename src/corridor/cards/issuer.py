@@ -24,6 +24,7 @@ from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, REVERSAL, Fields
 from corridor.cards.pan import PanError, PanVault, issue_pan
 from corridor.cards.responses import Response
 from corridor.cards.security import IssuerKeys, cvv2, pvv, verify_cvv2, verify_pin_block
+from corridor.keylocks import KeyLocks
 from corridor.ledger import Account, AccountFlags, Ledger, Transfer, TransferFlags
 from corridor.ledger.results import CreateTransferResult as R
 from corridor.money import Currency, currency
@@ -79,7 +80,8 @@ class Issuer:
         self._account_id = account_id
         self._clock = clock
         self.settlement_account = ledger_id(bic, "cards", "settlement")
-        self._card_locks: dict[str, asyncio.Lock] = {}
+        self._card_locks = KeyLocks()
+        self._request_locks = KeyLocks()
 
     async def setup(self) -> None:
         """Open the card settlement account that holds are made to (again on every start: `exists`)."""
@@ -131,8 +133,8 @@ class Issuer:
             lookup = self._vault.lookup(str(request["2"]))
         except PanError:
             return {"39": Response.INVALID_CARD}
-        lock = self._card_locks.setdefault(lookup, asyncio.Lock())
-        async with lock:  # one card's daily total is checked and held one authorization at a time
+        # One request (against its reversal or a repeat) and one card's daily total are decided one at a time.
+        async with self._request_locks.hold(key), self._card_locks.hold(lookup):
             prior = await asyncio.to_thread(self._store.authorization, key)
             if prior is not None:
                 return _answer(prior)
@@ -169,7 +171,7 @@ class Issuer:
             lookup = self._vault.lookup(str(request["2"]))
         except PanError:
             return {"39": Response.INVALID_CARD}
-        async with self._card_locks.setdefault(lookup, asyncio.Lock()):
+        async with self._request_locks.hold(key), self._card_locks.hold(lookup):
             if await asyncio.to_thread(self._store.authorization, key) is not None:
                 return {"39": Response.APPROVED}
             card = await asyncio.to_thread(self._store.card, lookup)
@@ -241,8 +243,18 @@ class Issuer:
         if len(original) != 42 or not original.isdigit():
             return {"39": Response.FORMAT_ERROR}
         key = request_key(original[20:31], original[4:10], original[10:20])
+        async with self._request_locks.hold(key):
+            return await self._reverse(key)
+
+    async def _reverse(self, key: str) -> Fields:
         auth = await asyncio.to_thread(self._store.authorization, key)
         if auth is None:
+            # The reversal overtook its original (the acquirer gave up waiting while the original was still on its
+            # way): keep a refusal under the original's key, so that if it comes after all it holds nothing.
+            tombstone = Authorization(
+                key, "", None, 0, self.currency.code, _day(self._clock()), Response.DO_NOT_HONOUR.value, None, REVERSED
+            )
+            await asyncio.to_thread(self._store.record, tombstone, iso_time(int(self._clock() * 1e9)))
             return {"39": Response.ORIGINAL_NOT_FOUND}
         if auth.state == HELD and auth.hold_id is not None:
             void = Transfer(

@@ -84,9 +84,10 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
 
 
 def match_key(message: Fields) -> tuple[str, str, str]:
-    """What pairs a response with its request: STAN, RRN and acquiring institution (the last two empty for messages
-    without them, like echoes). A switch forwards many acquirers' requests on one connection to an issuer, and two
-    acquirers may use the same STAN and RRN at once."""
+    """What pairs a response with its request: STAN, RRN and acquiring institution. A switch forwards many
+    acquirers' requests on one connection to an issuer, and two acquirers may use the same STAN and RRN at once.
+    A request without an RRN or acquiring institution (a terminal's, an echo) is answered by the response with its
+    STAN, whatever RRN the response brings (an acquirer assigns it)."""
     return str(message.get("11", "")), str(message.get("37", "")), str(message.get("32", ""))
 
 
@@ -119,6 +120,7 @@ class Client:
         self._reader = reader
         self._writer = writer
         self._waiting: dict[tuple[str, str, str], asyncio.Future[Fields]] = {}
+        self._by_stan: dict[str, list[tuple[str, str, str]]] = {}
         self._closed = False
         self.late_responses = 0
         """Responses that came after their request timed out (or matched no request): dropped."""
@@ -146,6 +148,7 @@ class Client:
         data = frame(encode(message))
         future: asyncio.Future[Fields] = asyncio.get_running_loop().create_future()
         self._waiting[key] = future
+        self._by_stan.setdefault(key[0], []).append(key)
         try:
             self._writer.write(data)
             await self._writer.drain()
@@ -154,6 +157,11 @@ class Client:
             raise ResponseTimeout(f"no response to {message.get('t')!s} STAN {key[0]} within {timeout_s} s") from None
         finally:
             self._waiting.pop(key, None)
+            same_stan = self._by_stan.get(key[0], [])
+            if key in same_stan:
+                same_stan.remove(key)
+            if not same_stan:
+                self._by_stan.pop(key[0], None)
 
     async def echo(self, stan: str, *, timeout_s: float = 5.0) -> bool:
         """An echo test: whether the peer answered 0810 with response code 00 in time."""
@@ -171,7 +179,7 @@ class Client:
                 except MessageError as exc:
                     log.warning("undecodable response dropped: %s", exc)
                     continue
-                future = self._waiting.get(match_key(message))
+                future = self._match(message)
                 if future is None or future.done():
                     self.late_responses += 1
                     continue
@@ -183,6 +191,13 @@ class Client:
             for future in self._waiting.values():
                 if not future.done():
                     future.set_exception(LinkClosed("the connection ended before the response came"))
+
+    def _match(self, response: Fields) -> asyncio.Future[Fields] | None:
+        stan, rrn, acquirer = match_key(response)
+        for key in self._by_stan.get(stan, ()):
+            if key[1] in ("", rrn) and key[2] in ("", acquirer):
+                return self._waiting[key]
+        return None
 
     async def close(self) -> None:
         self._closed = True

@@ -27,6 +27,7 @@ from corridor.iso20022.models import MODELS
 from corridor.iso20022.models.common import Message, MessageError
 from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.xml import XmlRejected, parse_xml
+from corridor.keylocks import KeyHold, KeyLocks
 from corridor.ledger import Ledger
 from corridor.network.bulk import expand_group_status
 from corridor.network.context import Clock, Context, NodeServices, Ticket, iso_time
@@ -84,51 +85,6 @@ def _parked_row(
     )
 
 
-class _KeyLock:
-    """A lock for one key, and how many runs hold or wait for it: at none, it is dropped, so the node keeps locks
-    only for the payments in progress rather than one for every payment it ever handled."""
-
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
-
-
-class _Holding:
-    """`async with node._lock(key)`: holds the key's lock, made on first use and dropped by its last user."""
-
-    __slots__ = ("_entry", "_key", "_locks")
-
-    def __init__(self, locks: dict[str, _KeyLock], key: str) -> None:
-        self._locks = locks
-        self._key = key
-        self._entry: _KeyLock | None = None
-
-    async def __aenter__(self) -> None:
-        entry = self._locks.get(self._key)
-        if entry is None:
-            entry = self._locks[self._key] = _KeyLock()
-        entry.users += 1
-        self._entry = entry
-        try:
-            await entry.lock.acquire()
-        except BaseException:
-            self._leave()
-            raise
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._entry is not None
-        self._entry.lock.release()
-        self._leave()
-
-    def _leave(self) -> None:
-        assert self._entry is not None
-        self._entry.users -= 1
-        if self._entry.users == 0:
-            del self._locks[self._key]
-
-
 class Node:
     def __init__(
         self,
@@ -153,7 +109,7 @@ class Node:
         store = NodeStore(data_dir / "node.db")
         self.services = NodeServices(bic, key, directory, ledger, store, clock, config or {})
         self.role = role_factory(self.services)
-        self._locks: dict[str, _KeyLock] = {}
+        self._locks = KeyLocks()
         self._waiters: dict[str, list[tuple[tuple[str, ...], asyncio.Future[str]]]] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -253,8 +209,8 @@ class Node:
         """Whether the outbox holds a message the relay has not handed to the transport yet."""
         return bool(self.store.unsent(1, after=self._published_through))
 
-    def _lock(self, key: str) -> _Holding:
-        return _Holding(self._locks, key)
+    def _lock(self, key: str) -> KeyHold:
+        return self._locks.hold(key)
 
     # -- receiving ------------------------------------------------------------------------------------------------
 
