@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from corridor.cards.cardstore import CardStore
-from corridor.cards.iso8583 import Fields
-from corridor.cards.issuer import IssuedCard, Issuer, original_data
+from corridor.cards.iso8583 import Fields, original_data
+from corridor.cards.issuer import IssuedCard, Issuer
 from corridor.cards.link import Client, serve
 from corridor.cards.pan import PanVault, issue_pan
 from corridor.cards.responses import Response

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,18 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from corridor.cards.advices import AdviceQueue
-from corridor.cards.cardstore import CardStore
 from corridor.cards.iso8583 import Fields
-from corridor.cards.issuer import Issuer
 from corridor.cards.link import Client, serve
-from corridor.cards.pan import PanVault, issue_pan
+from corridor.cards.pan import issue_pan
 from corridor.cards.responses import Response
-from corridor.cards.security import IssuerKeys
 from corridor.cards.switch import Switch, conversion_rate
-from corridor.ledger import Account, AccountFlags, Ledger, Transfer
-from corridor.network.context import ledger_id
 from corridor.scenario import load_scenario
-from corridor.scenario.cards import CardSpec
+
+from .helpers import real_issuer
 
 SCENARIO = load_scenario()
 assert SCENARIO.cards is not None
@@ -155,59 +150,6 @@ def test_field_10_says_the_rate_to_seven_significant_digits_or_as_many_as_fit(ra
     assert len(text) == 8 and text.isdigit()
     assert said == Fraction(int(text[1:]), 10 ** int(text[0]))
     assert abs(said - rate) <= Fraction(1, 2 * 10 ** int(text[0]))
-
-
-@dataclass
-class RealIssuer:
-    issuer: Issuer
-    ledger: Ledger
-    store: CardStore
-    card: str
-    holder: int
-
-    def held(self) -> int:
-        (account,) = self.ledger.lookup_accounts([self.holder])
-        return account.debits_pending
-
-    def close(self) -> None:
-        self.store.close()
-        self.ledger.close()
-
-
-async def real_issuer(tmp_path: Path, bank: str, code: str, card: CardSpec, account: str) -> RealIssuer:
-    """An issuer on its own ledger, its cardholder's account funded with 1 000 000.00, its scenario card issued."""
-    ledger = Ledger.open(str(tmp_path / f"{bank}-ledger.db"))
-    store = CardStore(tmp_path / f"{bank}-cards.db")
-    keys = IssuerKeys(
-        cvk=bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"),
-        pvk=bytes.fromhex("1123456789ABCDEFFEDCBA9876543211"),
-        pvki="1",
-        zpk=bytes.fromhex("2123456789ABCDEFFEDCBA9876543212"),
-    )
-    issuer = Issuer(
-        bic=bank,
-        currency_code=code,
-        scheme=SCHEME,
-        ledger=ledger,
-        store=store,
-        keys=keys,
-        vault=PanVault(os.urandom(32), {"k": os.urandom(32)}, "k"),
-        account_id=lambda number: ledger_id(bank, "account", number),
-    )
-    await issuer.setup()
-    holder, equity, number = ledger_id(bank, "account", account), ledger_id(bank, "equity"), issuer.ledger_no
-    await ledger.acreate_accounts(
-        [
-            Account(id=holder, ledger=number, code=1, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS),
-            Account(id=equity, ledger=number, code=90),
-        ]
-    )
-    funding = Transfer(
-        id=1, debit_account_id=equity, credit_account_id=holder, amount=100_000_000, ledger=number, code=1
-    )
-    await ledger.acreate_transfers([funding])
-    issued = await issuer.issue(card, 1, "4321")
-    return RealIssuer(issuer, ledger, store, issued.pan, holder)
 
 
 @pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")

@@ -183,6 +183,13 @@ def _safe(reason: str) -> str:
     return reason.split(", ", 1)[0] if reason.startswith("Failed to decode") else reason
 
 
+def original_data(request: Mapping[str, str | bytes]) -> str:
+    """Field 90 of a reversal of `request` (n42): its type, STAN, transmission time, acquiring institution (zero-padded
+    to 11 digits) and forwarding institution (zeros: the reversal names the original as its acquirer sent it)."""
+    acquirer = str(request["32"]).zfill(11)
+    return f"{request['t']!s}{request['11']!s}{request['7']!s}{acquirer}{'0' * 11}"
+
+
 def redacted(message: Mapping[str, str | bytes]) -> dict[str, str]:
     """The message as it may be logged or shown: secret fields masked (a PAN as its first 6 and last 4 digits)."""
     shown: dict[str, str] = {}

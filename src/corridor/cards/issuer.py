@@ -274,12 +274,6 @@ def request_key(acquirer: str, stan: str, transmission: str) -> str:
     return f"{int(acquirer) if acquirer.isdigit() else acquirer}|{stan}|{transmission}"
 
 
-def original_data(request: Fields) -> str:
-    """Field 90 of the reversal of `request`: its type, STAN, transmission time, acquirer and forwarder (n42)."""
-    acquirer = str(request["32"]).zfill(11)
-    return f"{request['t']!s}{request['11']!s}{request['7']!s}{acquirer}{'0' * 11}"
-
-
 def _answer(auth: Authorization) -> Fields:
     answer: Fields = {"39": auth.response}
     if auth.auth_code:

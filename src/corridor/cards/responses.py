@@ -27,6 +27,8 @@ class Response(StrEnum):
     INCORRECT_PIN = "55"
     NOT_PERMITTED = "57"
     """Not permitted to this cardholder: the account is closed or blocked, or the card's product does not allow it."""
+    TERMINAL_NOT_PERMITTED = "58"
+    """A terminal the acquirer does not know as one of its merchants'."""
     EXCEEDS_LIMIT = "61"
     """Over the card's limit per transaction or per day."""
     ISSUER_UNAVAILABLE = "91"

@@ -1,0 +1,169 @@
+"""The acquirer gateway: takes its merchants' terminals' requests and sends them on to the scheme's switch.
+
+A terminal knows its own id, the card and the amount; the acquirer adds what the network needs and the terminal
+cannot be trusted with: its institution id (field 32), the merchant's id, category and currency (42, 18, 49), the
+transmission time (7), and its own STAN and RRN (11, 37), so that a request is unique across all its terminals.
+The terminal gets back its own STAN with the RRN, the authorization code and, for a foreign card, what the
+cardholder was billed (6, 10, 51).
+
+A request the switch does not answer in time may still have been approved somewhere on the way, holding the
+cardholder's money: the acquirer answers the terminal 91 and reverses the request in the background (0400, then 0420
+repeats with a growing pause) until someone answers, so that no hold is left behind (the issuer keeps a refusal for
+an original its reversal overtook).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Final
+
+from corridor.cards.iso8583 import AUTHORIZATION, FINANCIAL, REVERSAL, Fields, original_data
+from corridor.cards.link import Client, LinkClosed, ResponseTimeout
+from corridor.cards.responses import Response
+from corridor.money import currency
+from corridor.scenario.cards import MerchantSpec
+
+log = logging.getLogger(__name__)
+
+SWITCH_TIMEOUT_S: Final = 10.0
+"""How long a terminal's request waits for the switch's answer before the acquirer gives up and reverses it."""
+REVERSAL_TIMEOUT_S: Final = 10.0
+CONNECT_TIMEOUT_S: Final = 5.0
+REVERSAL_ATTEMPTS: Final = 6
+REVERSAL_FIRST_PAUSE_S: Final = 0.5
+TERMINAL_FIELDS: Final = ("2", "3", "4", "14", "22", "48", "52", "55")
+"""What a terminal's request contributes; everything else the acquirer sets."""
+
+
+class Acquirer:
+    def __init__(
+        self,
+        *,
+        institution_id: str,
+        currency_code: str,
+        merchants: Sequence[MerchantSpec],
+        switch: tuple[str, int],
+        switch_timeout_s: float = SWITCH_TIMEOUT_S,
+        reversal_timeout_s: float = REVERSAL_TIMEOUT_S,
+        reversal_first_pause_s: float = REVERSAL_FIRST_PAUSE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        numeric = currency(currency_code).numeric
+        if numeric is None:
+            raise ValueError(f"{currency_code} has no ISO 4217 number: merchants are paid in a national currency")
+        self._currency = f"{numeric:03d}"
+        self._institution = institution_id
+        self._terminals = {merchant.terminal: merchant for merchant in merchants}
+        self._switch = switch
+        self._timeout_s = switch_timeout_s
+        self._reversal_timeout_s = reversal_timeout_s
+        self._pause_s = reversal_first_pause_s
+        self._clock = clock
+        self._stans = itertools.count(1)
+        self._link: Client | None = None
+        self._connecting = asyncio.Lock()
+        self._reversals: set[asyncio.Task[None]] = set()
+
+    async def handle(self, request: Fields) -> Fields:
+        """The terminal-facing link's handler."""
+        kind = request["t"]
+        if kind not in (AUTHORIZATION, FINANCIAL):
+            return {"39": Response.INVALID_TRANSACTION}
+        merchant = self._terminals.get(str(request.get("41", "")))
+        if merchant is None:
+            return {"39": Response.TERMINAL_NOT_PERMITTED}
+        if any(key not in request for key in ("2", "4", "14")):
+            return {"39": Response.FORMAT_ERROR}
+        if request.get("49", self._currency) != self._currency:
+            return {"39": Response.INVALID_AMOUNT}  # the merchant is paid, and so charges, in its own currency
+        forward = self.request_for(request, merchant)
+        try:
+            answer = await (await self._connected()).request(forward, timeout_s=self._timeout_s)
+        except (ResponseTimeout, LinkClosed, OSError, TimeoutError) as exc:
+            log.warning("no answer from the switch to STAN %s: %s; reversing it", forward["11"], exc)
+            await self._drop()
+            self._reverse_later(forward)
+            return {"39": Response.ISSUER_UNAVAILABLE}
+        response: Fields = {"37": forward["37"]}
+        for key in ("38", "39", "6", "10", "51"):
+            if key in answer:
+                response[key] = answer[key]
+        return response
+
+    def request_for(self, terminal: Fields, merchant: MerchantSpec) -> Fields:
+        """The network request for a terminal's: the terminal's card data with the acquirer's own fields."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        stan = f"{next(self._stans) % 1_000_000 or 1:06d}"
+        forward: Fields = {key: terminal[key] for key in TERMINAL_FIELDS if key in terminal}
+        forward.setdefault("3", "000000")
+        forward.update(
+            {
+                "t": terminal["t"],
+                "7": now.strftime("%m%d%H%M%S"),
+                "11": stan,
+                "12": now.strftime("%H%M%S"),
+                "13": now.strftime("%m%d"),
+                "18": merchant.mcc,
+                "32": self._institution,
+                "37": f"{now.strftime('%y')[-1]}{now.strftime('%j%H')}{stan}",
+                "41": merchant.terminal,
+                "42": merchant.merchant_id,
+                "49": self._currency,
+            }
+        )
+        return forward
+
+    def _reverse_later(self, original: Fields) -> None:
+        task = asyncio.get_running_loop().create_task(self._reverse(original))
+        self._reversals.add(task)
+        task.add_done_callback(self._reversals.discard)
+
+    async def _reverse(self, original: Fields) -> None:
+        pause = self._pause_s
+        for attempt in range(REVERSAL_ATTEMPTS):
+            reversal: Fields = {
+                key: original[key] for key in ("2", "3", "4", "14", "32", "37", "41", "42", "49") if key in original
+            }
+            now = datetime.fromtimestamp(self._clock(), UTC)
+            reversal.update(
+                {
+                    "t": REVERSAL if attempt == 0 else "0420",
+                    "7": now.strftime("%m%d%H%M%S"),
+                    "11": f"{next(self._stans) % 1_000_000 or 1:06d}",
+                    "90": original_data(original),
+                }
+            )
+            try:
+                await (await self._connected()).request(reversal, timeout_s=self._reversal_timeout_s)
+                return
+            except (ResponseTimeout, LinkClosed, OSError, TimeoutError):
+                await self._drop()
+                await asyncio.sleep(pause)
+                pause *= 2
+        log.error("reversal of STAN %s unanswered after %d attempts; its hold expires", original["11"], attempt + 1)
+
+    async def drain(self) -> None:
+        """Wait for the reversals in progress (a clean shutdown, and tests)."""
+        while self._reversals:
+            await asyncio.gather(*self._reversals, return_exceptions=True)
+
+    async def _connected(self) -> Client:
+        async with self._connecting:
+            if self._link is None or self._link.closed:
+                self._link = await Client.connect(*self._switch, timeout_s=CONNECT_TIMEOUT_S)
+            return self._link
+
+    async def _drop(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await link.close()
+
+    async def close(self) -> None:
+        await self._drop()
