@@ -270,3 +270,40 @@ def test_an_original_that_comes_after_its_reversal_is_refused_and_holds_nothing(
         assert await ask(bank, late) == Response.DO_NOT_HONOUR and bank.held() == 0
 
     run(check, tmp_path)
+
+
+def posted(bank: Bank) -> tuple[int, int]:
+    (account,) = bank.ledger.lookup_accounts([ledger_id(BANK, "account", HOLDER)])
+    return account.debits_posted, account.credits_posted
+
+
+def test_a_purchase_in_one_message_is_debited_at_once_and_its_reversal_credits_it_back(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        debits, credits = posted(bank)
+        sale = purchase(bank, "000030") | {"t": "0200"}
+        assert await ask(bank, sale) == Response.APPROVED
+        assert bank.held() == 0 and posted(bank) == (debits + 125_000, credits)
+        reversal: Fields = {"t": "0400", "11": "000031", "7": "1118120100", "90": original_data(sale)}
+        assert await ask(bank, reversal) == Response.APPROVED and await ask(bank, reversal) == Response.APPROVED
+        assert posted(bank) == (debits + 125_000, credits + 125_000)
+
+    run(check, tmp_path)
+
+
+def test_a_refund_credits_the_card_once_even_when_it_is_blocked(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        await bank.issuer.set_status(bank.card.pan, "blocked")
+        _, credits = posted(bank)
+        refund = purchase(bank, "000032", "000000005000") | {"t": "0200", "3": "200000"}
+        assert await ask(bank, refund) == Response.APPROVED and await ask(bank, refund) == Response.APPROVED
+        assert posted(bank)[1] == credits + 5_000
+
+    run(check, tmp_path)
+
+
+def test_purchases_count_against_the_daily_limit_as_holds_do(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        assert await ask(bank, purchase(bank, "000033", "000028000000") | {"t": "0200"}) == Response.APPROVED
+        assert await ask(bank, purchase(bank, "000034", "000028000000")) == Response.EXCEEDS_LIMIT
+
+    run(check, tmp_path, balance=1_000_000_00)

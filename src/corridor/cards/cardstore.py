@@ -31,8 +31,12 @@ CREATE INDEX IF NOT EXISTS authorizations_of_card ON authorizations (lookup, day
 """
 
 CARD_STATUSES = ("active", "blocked", "lost", "expired")
-HELD, REVERSED, DECLINED, UNFUNDED = "held", "reversed", "declined", "unfunded"
-"""UNFUNDED: a stand-in approval the cardholder's account could not cover when its advice came; collected later."""
+HELD, POSTED, REFUNDED, REVERSED, DECLINED, UNFUNDED = "held", "posted", "refunded", "reversed", "declined", "unfunded"
+"""HELD: an authorization's hold (dual message); POSTED: a purchase debited at once (single message); REFUNDED: money
+returned to the card; UNFUNDED: a stand-in approval the cardholder's account could not cover when its advice came,
+collected later."""
+SPENT = (HELD, POSTED)
+"""States that count against a card's daily limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +129,8 @@ class CardStore:
         """What the card has had authorized today and not reversed, in its currency's minor units."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT coalesce(sum(amount), 0) FROM authorizations WHERE lookup = ? AND day = ? AND state = ?",
-                (lookup, day, HELD),
+                "SELECT coalesce(sum(amount), 0) FROM authorizations WHERE lookup = ? AND day = ? AND state IN (?, ?)",
+                (lookup, day, *SPENT),
             ).fetchone()
         return int(row[0])
 

@@ -19,8 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from corridor.cards.cardstore import DECLINED, HELD, REVERSED, UNFUNDED, Authorization, CardRecord, CardStore
-from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, REVERSAL, Fields
+from corridor.cards.cardstore import (
+    DECLINED,
+    HELD,
+    POSTED,
+    REFUNDED,
+    REVERSED,
+    UNFUNDED,
+    Authorization,
+    CardRecord,
+    CardStore,
+)
+from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, FINANCIAL, REVERSAL, Fields
 from corridor.cards.pan import PanError, PanVault, issue_pan
 from corridor.cards.responses import Response
 from corridor.cards.security import IssuerKeys, cvv2, pvv, verify_cvv2, verify_pin_block
@@ -39,6 +49,8 @@ SERVICE_CODE = "221"
 CVV2_TAG = "92"
 """Field 48 subelement carrying the CVV2 (tag, 2-digit length, value)."""
 REQUIRED = ("2", "4", "7", "11", "14", "32", "37", "49")
+REFUND = "20"
+"""Processing code (field 3) of a refund: money back to the card."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +126,7 @@ class Issuer:
     async def handle(self, request: Fields) -> Fields:
         """The link's handler: authorizations and reversals; any other request is not one an issuer takes."""
         kind = request["t"]
-        if kind == AUTHORIZATION:
+        if kind in (AUTHORIZATION, FINANCIAL):
             return await self.authorize(request)
         if kind in (REVERSAL, "0420"):
             return await self.reverse(request)
@@ -141,11 +153,14 @@ class Issuer:
             card = await asyncio.to_thread(self._store.card, lookup)
             if card is None:
                 return {"39": Response.INVALID_CARD}
+            if request["t"] == FINANCIAL and str(request.get("3", "")).startswith(REFUND):
+                return await self._refund(request, key, lookup, card)
+            single = request["t"] == FINANCIAL  # a purchase: debited at once rather than held
             amount, code = await self._decide(request, card, lookup)
             hold_id = None
             if code is Response.APPROVED:
                 hold_id = ledger_id(self.bic, "card-hold", key)
-                code = await self._hold(hold_id, card, amount)
+                code = await self._hold(hold_id, card, amount, posted=single)
             auth = Authorization(
                 request_key=key,
                 lookup=lookup,
@@ -155,10 +170,40 @@ class Issuer:
                 day=_day(self._clock()),
                 response=code.value,
                 auth_code=f"{hold_id % 1_000_000:06d}" if hold_id and code is Response.APPROVED else None,
-                state=HELD if code is Response.APPROVED else DECLINED,
+                state=(POSTED if single else HELD) if code is Response.APPROVED else DECLINED,
             )
             await asyncio.to_thread(self._store.record, auth, iso_time(int(self._clock() * 1e9)))
             return _answer(auth)
+
+    async def _refund(self, request: Fields, key: str, lookup: str, card: CardRecord) -> Fields:
+        """Money back to the card (processing code 20): credited at once, whatever the card's status or limits."""
+        amount = _billing_amount(request, self.currency)
+        if amount is None or amount <= 0:
+            return {"39": Response.INVALID_AMOUNT}
+        refund_id = ledger_id(self.bic, "card-refund", key)
+        refund = Transfer(
+            id=refund_id,
+            debit_account_id=self.settlement_account,
+            credit_account_id=self._account_id(card.account),
+            amount=amount,
+            ledger=self.ledger_no,
+            code=CARD_HOLD,
+        )
+        (result,) = await self._ledger.acreate_transfers([refund])
+        code = Response.APPROVED if result in (R.ok, R.exists) else Response.NOT_PERMITTED
+        auth = Authorization(
+            key,
+            lookup,
+            refund_id if code.approved else None,
+            amount,
+            self.currency.code,
+            _day(self._clock()),
+            code.value,
+            f"{refund_id % 1_000_000:06d}" if code.approved else None,
+            REFUNDED if code.approved else DECLINED,
+        )
+        await asyncio.to_thread(self._store.record, auth, iso_time(int(self._clock() * 1e9)))
+        return _answer(auth)
 
     async def apply_advice(self, request: Fields) -> Fields:
         """Take a stand-in approval the switch gave while this issuer was unreachable: hold its amount, without the
@@ -217,7 +262,8 @@ class Issuer:
             return amount, Response.EXCEEDS_LIMIT
         return amount, Response.APPROVED
 
-    async def _hold(self, hold_id: int, card: CardRecord, amount: int) -> Response:
+    async def _hold(self, hold_id: int, card: CardRecord, amount: int, *, posted: bool = False) -> Response:
+        """Hold `amount` on the cardholder's account (a pending transfer), or with `posted` debit it at once."""
         hold = Transfer(
             id=hold_id,
             debit_account_id=self._account_id(card.account),
@@ -225,8 +271,8 @@ class Issuer:
             amount=amount,
             ledger=self.ledger_no,
             code=CARD_HOLD,
-            flags=TransferFlags.PENDING,
-            timeout=HOLD_TIMEOUT_S,
+            flags=TransferFlags.NONE if posted else TransferFlags.PENDING,
+            timeout=0 if posted else HOLD_TIMEOUT_S,
         )
         (result,) = await self._ledger.acreate_transfers([hold])
         if result in (R.ok, R.exists):
@@ -238,7 +284,8 @@ class Issuer:
         return Response.SYSTEM_ERROR
 
     async def reverse(self, request: Fields) -> Fields:
-        """Void the hold of the authorization field 90 names; a second reversal of it is answered the same."""
+        """Undo what field 90's original did: void its hold, or post the opposite of a purchase or refund; a second
+        reversal of it is answered the same and changes nothing."""
         original = str(request.get("90", ""))
         if len(original) != 42 or not original.isdigit():
             return {"39": Response.FORMAT_ERROR}
@@ -266,7 +313,32 @@ class Issuer:
             if result not in (R.ok, R.exists, R.pending_transfer_already_voided, R.pending_transfer_expired):
                 return {"39": Response.SYSTEM_ERROR}
             await asyncio.to_thread(self._store.set_state, key, REVERSED)
+        elif auth.state in (POSTED, REFUNDED) and auth.hold_id is not None:
+            undo = await self._undo(key, auth)
+            if undo is not Response.APPROVED:
+                return {"39": undo}
+            await asyncio.to_thread(self._store.set_state, key, REVERSED)
         return {"39": Response.APPROVED}
+
+    async def _undo(self, key: str, auth: Authorization) -> Response:
+        """Reverse a purchase or a refund already posted: the same amount the other way, once."""
+        card = await asyncio.to_thread(self._store.card, auth.lookup)
+        if card is None:
+            return Response.SYSTEM_ERROR
+        holder, settlement = self._account_id(card.account), self.settlement_account
+        debit, credit = (settlement, holder) if auth.state == POSTED else (holder, settlement)
+        undo = Transfer(
+            id=ledger_id(self.bic, "card-undo", key),
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount=auth.amount,
+            ledger=self.ledger_no,
+            code=CARD_HOLD,
+        )
+        (result,) = await self._ledger.acreate_transfers([undo])
+        if result in (R.ok, R.exists):
+            return Response.APPROVED
+        return Response.INSUFFICIENT_FUNDS if result is R.exceeds_credits else Response.SYSTEM_ERROR
 
 
 def request_key(acquirer: str, stan: str, transmission: str) -> str:
