@@ -256,6 +256,14 @@ def test_the_transfers_benchmark_prints_only_one_json_object_with_the_required_k
     assert figures["per_window"] == []  # a run shorter than one window has no whole window to report
 
 
+def test_the_cards_benchmark_runs_the_three_processes_and_prints_one_json_object() -> None:
+    result = corridor("bench", "cards", "--auths", "200", "--concurrency", "16", "--cards", "20", "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert {"auth_per_s", "p50_ms", "p99_ms", "codec_per_s", "holds_match", "machine"} <= figures.keys()
+    assert figures["approved"] == 200 and figures["holds_match"] is True
+
+
 def test_the_ledger_demo_runs_to_the_end(tmp_path: Path) -> None:
     result = corridor("ledger", "demo", "--data-dir", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output

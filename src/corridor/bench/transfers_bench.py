@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import platform
 import sqlite3
 import tempfile
 import time
@@ -33,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from corridor.bench.common import BenchError, NoProgress, Progress
+from corridor.bench.common import BenchError, NoProgress, Progress, machine, percentile
 from corridor.iso20022.schemas import validate
 from corridor.iso20022.xml import parse_xml
 from corridor.ledger import Ledger
@@ -137,11 +135,6 @@ class DistributedDriver:
         return self.final.pop(uetr)
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
-
-
 async def drive(
     cfg: TransfersBenchConfig, driver: Driver, routes: list[Route], run: str, progress: Progress
 ) -> dict[str, Any]:
@@ -182,8 +175,8 @@ async def drive(
     elapsed = time.perf_counter() - started
     return {
         "payments_per_s": round(cfg.payments / elapsed, 1),
-        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "elapsed_s": round(elapsed, 2),
         "per_window": _per_window(finished, elapsed),
         "outcomes": outcomes,
@@ -262,10 +255,6 @@ def _bulk_figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
     return {"documents": documents, "transactions": transactions, "transactions_per_document": per_document}
 
 
-def _machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-
-
 async def _run_memory(cfg: TransfersBenchConfig, data_dir: Path, run: str, progress: Progress) -> dict[str, Any]:
     scenario = load_scenario()
     network = EmbeddedNetwork(scenario, data_dir, MemoryTransport())
@@ -340,5 +329,5 @@ def run(cfg: TransfersBenchConfig, progress: Progress | None = None) -> dict[str
         **figures,
         "ledgers_verified": not problems,
         "ledger_problems": problems,
-        "machine": _machine(),
+        "machine": machine(),
     }

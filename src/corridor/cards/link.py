@@ -247,6 +247,10 @@ async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
             log.info("peer connection closed: %s", exc)
         except Exception:  # a bug here ends this connection only; the server and the other connections go on
             log.exception("peer connection ended by an error")
+        except asyncio.CancelledError:
+            # The serving loop is shutting down (a server's close() leaves its connections open until then): end
+            # quietly, since asyncio would otherwise report every cancelled connection as an unretrieved error.
+            pass
         finally:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)

@@ -19,6 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from corridor.bench.cards_bench import CardsBenchConfig
+from corridor.bench.cards_bench import run as run_cards
 from corridor.bench.common import BenchError, NoProgress
 from corridor.bench.ledger_bench import DEFAULT_POSTGRES, LedgerBenchConfig, run
 from corridor.bench.transfers_bench import TransfersBenchConfig
@@ -213,4 +215,36 @@ def transfers(
         console.print(table)
     if not result["ledgers_verified"] or result["completed"] != result["payments"]:
         err_console.print("[bold red]not every payment completed, or a ledger did not verify[/]")
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def cards(
+    auths: Annotated[int, typer.Option("--auths", min=1, help="Authorizations in the run.")] = 20_000,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Authorizations in flight at most.")] = 64,
+    card_count: Annotated[int, typer.Option("--cards", min=1, help="Cards the authorizations are spread over.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
+) -> None:
+    """Card authorizations/s end to end, terminal -> acquirer -> switch -> issuer (each its own process, over TCP)."""
+    cfg = CardsBenchConfig(auths=auths, concurrency=concurrency, cards=card_count)
+    try:
+        if as_json and not sys.stderr.isatty():
+            result = run_cards(cfg, NoProgress())
+        else:
+            with RichProgress() as progress:
+                result = run_cards(cfg, progress)
+    except (BenchError, TimeoutError, OSError) as exc:
+        fail(f"cards benchmark: {exc}", EXIT_FAILED)
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        table = Table(title="cards benchmark", title_justify="left")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for key, value in result.items():
+            if key != "machine":
+                table.add_row(key, str(value))
+        console.print(table)
+    if result["approved"] != result["auths"] or not result["holds_match"]:
+        err_console.print("[bold red]not every authorization was approved, or the holds do not match[/]")
         raise typer.Exit(EXIT_FAILED)
