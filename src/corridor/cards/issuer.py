@@ -115,7 +115,7 @@ class Issuer:
             "active",
             pvv(self._keys, pan, pin),
         )
-        if await asyncio.to_thread(self._store.card, record.sealed.lookup) is None:
+        if self._store.card(record.sealed.lookup) is None:
             await asyncio.to_thread(self._store.add_card, record, iso_time(int(self._clock() * 1e9)))
         return IssuedCard(pan, cvv2(self._keys, pan, spec.expires), spec.expires)
 
@@ -138,7 +138,7 @@ class Issuer:
         if any(key not in request for key in REQUIRED):
             return {"39": Response.FORMAT_ERROR}
         key = request_key(str(request["32"]), str(request["11"]), str(request["7"]))
-        prior = await asyncio.to_thread(self._store.authorization, key)
+        prior = self._store.authorization(key)
         if prior is not None:
             return _answer(prior)
         try:
@@ -147,10 +147,10 @@ class Issuer:
             return {"39": Response.INVALID_CARD}
         # One request (against its reversal or a repeat) and one card's daily total are decided one at a time.
         async with self._request_locks.hold(key), self._card_locks.hold(lookup):
-            prior = await asyncio.to_thread(self._store.authorization, key)
+            prior = self._store.authorization(key)
             if prior is not None:
                 return _answer(prior)
-            card = await asyncio.to_thread(self._store.card, lookup)
+            card = self._store.card(lookup)
             if card is None:
                 return {"39": Response.INVALID_CARD}
             if request["t"] == FINANCIAL and str(request.get("3", "")).startswith(REFUND):
@@ -172,7 +172,7 @@ class Issuer:
                 auth_code=f"{hold_id % 1_000_000:06d}" if hold_id and code is Response.APPROVED else None,
                 state=(POSTED if single else HELD) if code is Response.APPROVED else DECLINED,
             )
-            await asyncio.to_thread(self._store.record, auth, iso_time(int(self._clock() * 1e9)))
+            await self._store.record(auth, iso_time(int(self._clock() * 1e9)))
             return _answer(auth)
 
     async def _refund(self, request: Fields, key: str, lookup: str, card: CardRecord) -> Fields:
@@ -202,7 +202,7 @@ class Issuer:
             f"{refund_id % 1_000_000:06d}" if code.approved else None,
             REFUNDED if code.approved else DECLINED,
         )
-        await asyncio.to_thread(self._store.record, auth, iso_time(int(self._clock() * 1e9)))
+        await self._store.record(auth, iso_time(int(self._clock() * 1e9)))
         return _answer(auth)
 
     async def apply_advice(self, request: Fields) -> Fields:
@@ -217,9 +217,9 @@ class Issuer:
         except PanError:
             return {"39": Response.INVALID_CARD}
         async with self._request_locks.hold(key), self._card_locks.hold(lookup):
-            if await asyncio.to_thread(self._store.authorization, key) is not None:
+            if self._store.authorization(key) is not None:
                 return {"39": Response.APPROVED}
-            card = await asyncio.to_thread(self._store.card, lookup)
+            card = self._store.card(lookup)
             amount = _billing_amount(request, self.currency)
             if card is None or amount is None or amount <= 0:
                 return {"39": Response.INVALID_CARD if card is None else Response.INVALID_AMOUNT}
@@ -236,7 +236,7 @@ class Issuer:
                 str(request.get("38", "")) or None,
                 HELD if held else UNFUNDED,
             )
-            await asyncio.to_thread(self._store.record, auth, iso_time(int(self._clock() * 1e9)))
+            await self._store.record(auth, iso_time(int(self._clock() * 1e9)))
         return {"39": Response.APPROVED}
 
     async def _decide(self, request: Fields, card: CardRecord, lookup: str) -> tuple[int, Response]:
@@ -257,7 +257,7 @@ class Issuer:
         if amount is None or amount <= 0:
             return 0, Response.INVALID_AMOUNT
         product = self.scheme.product(card.product)
-        today = await asyncio.to_thread(self._store.held_today, lookup, _day(self._clock()))
+        today = self._store.held_today(lookup, _day(self._clock()))
         if amount > product.per_transaction.minor or today + amount > product.per_day.minor:
             return amount, Response.EXCEEDS_LIMIT
         return amount, Response.APPROVED
@@ -294,14 +294,14 @@ class Issuer:
             return await self._reverse(key)
 
     async def _reverse(self, key: str) -> Fields:
-        auth = await asyncio.to_thread(self._store.authorization, key)
+        auth = self._store.authorization(key)
         if auth is None:
             # The reversal overtook its original (the acquirer gave up waiting while the original was still on its
             # way): keep a refusal under the original's key, so that if it comes after all it holds nothing.
             tombstone = Authorization(
                 key, "", None, 0, self.currency.code, _day(self._clock()), Response.DO_NOT_HONOUR.value, None, REVERSED
             )
-            await asyncio.to_thread(self._store.record, tombstone, iso_time(int(self._clock() * 1e9)))
+            await self._store.record(tombstone, iso_time(int(self._clock() * 1e9)))
             return {"39": Response.ORIGINAL_NOT_FOUND}
         if auth.state == HELD and auth.hold_id is not None:
             void = Transfer(
@@ -312,17 +312,17 @@ class Issuer:
             (result,) = await self._ledger.acreate_transfers([void])
             if result not in (R.ok, R.exists, R.pending_transfer_already_voided, R.pending_transfer_expired):
                 return {"39": Response.SYSTEM_ERROR}
-            await asyncio.to_thread(self._store.set_state, key, REVERSED)
+            await self._store.set_state(key, REVERSED)
         elif auth.state in (POSTED, REFUNDED) and auth.hold_id is not None:
             undo = await self._undo(key, auth)
             if undo is not Response.APPROVED:
                 return {"39": undo}
-            await asyncio.to_thread(self._store.set_state, key, REVERSED)
+            await self._store.set_state(key, REVERSED)
         return {"39": Response.APPROVED}
 
     async def _undo(self, key: str, auth: Authorization) -> Response:
         """Reverse a purchase or a refund already posted: the same amount the other way, once."""
-        card = await asyncio.to_thread(self._store.card, auth.lookup)
+        card = self._store.card(auth.lookup)
         if card is None:
             return Response.SYSTEM_ERROR
         holder, settlement = self._account_id(card.account), self.settlement_account
