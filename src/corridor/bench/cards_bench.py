@@ -42,7 +42,7 @@ CODEC_SECONDS = 1.0
 @dataclass
 class CardsBenchConfig:
     auths: int = 20_000
-    concurrency: int = 64
+    concurrency: int = 48
     cards: int = 200
 
     def check(self) -> None:

@@ -221,7 +221,7 @@ def transfers(
 @app.command()
 def cards(
     auths: Annotated[int, typer.Option("--auths", min=1, help="Authorizations in the run.")] = 20_000,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Authorizations in flight at most.")] = 64,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Authorizations in flight at most.")] = 48,
     card_count: Annotated[int, typer.Option("--cards", min=1, help="Cards the authorizations are spread over.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
 ) -> None:
