@@ -9,7 +9,10 @@ costs a Condition, a chained callback and two futures per request (~20 us); a Lo
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+import queue
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class Answer(Protocol):
@@ -47,3 +50,21 @@ def settle(future: asyncio.Future[Any], result: Any, error: BaseException | None
         future.set_result(result)
     else:
         future.set_exception(error)
+
+
+def take_group(waiting: queue.SimpleQueue[T | None], first: T, limit: int) -> list[T]:
+    """`first` and what else is queued already, up to `limit` in all: what a writer thread commits together.
+
+    A None in the queue asks the writer to stop; it is put back for the writer's next `get` once this group is done,
+    so nothing queued before it is left out."""
+    group = [first]
+    while len(group) < limit:
+        try:
+            more = waiting.get_nowait()
+        except queue.Empty:
+            break
+        if more is None:
+            waiting.put(None)
+            break
+        group.append(more)
+    return group

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corridor.cards.pan import SealedPan
-from corridor.handoff import Answer, LoopAnswer
+from corridor.handoff import Answer, LoopAnswer, take_group
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cards (
@@ -156,16 +156,7 @@ class CardStore:
     def _run(self) -> None:
         conn = self._writer
         while (item := self._queue.get()) is not None:
-            group = [item]
-            while len(group) < GROUP_MAX:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                group.append(more)
+            group = take_group(self._queue, item, GROUP_MAX)
             outcomes: list[BaseException | None] = []
             try:
                 conn.execute("BEGIN IMMEDIATE")

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from enum import StrEnum
 from types import TracebackType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -203,16 +203,7 @@ def transfers(
                 result = run_transfers(cfg, progress)
     except (BenchError, TransportError, RpcError, TimeoutError, OSError) as exc:
         fail(f"transfers benchmark: {exc}", EXIT_FAILED)
-    if as_json:
-        typer.echo(json.dumps(result))
-    else:
-        table = Table(title=f"transfers benchmark ({result['transport']})", title_justify="left")
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        for key, value in result.items():
-            if key != "machine":
-                table.add_row(key, str(value))
-        console.print(table)
+    _report(result, f"transfers benchmark ({result['transport']})", as_json=as_json)
     if not result["ledgers_verified"] or result["completed"] != result["payments"]:
         err_console.print("[bold red]not every payment completed, or a ledger did not verify[/]")
         raise typer.Exit(EXIT_FAILED)
@@ -235,16 +226,21 @@ def cards(
                 result = run_cards(cfg, progress)
     except (BenchError, TimeoutError, OSError) as exc:
         fail(f"cards benchmark: {exc}", EXIT_FAILED)
-    if as_json:
-        typer.echo(json.dumps(result))
-    else:
-        table = Table(title="cards benchmark", title_justify="left")
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        for key, value in result.items():
-            if key != "machine":
-                table.add_row(key, str(value))
-        console.print(table)
+    _report(result, "cards benchmark", as_json=as_json)
     if result["approved"] != result["auths"] or not result["holds_match"]:
         err_console.print("[bold red]not every authorization was approved, or the holds do not match[/]")
         raise typer.Exit(EXIT_FAILED)
+
+
+def _report(result: dict[str, Any], title: str, *, as_json: bool) -> None:
+    """The one JSON object on stdout, or a table of the figures (all but the machine)."""
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=title, title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key != "machine":
+            table.add_row(key, str(value))
+    console.print(table)

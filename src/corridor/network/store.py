@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from corridor.handoff import Answer, LoopAnswer
+from corridor.handoff import Answer, LoopAnswer, take_group
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -452,16 +452,7 @@ class NodeStore:
             item = self._queue.get()
             if item is None:
                 return
-            group = [item]
-            while len(group) < GROUP_MAX:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                group.append(more)
+            group = take_group(self._queue, item, GROUP_MAX)
             outcomes: list[BaseException | None] = []
             try:
                 conn.execute("BEGIN IMMEDIATE")
