@@ -14,7 +14,7 @@ import pytest
 
 from corridor.cards.cardstore import CardStore
 from corridor.cards.iso8583 import Fields, original_data
-from corridor.cards.issuer import IssuedCard, Issuer
+from corridor.cards.issuer import HOLD_TIMEOUT_S, IssuedCard, Issuer
 from corridor.cards.link import Client, serve
 from corridor.cards.pan import PanVault, issue_pan
 from corridor.cards.responses import Response
@@ -50,7 +50,13 @@ class Bank:
         return account.debits_pending
 
 
-def run(test: Callable[[Bank], Awaitable[None]], tmp_path: Path, *, balance: int = 150_000_00) -> None:
+def run(
+    test: Callable[[Bank], Awaitable[None]],
+    tmp_path: Path,
+    *,
+    balance: int = 150_000_00,
+    hold_timeout_s: int = HOLD_TIMEOUT_S,
+) -> None:
     async def main() -> None:
         scenario = load_scenario()
         assert scenario.cards is not None
@@ -67,6 +73,7 @@ def run(test: Callable[[Bank], Awaitable[None]], tmp_path: Path, *, balance: int
             store=store,
             account_id=lambda number: ledger_id(BANK, "account", number),
             clock=lambda: NOW,
+            hold_timeout_s=hold_timeout_s,
         )
         await issuer.setup()
         holder, equity = ledger_id(BANK, "account", HOLDER), ledger_id(BANK, "equity")
@@ -307,3 +314,36 @@ def test_purchases_count_against_the_daily_limit_as_holds_do(tmp_path: Path) -> 
         assert await ask(bank, purchase(bank, "000034", "000028000000")) == Response.EXCEEDS_LIMIT
 
     run(check, tmp_path, balance=1_000_000_00)
+
+
+def test_a_terminal_that_takes_partial_approvals_gets_what_the_account_has_with_code_10(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        answer = await bank.client.request(
+            purchase(bank, "000040", "000000200000", **{"48": "6101" + "1"}), timeout_s=5
+        )
+        assert answer["39"] == Response.PARTIAL_APPROVAL and answer["4"] == "000000150000" and bank.held() == 150_000
+        assert (
+            await ask(bank, purchase(bank, "000041", "000000000100", **{"48": "61011"})) == Response.INSUFFICIENT_FUNDS
+        )
+
+    run(check, tmp_path, balance=1_500_00)
+
+
+def test_without_partial_approval_too_much_is_still_insufficient_funds_51(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        assert await ask(bank, purchase(bank, "000042", "000000200000")) == Response.INSUFFICIENT_FUNDS
+        assert bank.held() == 0
+
+    run(check, tmp_path, balance=1_500_00)
+
+
+def test_a_hold_no_one_completes_is_released_by_the_ledger_when_it_expires(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        assert await ask(bank, purchase(bank, "000043")) == Response.APPROVED and bank.held() == 125_000
+        for _ in range(60):  # the ledger's writer expires due holds within about a second when idle
+            await asyncio.sleep(0.1)
+            if bank.held() == 0:
+                break
+        assert bank.held() == 0
+
+    run(check, tmp_path, hold_timeout_s=1)

@@ -48,6 +48,8 @@ SERVICE_CODE = "221"
 """International card, normal authorization, no restrictions (ISO/IEC 7813)."""
 CVV2_TAG = "92"
 """Field 48 subelement carrying the CVV2 (tag, 2-digit length, value)."""
+PARTIAL_TAG = "61"
+"""Field 48 subelement by which a terminal says it can take a partial approval (value "1")."""
 REQUIRED = ("2", "4", "7", "11", "14", "32", "37", "49")
 REFUND = "20"
 """Processing code (field 3) of a refund: money back to the card."""
@@ -78,8 +80,11 @@ class Issuer:
         store: CardStore,
         account_id: Callable[[str], int],
         clock: Callable[[], float] = time.time,
+        hold_timeout_s: int = HOLD_TIMEOUT_S,
     ) -> None:
+        """`hold_timeout_s`: how long an authorization's hold lasts uncompleted before the ledger releases it."""
         self.bic = bic
+        self._hold_timeout_s = hold_timeout_s
         self.currency: Currency = currency(currency_code)
         if self.currency.numeric is None:
             raise ValueError(f"{currency_code} has no ISO 4217 number: cards are issued in a national currency")
@@ -161,16 +166,18 @@ class Issuer:
             if code is Response.APPROVED:
                 hold_id = ledger_id(self.bic, "card-hold", key)
                 code = await self._hold(hold_id, card, amount, posted=single)
+                if code is Response.INSUFFICIENT_FUNDS and _partial_allowed(request):
+                    amount, code = await self._hold_what_is_there(hold_id, card, posted=single)
             auth = Authorization(
                 request_key=key,
                 lookup=lookup,
-                hold_id=hold_id if code is Response.APPROVED else None,
+                hold_id=hold_id if code.approved else None,
                 amount=amount,
                 currency=self.currency.code,
                 day=_day(self._clock()),
                 response=code.value,
-                auth_code=f"{hold_id % 1_000_000:06d}" if hold_id and code is Response.APPROVED else None,
-                state=(POSTED if single else HELD) if code is Response.APPROVED else DECLINED,
+                auth_code=f"{hold_id % 1_000_000:06d}" if hold_id and code.approved else None,
+                state=(POSTED if single else HELD) if code.approved else DECLINED,
             )
             await self._store.record(auth, iso_time(int(self._clock() * 1e9)))
             return _answer(auth)
@@ -262,6 +269,15 @@ class Issuer:
             return amount, Response.EXCEEDS_LIMIT
         return amount, Response.APPROVED
 
+    async def _hold_what_is_there(self, hold_id: int, card: CardRecord, *, posted: bool) -> tuple[int, Response]:
+        """A partial approval: hold what the cardholder's account has available, if anything."""
+        (account,) = self._ledger.lookup_accounts([self._account_id(card.account)])
+        available = account.credits_posted - account.debits_posted - account.debits_pending
+        if available <= 0:
+            return 0, Response.INSUFFICIENT_FUNDS
+        code = await self._hold(hold_id, card, available, posted=posted)
+        return available, Response.PARTIAL_APPROVAL if code is Response.APPROVED else code
+
     async def _hold(self, hold_id: int, card: CardRecord, amount: int, *, posted: bool = False) -> Response:
         """Hold `amount` on the cardholder's account (a pending transfer), or with `posted` debit it at once."""
         hold = Transfer(
@@ -272,7 +288,7 @@ class Issuer:
             ledger=self.ledger_no,
             code=CARD_HOLD,
             flags=TransferFlags.NONE if posted else TransferFlags.PENDING,
-            timeout=0 if posted else HOLD_TIMEOUT_S,
+            timeout=0 if posted else self._hold_timeout_s,
         )
         (result,) = await self._ledger.acreate_transfers([hold])
         if result in (R.ok, R.exists):
@@ -350,6 +366,8 @@ def _answer(auth: Authorization) -> Fields:
     answer: Fields = {"39": auth.response}
     if auth.auth_code:
         answer["38"] = auth.auth_code
+    if auth.response == Response.PARTIAL_APPROVAL:
+        answer["4"] = f"{auth.amount:012d}"  # the amount approved, in the card's (here also the merchant's) currency
     return answer
 
 
@@ -363,6 +381,12 @@ def _billing_amount(request: Fields, card_currency: Currency) -> int | None:
     if ccy != f"{card_currency.numeric:03d}" or not isinstance(text, str) or not text.isdigit():
         return None
     return int(text)
+
+
+def _partial_allowed(request: Fields) -> bool:
+    """The terminal takes partial approvals, and the purchase is in the card's currency (a partial amount abroad
+    would need converting back, which the scheme does not do)."""
+    return "51" not in request and _tag(str(request.get("48", "")), PARTIAL_TAG) == "1"
 
 
 def _tag(field48: str, tag: str) -> str | None:

@@ -11,6 +11,8 @@ from enum import StrEnum
 class Response(StrEnum):
     APPROVED = "00"
     DO_NOT_HONOUR = "05"
+    PARTIAL_APPROVAL = "10"
+    """Approved for less than asked (field 4 says how much): a terminal that can take it asked for it."""
     """Refused for a reason not told to the merchant: a blocked card, a wrong CVV2."""
     INVALID_TRANSACTION = "12"
     INVALID_AMOUNT = "13"
@@ -36,4 +38,4 @@ class Response(StrEnum):
 
     @property
     def approved(self) -> bool:
-        return self is Response.APPROVED
+        return self in (Response.APPROVED, Response.PARTIAL_APPROVAL)
