@@ -347,3 +347,29 @@ def test_a_hold_no_one_completes_is_released_by_the_ledger_when_it_expires(tmp_p
         assert bank.held() == 0
 
     run(check, tmp_path, hold_timeout_s=1)
+
+
+def test_an_incremental_authorization_adds_a_hold_and_the_originals_reversal_releases_both(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        original = purchase(bank, "000050")
+        assert await ask(bank, original) == Response.APPROVED
+        more = purchase(bank, "000051", "000000030000", **{"90": original_data(original)})
+        assert await ask(bank, more) == Response.APPROVED and bank.held() == 155_000
+        reversal: Fields = {"t": "0400", "11": "000052", "7": "1118120200", "90": original_data(original)}
+        assert await ask(bank, reversal) == Response.APPROVED and bank.held() == 0
+
+    run(check, tmp_path)
+
+
+def test_an_increment_to_an_unknown_or_released_authorization_is_refused(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        unseen = purchase(bank, "000053")
+        assert await ask(bank, purchase(bank, "000054", **{"90": original_data(unseen)})) == "25"
+        original = purchase(bank, "000055")
+        assert await ask(bank, original) == Response.APPROVED
+        reversal: Fields = {"t": "0400", "11": "000056", "7": "1118120300", "90": original_data(original)}
+        assert await ask(bank, reversal) == Response.APPROVED
+        late = purchase(bank, "000057", **{"90": original_data(original)})
+        assert await ask(bank, late) == Response.INVALID_TRANSACTION and bank.held() == 0
+
+    run(check, tmp_path)

@@ -29,9 +29,10 @@ CREATE TABLE IF NOT EXISTS cards (
 CREATE TABLE IF NOT EXISTS authorizations (
     seq INTEGER PRIMARY KEY, request_key TEXT NOT NULL UNIQUE, lookup TEXT NOT NULL, hold_id TEXT,
     amount INTEGER NOT NULL, currency TEXT NOT NULL, day TEXT NOT NULL, response TEXT NOT NULL, auth_code TEXT,
-    state TEXT NOT NULL, at TEXT NOT NULL
+    state TEXT NOT NULL, at TEXT NOT NULL, original TEXT
 );
 CREATE INDEX IF NOT EXISTS authorizations_of_card ON authorizations (lookup, day);
+CREATE INDEX IF NOT EXISTS increments ON authorizations (original) WHERE original IS NOT NULL;
 """
 
 CARD_STATUSES = ("active", "blocked", "lost", "expired")
@@ -68,6 +69,8 @@ class Authorization:
     response: str
     auth_code: str | None
     state: str
+    original: str | None = None
+    """For an incremental authorization: the request key of the authorization it adds to."""
 
 
 Write = tuple[str, tuple[object, ...]]
@@ -124,7 +127,7 @@ class CardStore:
         """Durably keep an authorization (answered once its group is committed)."""
         await self._write(
             "INSERT INTO authorizations (request_key, lookup, hold_id, amount, currency, day, response, auth_code,"
-            " state, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " state, at, original) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 auth.request_key,
                 auth.lookup,
@@ -136,6 +139,7 @@ class CardStore:
                 auth.auth_code,
                 auth.state,
                 at,
+                auth.original,
             ),
         )
 
@@ -196,15 +200,21 @@ class CardStore:
         return CardRecord(sealed, row[4], row[5], row[6], row[7], row[8], row[9])
 
     def authorization(self, request_key: str) -> Authorization | None:
+        rows = self._authorizations("request_key = ?", request_key)
+        return rows[0] if rows else None
+
+    def increments(self, original: str) -> list[Authorization]:
+        """The incremental authorizations added to `original`, in order."""
+        return self._authorizations("original = ?", original)
+
+    def _authorizations(self, where: str, value: str) -> list[Authorization]:
         with self._lock:
-            row = self._reader.execute(
-                "SELECT request_key, lookup, hold_id, amount, currency, day, response, auth_code, state"
-                " FROM authorizations WHERE request_key = ?",
-                (request_key,),
-            ).fetchone()
-        if row is None:
-            return None
-        return Authorization(row[0], row[1], int(row[2]) if row[2] else None, *row[3:])
+            rows = self._reader.execute(
+                "SELECT request_key, lookup, hold_id, amount, currency, day, response, auth_code, state, original"
+                f" FROM authorizations WHERE {where} ORDER BY seq",
+                (value,),
+            ).fetchall()
+        return [Authorization(r[0], r[1], int(r[2]) if r[2] else None, *r[3:]) for r in rows]
 
     def held_today(self, lookup: str, day: str) -> int:
         """What the card has had authorized today and not reversed, in its currency's minor units."""

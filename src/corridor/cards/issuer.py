@@ -160,6 +160,16 @@ class Issuer:
                 return {"39": Response.INVALID_CARD}
             if request["t"] == FINANCIAL and str(request.get("3", "")).startswith(REFUND):
                 return await self._refund(request, key, lookup, card)
+            original_key = None
+            if request["t"] == AUTHORIZATION and "90" in request:  # an incremental authorization
+                original_key = original_request_key(str(request["90"]))
+                original = self._store.authorization(original_key) if original_key else None
+                if original_key is None:
+                    return {"39": Response.FORMAT_ERROR}
+                if original is None:
+                    return {"39": Response.ORIGINAL_NOT_FOUND}
+                if original.lookup != lookup or original.state != HELD:
+                    return {"39": Response.INVALID_TRANSACTION}  # another card's, or no longer held
             single = request["t"] == FINANCIAL  # a purchase: debited at once rather than held
             amount, code = await self._decide(request, card, lookup)
             hold_id = None
@@ -178,6 +188,7 @@ class Issuer:
                 response=code.value,
                 auth_code=f"{hold_id % 1_000_000:06d}" if hold_id and code.approved else None,
                 state=(POSTED if single else HELD) if code.approved else DECLINED,
+                original=original_key,
             )
             await self._store.record(auth, iso_time(int(self._clock() * 1e9)))
             return _answer(auth)
@@ -302,10 +313,9 @@ class Issuer:
     async def reverse(self, request: Fields) -> Fields:
         """Undo what field 90's original did: void its hold, or post the opposite of a purchase or refund; a second
         reversal of it is answered the same and changes nothing."""
-        original = str(request.get("90", ""))
-        if len(original) != 42 or not original.isdigit():
+        key = original_request_key(str(request.get("90", "")))
+        if key is None:
             return {"39": Response.FORMAT_ERROR}
-        key = request_key(original[20:31], original[4:10], original[10:20])
         async with self._request_locks.hold(key):
             return await self._reverse(key)
 
@@ -319,6 +329,15 @@ class Issuer:
             )
             await self._store.record(tombstone, iso_time(int(self._clock() * 1e9)))
             return {"39": Response.ORIGINAL_NOT_FOUND}
+        async with self._card_locks.hold(auth.lookup):  # no increment is added to it meanwhile
+            for increment in self._store.increments(key):  # reversing an authorization releases what was added
+                released = await self._release(increment.request_key, increment)
+                if released is not Response.APPROVED:
+                    return {"39": released}
+            return {"39": await self._release(key, auth)}
+
+    async def _release(self, key: str, auth: Authorization) -> Response:
+        """Undo one authorization: void its hold, or post the opposite of a purchase or refund (once)."""
         if auth.state == HELD and auth.hold_id is not None:
             void = Transfer(
                 id=ledger_id(self.bic, "card-void", key),
@@ -327,14 +346,14 @@ class Issuer:
             )
             (result,) = await self._ledger.acreate_transfers([void])
             if result not in (R.ok, R.exists, R.pending_transfer_already_voided, R.pending_transfer_expired):
-                return {"39": Response.SYSTEM_ERROR}
+                return Response.SYSTEM_ERROR
             await self._store.set_state(key, REVERSED)
         elif auth.state in (POSTED, REFUNDED) and auth.hold_id is not None:
             undo = await self._undo(key, auth)
             if undo is not Response.APPROVED:
-                return {"39": undo}
+                return undo
             await self._store.set_state(key, REVERSED)
-        return {"39": Response.APPROVED}
+        return Response.APPROVED
 
     async def _undo(self, key: str, auth: Authorization) -> Response:
         """Reverse a purchase or a refund already posted: the same amount the other way, once."""
@@ -355,6 +374,13 @@ class Issuer:
         if result in (R.ok, R.exists):
             return Response.APPROVED
         return Response.INSUFFICIENT_FUNDS if result is R.exceeds_credits else Response.SYSTEM_ERROR
+
+
+def original_request_key(field90: str) -> str | None:
+    """The request key of the authorization field 90 (original data elements, n42) names; None if malformed."""
+    if len(field90) != 42 or not field90.isdigit():
+        return None
+    return request_key(field90[20:31], field90[4:10], field90[10:20])
 
 
 def request_key(acquirer: str, stan: str, transmission: str) -> str:
