@@ -66,7 +66,7 @@ def _cards(scenario: Scenario, count: int) -> list[CardSpec]:
     return [CardSpec(_account(i), product.name, "2911") for i in range(count)]
 
 
-async def _prepare(folder: Path, count: int) -> list[str]:
+async def prepare_issuer(folder: Path, count: int) -> list[str]:
     """The issuer's ledger with `count` funded cardholder accounts and a card on each; the PANs (the terminals')."""
     scenario = load_scenario()
     assert scenario.cards is not None
@@ -120,7 +120,7 @@ def _issuer(scenario: Scenario, keys: IssuerKeys, vault: PanVault, ledger: Ledge
     )
 
 
-def _endpoint(role: str, folder: str, upstream: int, ports: Any, stop: EventType) -> None:
+def endpoint(role: str, folder: str, upstream: int, ports: Any, stop: EventType) -> None:
     """One process of the path: serve `role` on a free loopback port, tell it through `ports`, run until `stop`."""
     asyncio.run(_serve(role, Path(folder), upstream, ports, stop))
 
@@ -226,10 +226,10 @@ def run(cfg: CardsBenchConfig, progress: Progress | None = None) -> dict[str, An
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="corridor-cards-bench-") as tmp:
         folder = Path(tmp)
-        (folder / "keys.bin").write_bytes(_key_material())
+        (folder / "keys.bin").write_bytes(key_material())
         os.chmod(folder / "keys.bin", 0o600)
         progress.phase(f"issuing {cfg.cards} cards")
-        pans = asyncio.run(_prepare(folder, cfg.cards))
+        pans = asyncio.run(prepare_issuer(folder, cfg.cards))
         ports = context.Queue()
         stop = context.Event()
         processes = []
@@ -237,7 +237,7 @@ def run(cfg: CardsBenchConfig, progress: Progress | None = None) -> dict[str, An
             upstream = 0
             for role in ("issuer", "switch", "acquirer"):
                 progress.phase(f"starting the {role}")
-                process = context.Process(target=_endpoint, args=(role, str(folder), upstream, ports, stop))
+                process = context.Process(target=endpoint, args=(role, str(folder), upstream, ports, stop))
                 process.start()
                 processes.append(process)
                 started_role, upstream = ports.get(timeout=START_TIMEOUT_S)
@@ -279,7 +279,7 @@ def _held(folder: Path) -> int:
         return int(settlement.credits_pending)
 
 
-def _key_material() -> bytes:
+def key_material() -> bytes:
     """Three distinct double-length TDES keys, then the vault's lookup and data keys (random per run)."""
     material = b""
     for _ in range(3):
