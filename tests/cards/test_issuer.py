@@ -14,7 +14,7 @@ import pytest
 
 from corridor.cards.cardstore import CardStore
 from corridor.cards.iso8583 import Fields, original_data
-from corridor.cards.issuer import HOLD_TIMEOUT_S, IssuedCard, Issuer
+from corridor.cards.issuer import HOLD_TIMEOUT_S, IssuedCard, Issuer, request_key
 from corridor.cards.link import Client, serve
 from corridor.cards.pan import PanVault, issue_pan
 from corridor.cards.responses import Response
@@ -371,5 +371,37 @@ def test_an_increment_to_an_unknown_or_released_authorization_is_refused(tmp_pat
         assert await ask(bank, reversal) == Response.APPROVED
         late = purchase(bank, "000057", **{"90": original_data(original)})
         assert await ask(bank, late) == Response.INVALID_TRANSACTION and bank.held() == 0
+
+    run(check, tmp_path)
+
+
+def debits(bank: Bank) -> tuple[int, int]:
+    (account,) = bank.ledger.lookup_accounts([ledger_id(BANK, "account", HOLDER)])
+    return account.debits_pending, account.debits_posted
+
+
+def test_completing_an_authorization_posts_what_was_presented_and_releases_the_rest_once(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        original = purchase(bank, "000060")
+        assert await ask(bank, original) == Response.APPROVED
+        _, posted_before = debits(bank)
+        key = request_key("643002", "000060", "1118120000")
+        assert await bank.issuer.complete(key, 100_000) == Response.APPROVED  # 1 000.00 of the 1 250.00 held
+        assert await bank.issuer.complete(key, 100_000) == Response.APPROVED  # again: nothing more
+        assert debits(bank) == (0, posted_before + 100_000)
+        reversal: Fields = {"t": "0400", "11": "000061", "7": "1118120400", "90": original_data(original)}
+        assert await ask(bank, reversal) == Response.INVALID_TRANSACTION  # cleared: a refund gives it back
+        assert debits(bank) == (0, posted_before + 100_000)
+
+    run(check, tmp_path)
+
+
+def test_a_completion_for_more_than_was_held_or_of_an_unknown_authorization_is_refused(tmp_path: Path) -> None:
+    async def check(bank: Bank) -> None:
+        assert await ask(bank, purchase(bank, "000062")) == Response.APPROVED
+        key = request_key("643002", "000062", "1118120000")
+        assert await bank.issuer.complete(key, 125_001) == Response.INVALID_AMOUNT
+        assert await bank.issuer.complete("643002|999999|1118120000", 1) == Response.ORIGINAL_NOT_FOUND
+        assert bank.held() == 125_000
 
     run(check, tmp_path)

@@ -39,10 +39,12 @@ CARD_STATUSES = ("active", "blocked", "lost", "expired")
 GROUP_MAX = 512
 """Writes committed together at most."""
 HELD, POSTED, REFUNDED, REVERSED, DECLINED, UNFUNDED = "held", "posted", "refunded", "reversed", "declined", "unfunded"
-"""HELD: an authorization's hold (dual message); POSTED: a purchase debited at once (single message); REFUNDED: money
+COMPLETED = "completed"
+"""HELD: an authorization's hold (dual message), COMPLETED once clearing posted it; POSTED: a purchase debited at once
+(single message); REFUNDED: money
 returned to the card; UNFUNDED: a stand-in approval the cardholder's account could not cover when its advice came,
 collected later."""
-SPENT = (HELD, POSTED)
+SPENT = (HELD, COMPLETED, POSTED)
 """States that count against a card's daily limit."""
 
 
@@ -220,7 +222,8 @@ class CardStore:
         """What the card has had authorized today and not reversed, in its currency's minor units."""
         with self._lock:
             row = self._reader.execute(
-                "SELECT coalesce(sum(amount), 0) FROM authorizations WHERE lookup = ? AND day = ? AND state IN (?, ?)",
+                "SELECT coalesce(sum(amount), 0) FROM authorizations"
+                " WHERE lookup = ? AND day = ? AND state IN (?, ?, ?)",
                 (lookup, day, *SPENT),
             ).fetchone()
         return int(row[0])

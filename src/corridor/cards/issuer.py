@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from corridor.cards.cardstore import (
+    COMPLETED,
     DECLINED,
     HELD,
     POSTED,
@@ -123,6 +124,32 @@ class Issuer:
         if self._store.card(record.sealed.lookup) is None:
             await asyncio.to_thread(self._store.add_card, record, iso_time(int(self._clock() * 1e9)))
         return IssuedCard(pan, cvv2(self._keys, pan, spec.expires), spec.expires)
+
+    async def complete(self, key: str, amount: int) -> Response:
+        """Post an authorization's hold for `amount` in the card's currency (what clearing presented: at most what
+        was held; the rest goes back to the cardholder), once: a repeat changes nothing."""
+        async with self._request_locks.hold(key):
+            auth = self._store.authorization(key)
+            if auth is None:
+                return Response.ORIGINAL_NOT_FOUND
+            if auth.state == COMPLETED:
+                return Response.APPROVED
+            if auth.state != HELD or auth.hold_id is None:
+                return Response.INVALID_TRANSACTION
+            if not 0 < amount <= auth.amount:
+                return Response.INVALID_AMOUNT
+            post = Transfer(
+                id=ledger_id(self.bic, "card-complete", key),
+                pending_id=auth.hold_id,
+                amount=amount,
+                flags=TransferFlags.POST_PENDING_TRANSFER,
+            )
+            (result,) = await self._ledger.acreate_transfers([post])
+            if result not in (R.ok, R.exists, R.pending_transfer_already_posted):
+                # an expired hold cannot be completed: the presentment is refused as an invalid transaction
+                return Response.INVALID_TRANSACTION if result is R.pending_transfer_expired else Response.SYSTEM_ERROR
+            await self._store.set_state(key, COMPLETED)
+            return Response.APPROVED
 
     async def set_status(self, pan: str, status: str) -> None:
         """Block a card, report it lost, or make it active again: its next authorization is decided on this."""
@@ -337,7 +364,10 @@ class Issuer:
             return {"39": await self._release(key, auth)}
 
     async def _release(self, key: str, auth: Authorization) -> Response:
-        """Undo one authorization: void its hold, or post the opposite of a purchase or refund (once)."""
+        """Undo one authorization: void its hold, or post the opposite of a purchase or refund (once). One already
+        completed by clearing is not reversed (12): a refund gives the money back."""
+        if auth.state == COMPLETED:
+            return Response.INVALID_TRANSACTION
         if auth.state == HELD and auth.hold_id is not None:
             void = Transfer(
                 id=ledger_id(self.bic, "card-void", key),
