@@ -156,7 +156,8 @@ class Issuer:
         await asyncio.to_thread(self._store.set_status, self._vault.lookup(pan), status)
 
     async def handle(self, request: Fields) -> Fields:
-        """The link's handler: authorizations and reversals; any other request is not one an issuer takes."""
+        """The link's handler: authorizations, purchases and refunds, advices and reversals; any other request is not
+        one an issuer takes (12)."""
         kind = request["t"]
         if kind in (AUTHORIZATION, FINANCIAL):
             return await self.authorize(request)
