@@ -153,3 +153,36 @@ def test_a_request_answered_too_late_is_reversed_and_its_hold_released(tmp_path:
         assert authorizations(tmp_path) == [("held and reversed", True)]  # it was held, then released
 
     asyncio.run(chain(tmp_path, check, late_first_answer_s=1.5, acquirer_timeout_s=0.5))
+
+
+def test_a_reversal_the_switch_could_not_deliver_is_sent_again_until_the_issuer_takes_it() -> None:
+    received: list[str] = []
+
+    async def switch(request: Fields) -> Fields:
+        received.append(str(request["t"]))
+        if request["t"] == "0100":
+            await asyncio.sleep(5)  # never in time
+            return {"39": "00"}
+        return {"39": "91" if len(received) < 4 else "00"}  # the issuer is back for the third reversal
+
+    async def main() -> None:
+        server = await serve(switch, "127.0.0.1", 0)
+        acquirer = Acquirer(
+            institution_id="928002",
+            currency_code="VES",
+            merchants=[VE_MERCHANT],
+            switch=("127.0.0.1", server.sockets[0].getsockname()[1]),
+            switch_timeout_s=0.2,
+            reversal_timeout_s=2,
+            reversal_first_pause_s=0.05,
+        )
+        try:
+            answer = await acquirer.handle(sale("2200110000000019", "000000010000"))
+            assert answer["39"] == Response.ISSUER_UNAVAILABLE
+            await asyncio.wait_for(acquirer.drain(), 10)
+            assert received == ["0100", "0400", "0420", "0420"]
+        finally:
+            await acquirer.close()
+            server.close()
+
+    asyncio.run(main())

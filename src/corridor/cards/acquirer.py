@@ -8,8 +8,8 @@ cardholder was billed (6, 10, 51).
 
 A request the switch does not answer in time may still have been approved somewhere on the way, holding the
 cardholder's money: the acquirer answers the terminal 91 and reverses the request in the background (0400, then 0420
-repeats with a growing pause) until someone answers, so that no hold is left behind (the issuer keeps a refusal for
-an original its reversal overtook).
+repeats with a growing pause) until the issuer takes it (an answer of 91 or 96 means it did not get there), so that
+no hold is left behind (the issuer keeps a refusal for an original its reversal overtook).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ REVERSAL_TIMEOUT_S: Final = 10.0
 CONNECT_TIMEOUT_S: Final = 5.0
 REVERSAL_ATTEMPTS: Final = 6
 REVERSAL_FIRST_PAUSE_S: Final = 0.5
+UNDELIVERED: Final = (Response.ISSUER_UNAVAILABLE, Response.SYSTEM_ERROR)
+"""Answers to a reversal that mean it did not reach the issuer (the switch could not get through): sent again."""
 TERMINAL_FIELDS: Final = ("2", "3", "4", "14", "22", "48", "52", "55")
 """What a terminal's request contributes; everything else the acquirer sets."""
 
@@ -140,13 +142,14 @@ class Acquirer:
                 }
             )
             try:
-                await (await self._connected()).request(reversal, timeout_s=self._reversal_timeout_s)
-                return
+                answer = await (await self._connected()).request(reversal, timeout_s=self._reversal_timeout_s)
+                if answer.get("39") not in UNDELIVERED:
+                    return  # the issuer took it (00), or has nothing to reverse (25, 12)
             except (ResponseTimeout, LinkClosed, OSError, TimeoutError):
                 await self._drop()
-                await asyncio.sleep(pause)
-                pause *= 2
-        log.error("reversal of STAN %s unanswered after %d attempts; its hold expires", original["11"], attempt + 1)
+            await asyncio.sleep(pause)
+            pause *= 2
+        log.error("reversal of STAN %s not taken after %d attempts; its hold expires", original["11"], attempt + 1)
 
     async def drain(self) -> None:
         """Wait for the reversals in progress (a clean shutdown, and tests)."""
