@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from corridor.cards.advices import AdviceQueue
-from corridor.cards.iso8583 import Fields
+from corridor.cards.iso8583 import Fields, original_data
 from corridor.cards.link import Client, serve
 from corridor.cards.pan import issue_pan
 from corridor.cards.responses import Response
@@ -253,6 +253,38 @@ def test_an_issuer_back_up_holds_a_stand_in_approval_once_however_often_its_advi
             again = request | {"t": "0120", "33": "2200", "38": "S00001", "39": "00"}
             assert (await bank.issuer.handle(again))["39"] == "00"  # the same advice once more: nothing changes
             assert bank.held() == 300_000
+
+        try:
+            await switch_with_issuer_down(tmp_path, check, bank.issuer.handle)
+        finally:
+            bank.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
+def test_a_reversal_for_an_issuer_that_is_down_is_kept_and_releases_the_hold_when_it_is_back(tmp_path: Path) -> None:
+    async def main() -> None:
+        bank = await real_issuer(tmp_path, "ORINVECA", "VES", SCHEME.cards[1], "VE0102010000000000033")
+        request = purchase(bank.card, "000000300000", "928") | {"14": SCHEME.cards[1].expires}
+        reversal: Fields = {
+            "t": "0400",
+            "2": bank.card,
+            "4": request["4"],
+            "7": "1118120500",
+            "11": "000002",
+            "32": "928002",
+            "37": request["37"],
+            "49": "928",
+            "90": original_data(request),
+        }
+
+        async def check(switch: Switch, acquirer: Client, start_issuer: Callable[[], Awaitable[None]]) -> None:
+            assert (await acquirer.request(request, timeout_s=5))["39"] == "00"  # stood in for
+            assert (await acquirer.request(reversal, timeout_s=5))["39"] == "00"  # taken, kept for the issuer
+            await start_issuer()
+            assert await switch.deliver_advices() == 2  # the approval, then its reversal, in that order
+            assert bank.held() == 0
 
         try:
             await switch_with_issuer_down(tmp_path, check, bank.issuer.handle)

@@ -11,8 +11,10 @@ check it.
 When an issuer cannot be reached in time, the switch stands in for it: it approves an authorization or purchase up to
 the scheme's stand-in limit for the card's currency, unless the request carries a PIN block or a CVV2 (the keys to
 check them stay with the issuer), and keeps an advice (0120) of its decision, encrypted, until the issuer has
-acknowledged it; anything else is answered 91 (issuer unavailable). `deliver_advices` sends the owed advices once the
-issuer answers again; the issuer applies each once (issuer.py `apply_advice`).
+acknowledged it. It takes a reversal the same way (answered 00, kept as a reversal advice, 0420), so that the hold is
+released when the issuer is back. Anything else is answered 91 (issuer unavailable). `deliver_advices` sends the
+owed advices, in order, once the issuer answers again; the issuer applies each once (issuer.py `apply_advice`,
+`reverse`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ log = logging.getLogger(__name__)
 ISSUER_TIMEOUT_S: Final = 5.0
 """How long the switch waits for an issuer's answer before answering 91 itself."""
 RATE_DIGITS: Final = 7
-BILLED: Final = (AUTHORIZATION, FINANCIAL, REVERSAL, "0420")
+REVERSAL_ADVICE: Final = "0420"
+BILLED: Final = (AUTHORIZATION, FINANCIAL, REVERSAL, REVERSAL_ADVICE)
 
 
 class Switch:
@@ -98,6 +101,13 @@ class Switch:
     async def _stand_in(self, bank: str, request: Fields, forward: Fields) -> Fields:
         """Approve within the scheme's stand-in limit and owe the issuer an advice, or answer 91."""
         unavailable: Fields = {"39": Response.ISSUER_UNAVAILABLE}
+        if self._advices is not None and request["t"] in (REVERSAL, REVERSAL_ADVICE):
+            # Taken on the issuer's behalf and kept until it acknowledges it: the acquirer can stop repeating, and
+            # the hold is released when the issuer is back rather than when it expires.
+            await asyncio.to_thread(
+                self._advices.add, bank, forward | {"t": REVERSAL_ADVICE}, iso_time(int(self._clock() * 1e9))
+            )
+            return {"39": Response.APPROVED}
         if self._advices is None or request["t"] not in (AUTHORIZATION, FINANCIAL):
             return unavailable
         if "52" in request or "48" in request:  # a PIN block or CVV2 only the issuer's keys can check
