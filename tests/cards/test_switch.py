@@ -292,3 +292,22 @@ def test_a_reversal_for_an_issuer_that_is_down_is_kept_and_releases_the_hold_whe
             bank.close()
 
     asyncio.run(main())
+
+
+def test_a_serving_switch_delivers_what_it_owes_by_itself_once_the_issuer_is_back(tmp_path: Path) -> None:
+    seen: list[Fields] = []
+
+    async def check(switch: Switch, acquirer: Client, start_issuer: Callable[[], Awaitable[None]]) -> None:
+        delivery = asyncio.get_running_loop().create_task(switch.keep_delivering(interval_s=0.05))
+        try:
+            assert (await acquirer.request(purchase(VE_CARD, "000000010000", "928"), timeout_s=5))["39"] == "00"
+            await start_issuer()
+            for _ in range(100):
+                if seen:
+                    break
+                await asyncio.sleep(0.05)
+            assert [m["t"] for m in seen] == ["0120"]
+        finally:
+            delivery.cancel()
+
+    asyncio.run(switch_with_issuer_down(tmp_path, check, recording(seen)))

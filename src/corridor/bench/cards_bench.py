@@ -140,6 +140,8 @@ async def _serve(role: str, folder: Path, upstream: int, ports: Any, stop: Event
             scenario.cards, scenario.fx.rates, {BANK: "RUB"}, {BANK: ("127.0.0.1", upstream)}, forwarding_id="2200"
         )
         handler = switch.handle
+        delivery = asyncio.get_running_loop().create_task(switch.keep_delivering())
+        closers.append(delivery.cancel)
     else:
         merchant = next(m for m in scenario.cards.merchants if scenario.account(m.account).bank == ACQUIRER_BANK)
         acquirer = Acquirer(

@@ -13,8 +13,8 @@ the scheme's stand-in limit for the card's currency, unless the request carries 
 check them stay with the issuer), and keeps an advice (0120) of its decision, encrypted, until the issuer has
 acknowledged it. It takes a reversal the same way (answered 00, kept as a reversal advice, 0420), so that the hold is
 released when the issuer is back. Anything else is answered 91 (issuer unavailable). `deliver_advices` sends the
-owed advices, in order, once the issuer answers again; the issuer applies each once (issuer.py `apply_advice`,
-`reverse`).
+owed advices, in order, once the issuer answers again (`keep_delivering` tries every second while the switch
+serves); the issuer applies each once (issuer.py `apply_advice`, `reverse`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 ISSUER_TIMEOUT_S: Final = 5.0
 """How long the switch waits for an issuer's answer before answering 91 itself."""
+ADVICE_INTERVAL_S: Final = 1.0
+"""How often a serving switch tries to deliver the advices it owes to issuers."""
 RATE_DIGITS: Final = 7
 REVERSAL_ADVICE: Final = "0420"
 BILLED: Final = (AUTHORIZATION, FINANCIAL, REVERSAL, REVERSAL_ADVICE)
@@ -143,6 +145,15 @@ class Switch:
                 await asyncio.to_thread(self._advices.acknowledged, advice.seq, iso_time(int(self._clock() * 1e9)))
                 delivered += 1
         return delivered
+
+    async def keep_delivering(self, interval_s: float = ADVICE_INTERVAL_S) -> None:
+        """Deliver owed advices every `interval_s` until cancelled: the switch's background task while it serves."""
+        while True:
+            try:
+                await self.deliver_advices()
+            except Exception:  # one bad pass must not end delivery for good
+                log.exception("advice delivery failed; trying again")
+            await asyncio.sleep(interval_s)
 
     def billing(self, request: Fields, card_currency: Currency) -> Fields:
         """Fields 6, 10 and 51 for a purchase in another currency than the card's; none for one in the card's."""
