@@ -211,7 +211,7 @@ def conversion_rate(rate: Fraction) -> tuple[str, Fraction]:
     whole_digits = len(str(int(rate))) if rate >= 1 else 0
     places = RATE_DIGITS - whole_digits
     if places < 0:
-        raise ValueError(f"a rate of {float(rate):.0f} does not fit ISO 8583 field 10")
+        raise ValueError(f"a rate of about {int(rate)} does not fit ISO 8583 field 10")
     places = min(places, 9)
     digits = round_fraction(rate * 10**places, "half_even")
     while digits >= 10**RATE_DIGITS:  # rounding carried into an eighth digit: one place fewer
