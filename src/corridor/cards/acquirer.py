@@ -101,7 +101,7 @@ class Acquirer:
     def request_for(self, terminal: Fields, merchant: MerchantSpec) -> Fields:
         """The network request for a terminal's: the terminal's card data with the acquirer's own fields."""
         now = datetime.fromtimestamp(self._clock(), UTC)
-        stan = f"{next(self._stans) % 1_000_000 or 1:06d}"
+        stan = self._next_stan()
         forward: Fields = {key: terminal[key] for key in TERMINAL_FIELDS if key in terminal}
         forward.setdefault("3", "000000")
         forward.update(
@@ -121,6 +121,10 @@ class Acquirer:
         )
         return forward
 
+    def _next_stan(self) -> str:
+        """The acquirer's next STAN: 000001 to 999999, then round again."""
+        return f"{next(self._stans) % 1_000_000 or 1:06d}"
+
     def _reverse_later(self, original: Fields) -> None:
         task = asyncio.get_running_loop().create_task(self._reverse(original))
         self._reversals.add(task)
@@ -137,7 +141,7 @@ class Acquirer:
                 {
                     "t": REVERSAL if attempt == 0 else "0420",
                     "7": now.strftime("%m%d%H%M%S"),
-                    "11": f"{next(self._stans) % 1_000_000 or 1:06d}",
+                    "11": self._next_stan(),
                     "90": original_data(original),
                 }
             )

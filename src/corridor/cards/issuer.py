@@ -124,7 +124,7 @@ class Issuer:
             pvv(self._keys, pan, pin),
         )
         if self._store.card(record.sealed.lookup) is None:
-            await asyncio.to_thread(self._store.add_card, record, iso_time(int(self._clock() * 1e9)))
+            await asyncio.to_thread(self._store.add_card, record, self._at())
         return IssuedCard(pan, cvv2(self._keys, pan, spec.expires), spec.expires)
 
     async def complete(self, key: str, amount: int) -> Response:
@@ -190,6 +190,10 @@ class Issuer:
         """Block a card, report it lost, or make it active again: its next authorization is decided on this."""
         await asyncio.to_thread(self._store.set_status, self._vault.lookup(pan), status)
 
+    def _at(self) -> str:
+        """Now, as the records' timestamps write it."""
+        return iso_time(int(self._clock() * 1e9))
+
     async def handle(self, request: Fields) -> Fields:
         """The link's handler: authorizations, purchases and refunds, advices and reversals; any other request is not
         one an issuer takes (12)."""
@@ -206,9 +210,6 @@ class Issuer:
         if any(key not in request for key in REQUIRED):
             return {"39": Response.FORMAT_ERROR}
         key = request_key(str(request["32"]), str(request["11"]), str(request["7"]))
-        prior = self._store.authorization(key)
-        if prior is not None:
-            return _answer(prior)
         try:
             lookup = self._vault.lookup(str(request["2"]))
         except PanError:
@@ -253,7 +254,7 @@ class Issuer:
                 state=(POSTED if single else HELD) if code.approved else DECLINED,
                 original=original_key,
             )
-            await self._store.record(auth, iso_time(int(self._clock() * 1e9)))
+            await self._store.record(auth, self._at())
             return _answer(auth)
 
     async def _refund(self, request: Fields, key: str, lookup: str, card: CardRecord) -> Fields:
@@ -283,7 +284,7 @@ class Issuer:
             f"{refund_id % 1_000_000:06d}" if code.approved else None,
             REFUNDED if code.approved else DECLINED,
         )
-        await self._store.record(auth, iso_time(int(self._clock() * 1e9)))
+        await self._store.record(auth, self._at())
         return _answer(auth)
 
     async def apply_advice(self, request: Fields) -> Fields:
@@ -317,7 +318,7 @@ class Issuer:
                 str(request.get("38", "")) or None,
                 HELD if held else UNFUNDED,
             )
-            await self._store.record(auth, iso_time(int(self._clock() * 1e9)))
+            await self._store.record(auth, self._at())
         return {"39": Response.APPROVED}
 
     async def _decide(self, request: Fields, card: CardRecord, lookup: str) -> tuple[int, Response]:
@@ -392,7 +393,7 @@ class Issuer:
             tombstone = Authorization(
                 key, "", None, 0, self.currency.code, _day(self._clock()), Response.DO_NOT_HONOUR.value, None, REVERSED
             )
-            await self._store.record(tombstone, iso_time(int(self._clock() * 1e9)))
+            await self._store.record(tombstone, self._at())
             return {"39": Response.ORIGINAL_NOT_FOUND}
         async with self._card_locks.hold(auth.lookup):  # no increment is added to it meanwhile
             for increment in self._store.increments(key):  # reversing an authorization releases what was added

@@ -267,16 +267,17 @@ async def _respond(handler: Handler, request: Fields) -> Fields:
         response: Fields = {"t": response_type(kind), "39": "00", "70": ECHO}
     else:
         response = dict(await handler(request))
-    response.setdefault("t", response_type(kind))
+    return _addressed(request, response)
+
+
+def _system_error(request: Fields) -> Fields:
+    return _addressed(request, {"39": SYSTEM_ERROR})
+
+
+def _addressed(request: Fields, response: Fields) -> Fields:
+    """`response` with the response type and, unless it set them, the request's STAN, RRN and acquirer."""
+    response.setdefault("t", response_type(str(request["t"])))
     for key in ECHOED:
         if key in request:
             response.setdefault(key, request[key])
     return response
-
-
-def _system_error(request: Fields) -> Fields:
-    answer: Fields = {"t": response_type(str(request["t"])), "39": SYSTEM_ERROR}
-    for key in ECHOED:
-        if key in request:
-            answer[key] = request[key]
-    return answer

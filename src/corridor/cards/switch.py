@@ -72,6 +72,10 @@ class Switch:
         self._links: dict[str, Client] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
 
+    def _at(self) -> str:
+        """Now, as the records' timestamps write it."""
+        return iso_time(int(self._clock() * 1e9))
+
     async def handle(self, request: Fields) -> Fields:
         """The acquirer-facing link's handler: the issuer's answer, with the billing fields it was asked with."""
         pan = request.get("2")
@@ -106,9 +110,7 @@ class Switch:
         if self._advices is not None and request["t"] in (REVERSAL, REVERSAL_ADVICE):
             # Taken on the issuer's behalf and kept until it acknowledges it: the acquirer can stop repeating, and
             # the hold is released when the issuer is back rather than when it expires.
-            await asyncio.to_thread(
-                self._advices.add, bank, forward | {"t": REVERSAL_ADVICE}, iso_time(int(self._clock() * 1e9))
-            )
+            await asyncio.to_thread(self._advices.add, bank, forward | {"t": REVERSAL_ADVICE}, self._at())
             return {"39": Response.APPROVED}
         if self._advices is None or request["t"] not in (AUTHORIZATION, FINANCIAL):
             return unavailable
@@ -121,7 +123,7 @@ class Switch:
             return unavailable
         code = f"S{str(request['11'])[-5:]}"
         advice = forward | {"t": ADVICE, "38": code, "39": Response.APPROVED.value}
-        await asyncio.to_thread(self._advices.add, bank, advice, iso_time(int(self._clock() * 1e9)))
+        await asyncio.to_thread(self._advices.add, bank, advice, self._at())
         answer: Fields = {"39": Response.APPROVED, "38": code}
         for key in ("6", "10", "51"):
             if key in forward:
@@ -142,7 +144,7 @@ class Switch:
                 except (ResponseTimeout, LinkClosed, OSError, TimeoutError):
                     await self._drop(bank)
                     break
-                await asyncio.to_thread(self._advices.acknowledged, advice.seq, iso_time(int(self._clock() * 1e9)))
+                await asyncio.to_thread(self._advices.acknowledged, advice.seq, self._at())
                 delivered += 1
         return delivered
 
