@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corridor.cards.cardstore import CardStore
 from corridor.cards.iso8583 import Fields, original_data
-from corridor.cards.issuer import HOLD_TIMEOUT_S, IssuedCard, Issuer, request_key
+from corridor.cards.issuer import HOLD_TIMEOUT_S, IssuedCard, Issuer, original_request_key, request_key, subelement
 from corridor.cards.link import Client, serve
 from corridor.cards.pan import PanVault, issue_pan
 from corridor.cards.responses import Response
@@ -405,3 +407,20 @@ def test_a_completion_for_more_than_was_held_or_of_an_unknown_authorization_is_r
         assert bank.held() == 125_000
 
     run(check, tmp_path)
+
+
+@given(st.text(max_size=60), st.sampled_from(["92", "61", "00"]))
+def test_any_field_48_reads_as_a_subelement_or_none_and_never_fails(field48: str, tag: str) -> None:
+    value = subelement(field48, tag)
+    assert value is None or (isinstance(value, str) and len(value) <= 99)
+
+
+def test_field_48_subelements_are_read_by_tag_and_length() -> None:
+    assert subelement("61011" + "9203123", "92") == "123" and subelement("9203123", "61") is None
+    assert subelement("92x3123", "92") is None  # a length that is not digits
+
+
+@given(st.text(max_size=60))
+def test_any_field_90_names_an_original_or_none_and_never_fails(field90: str) -> None:
+    key = original_request_key(field90)
+    assert key is None or key.count("|") == 2

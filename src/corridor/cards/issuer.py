@@ -330,7 +330,7 @@ class Issuer:
             return amount or 0, status[card.status]
         if request["14"] != card.expires or _expired(card.expires, self._clock()):
             return amount or 0, Response.EXPIRED_CARD
-        cvv = _tag(str(request.get("48", "")), CVV2_TAG)
+        cvv = subelement(str(request.get("48", "")), CVV2_TAG)
         if cvv is not None and not verify_cvv2(self._keys, pan, card.expires, cvv):
             return amount or 0, Response.DO_NOT_HONOUR
         block = request.get("52")
@@ -481,10 +481,10 @@ def _billing_amount(request: Fields, card_currency: Currency) -> int | None:
 def _partial_allowed(request: Fields) -> bool:
     """The terminal takes partial approvals, and the purchase is in the card's currency (a partial amount abroad
     would need converting back, which the scheme does not do)."""
-    return "51" not in request and _tag(str(request.get("48", "")), PARTIAL_TAG) == "1"
+    return "51" not in request and subelement(str(request.get("48", "")), PARTIAL_TAG) == "1"
 
 
-def _tag(field48: str, tag: str) -> str | None:
+def subelement(field48: str, tag: str) -> str | None:
     """A subelement's value in field 48 (tag: 2 digits, length: 2 digits, value), or None if absent or malformed."""
     at = 0
     while at + 4 <= len(field48):
