@@ -23,10 +23,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from corridor.cards.iso8583 import AUTHORIZATION, FINANCIAL, REVERSAL, Fields, original_data
+from corridor.cards.authlog import AUTHORIZATION_KIND, AuthorizationLog, log_answer
+from corridor.cards.iso8583 import AUTHORIZATION, FINANCIAL, REVERSAL, REVERSAL_ADVICE, Fields, original_data
 from corridor.cards.link import Client, LinkClosed, ResponseTimeout
 from corridor.cards.responses import Response
 from corridor.money import currency
+from corridor.network.context import iso_time
 from corridor.scenario.cards import MerchantSpec
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,11 @@ class Acquirer:
         switch_timeout_s: float = SWITCH_TIMEOUT_S,
         reversal_timeout_s: float = REVERSAL_TIMEOUT_S,
         reversal_first_pause_s: float = REVERSAL_FIRST_PAUSE_S,
+        authorization_log: AuthorizationLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`authorization_log`: where the acquirer keeps what its terminals were approved for (what it presents to
+        clearing, and what a terminal's void names by RRN)."""
         numeric = currency(currency_code).numeric
         if numeric is None:
             raise ValueError(f"{currency_code} has no ISO 4217 number: merchants are paid in a national currency")
@@ -67,6 +72,7 @@ class Acquirer:
         self._reversal_timeout_s = reversal_timeout_s
         self._pause_s = reversal_first_pause_s
         self._clock = clock
+        self._log = authorization_log
         self._stans = itertools.count(1)
         self._link: Client | None = None
         self._connecting = asyncio.Lock()
@@ -75,11 +81,13 @@ class Acquirer:
     async def handle(self, request: Fields) -> Fields:
         """The terminal-facing link's handler."""
         kind = request["t"]
-        if kind not in (AUTHORIZATION, FINANCIAL):
+        if kind not in (AUTHORIZATION, FINANCIAL, REVERSAL):
             return {"39": Response.INVALID_TRANSACTION}
         merchant = self._terminals.get(str(request.get("41", "")))
         if merchant is None:
             return {"39": Response.TERMINAL_NOT_PERMITTED}
+        if kind == REVERSAL:
+            return await self.void(merchant, request)
         if any(key not in request for key in ("2", "4", "14")):
             return {"39": Response.FORMAT_ERROR}
         if request.get("49", self._currency) != self._currency:
@@ -92,11 +100,46 @@ class Acquirer:
             await self._drop()
             self._reverse_later(forward)
             return {"39": Response.ISSUER_UNAVAILABLE}
+        if self._log is not None:
+            await log_answer(self._log, forward, answer, "", self._at())
         response: Fields = {"37": forward["37"]}
         for key in ("38", "39", "6", "10", "51"):
             if key in answer:
                 response[key] = answer[key]
         return response
+
+    async def void(self, merchant: MerchantSpec, request: Fields) -> Fields:
+        """A terminal's reversal (0400) of one of its own approvals, named by the RRN it was answered with and
+        carrying the card (field 2, which the switch routes by: the acquirer keeps no PAN): the acquirer reverses
+        it at the issuer at once and answers with the issuer's answer (25: no such approval)."""
+        rrn = str(request.get("37", ""))
+        if "2" not in request:
+            return {"39": Response.FORMAT_ERROR, "37": rrn}
+        approval = self._log.by_rrn(rrn) if self._log is not None else None
+        if approval is None or approval.terminal != merchant.terminal:
+            return {"39": Response.ORIGINAL_NOT_FOUND, "37": rrn}
+        if approval.reversed:
+            return {"39": Response.APPROVED, "37": rrn}
+        original: Fields = {
+            "t": AUTHORIZATION if approval.kind == AUTHORIZATION_KIND else FINANCIAL,
+            "2": request["2"],
+            "11": approval.stan,
+            "7": approval.transmitted,
+            "32": approval.acquirer,
+            "37": approval.rrn,
+            "41": approval.terminal,
+            "42": merchant.merchant_id,
+            "4": f"{approval.amount:012d}",
+            "49": self._currency,
+        }
+        answer = await self._send_reversal(original, first=True)
+        if answer is None or answer.get("39") in UNDELIVERED:
+            self._reverse_later(original)  # kept trying in the background, as for a request left unanswered
+            return {"39": Response.ISSUER_UNAVAILABLE, "37": rrn}
+        return {"39": answer["39"], "37": rrn}
+
+    def _at(self) -> str:
+        return iso_time(int(self._clock() * 1e9))
 
     def request_for(self, terminal: Fields, merchant: MerchantSpec) -> Fields:
         """The network request for a terminal's: the terminal's card data with the acquirer's own fields."""
@@ -133,27 +176,35 @@ class Acquirer:
     async def _reverse(self, original: Fields) -> None:
         pause = self._pause_s
         for attempt in range(REVERSAL_ATTEMPTS):
-            reversal: Fields = {
-                key: original[key] for key in ("2", "3", "4", "14", "32", "37", "41", "42", "49") if key in original
-            }
-            now = datetime.fromtimestamp(self._clock(), UTC)
-            reversal.update(
-                {
-                    "t": REVERSAL if attempt == 0 else "0420",
-                    "7": now.strftime("%m%d%H%M%S"),
-                    "11": self._next_stan(),
-                    "90": original_data(original),
-                }
-            )
-            try:
-                answer = await (await self._connected()).request(reversal, timeout_s=self._reversal_timeout_s)
-                if answer.get("39") not in UNDELIVERED:
-                    return  # the issuer took it (00), or has nothing to reverse (25, 12)
-            except (ResponseTimeout, LinkClosed, OSError, TimeoutError):
-                await self._drop()
+            answer = await self._send_reversal(original, first=attempt == 0)
+            if answer is not None and answer.get("39") not in UNDELIVERED:
+                return  # the issuer took it (00), or has nothing to reverse (25, 12)
             await asyncio.sleep(pause)
             pause *= 2
         log.error("reversal of STAN %s not taken after %d attempts; its hold expires", original["11"], attempt + 1)
+
+    async def _send_reversal(self, original: Fields, *, first: bool) -> Fields | None:
+        """One reversal of `original` (0400 the first time, 0420 repeats); the answer, or None if none came."""
+        reversal: Fields = {
+            key: original[key] for key in ("2", "3", "4", "14", "32", "37", "41", "42", "49") if key in original
+        }
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        reversal.update(
+            {
+                "t": REVERSAL if first else REVERSAL_ADVICE,
+                "7": now.strftime("%m%d%H%M%S"),
+                "11": self._next_stan(),
+                "90": original_data(original),
+            }
+        )
+        try:
+            answer = await (await self._connected()).request(reversal, timeout_s=self._reversal_timeout_s)
+        except (ResponseTimeout, LinkClosed, OSError, TimeoutError):
+            await self._drop()
+            return None
+        if self._log is not None:
+            await log_answer(self._log, reversal, answer, "", self._at())
+        return answer
 
     async def drain(self) -> None:
         """Wait for the reversals in progress (a clean shutdown, and tests)."""

@@ -9,16 +9,11 @@ hold, and a reversal finds what it reverses.
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import sqlite3
-import threading
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from corridor.cards.pan import SealedPan
-from corridor.handoff import Answer, LoopAnswer, take_group
+from corridor.cards.sqlwriter import GroupWriter
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cards (
@@ -36,8 +31,6 @@ CREATE INDEX IF NOT EXISTS increments ON authorizations (original) WHERE origina
 """
 
 CARD_STATUSES = ("active", "blocked", "lost", "expired")
-GROUP_MAX = 512
-"""Writes committed together at most."""
 HELD, POSTED, REFUNDED, REVERSED, DECLINED, UNFUNDED = "held", "posted", "refunded", "reversed", "declined", "unfunded"
 COMPLETED = "completed"
 """HELD: an authorization's hold (dual message), COMPLETED once clearing posted it; POSTED: a purchase debited at once
@@ -75,27 +68,13 @@ class Authorization:
     """For an incremental authorization: the request key of the authorization it adds to."""
 
 
-Write = tuple[str, tuple[object, ...]]
-"""One statement and its parameters."""
-
-
 class CardStore:
     """Reads on the caller's thread (the issuer's event loop: a small, cached file); writes group-committed by one
-    writer thread, so that the authorizations decided while one fsync runs share the next: one transaction and one
-    fsync per group, not per authorization (which held an issuer to ~1,000 authorizations/s)."""
+    writer thread (sqlwriter.py), so that the authorizations decided while one fsync runs share the next: one
+    transaction and one fsync per group, not per authorization (which held an issuer to ~1,000 authorizations/s)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._writer.execute("PRAGMA journal_mode=WAL")
-        self._writer.execute("PRAGMA synchronous=FULL")
-        self._writer.executescript(SCHEMA)
-        self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._lock = threading.Lock()
-        """Guards the reader connection, which more than one thread may use (tests, a CLI)."""
-        self._queue: queue.SimpleQueue[tuple[Write, Answer] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"cardstore:{path.name}", daemon=True)
-        self._thread.start()
+        self._db = GroupWriter(path, SCHEMA)
 
     # -- writes ---------------------------------------------------------------------------------------------------
 
@@ -103,7 +82,7 @@ class CardStore:
         if card.status not in CARD_STATUSES:
             raise ValueError(f"card status {card.status!r} is not one of {', '.join(CARD_STATUSES)}")
         s = card.sealed
-        self._write_sync(
+        self._db.write_sync(
             "INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 s.lookup,
@@ -123,11 +102,11 @@ class CardStore:
     def set_status(self, lookup: str, status: str) -> None:
         if status not in CARD_STATUSES:
             raise ValueError(f"card status {status!r} is not one of {', '.join(CARD_STATUSES)}")
-        self._write_sync("UPDATE cards SET status = ? WHERE lookup = ?", (status, lookup))
+        self._db.write_sync("UPDATE cards SET status = ? WHERE lookup = ?", (status, lookup))
 
     async def record(self, auth: Authorization, at: str) -> None:
         """Durably keep an authorization (answered once its group is committed)."""
-        await self._write(
+        await self._db.write(
             "INSERT INTO authorizations (request_key, lookup, hold_id, amount, currency, day, response, auth_code,"
             " state, at, original) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -146,58 +125,19 @@ class CardStore:
         )
 
     async def set_state(self, request_key: str, state: str) -> None:
-        await self._write("UPDATE authorizations SET state = ? WHERE request_key = ?", (state, request_key))
-
-    async def _write(self, statement: str, params: tuple[object, ...]) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._queue.put(((statement, params), LoopAnswer(loop, future)))
-        await future
-
-    def _write_sync(self, statement: str, params: tuple[object, ...]) -> None:
-        future: Future[None] = Future()
-        self._queue.put(((statement, params), future))
-        future.result()
-
-    def _run(self) -> None:
-        conn = self._writer
-        while (item := self._queue.get()) is not None:
-            group = take_group(self._queue, item, GROUP_MAX)
-            outcomes: list[BaseException | None] = []
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                for index, ((statement, params), _) in enumerate(group):  # each alone: one failing fails alone
-                    conn.execute(f"SAVEPOINT w{index}")
-                    try:
-                        conn.execute(statement, params)
-                    except sqlite3.Error as exc:
-                        conn.execute(f"ROLLBACK TO w{index}")
-                        outcomes.append(exc)
-                    else:
-                        outcomes.append(None)
-                    conn.execute(f"RELEASE w{index}")
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:  # the commit itself failed: nothing of the group is durable
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                outcomes = [exc] * len(group)
-            for (_, answer), outcome in zip(group, outcomes, strict=True):
-                if outcome is None:
-                    answer.set_result(None)
-                else:
-                    answer.set_exception(outcome)
+        await self._db.write("UPDATE authorizations SET state = ? WHERE request_key = ?", (state, request_key))
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
     def card(self, lookup: str) -> CardRecord | None:
-        with self._lock:
-            row = self._reader.execute(
-                "SELECT lookup, key_id, ciphertext, masked, account, product, expires, service_code, status, pvv"
-                " FROM cards WHERE lookup = ?",
-                (lookup,),
-            ).fetchone()
-        if row is None:
+        rows = self._db.read(
+            "SELECT lookup, key_id, ciphertext, masked, account, product, expires, service_code, status, pvv"
+            " FROM cards WHERE lookup = ?",
+            (lookup,),
+        )
+        if not rows:
             return None
+        row = rows[0]
         sealed = SealedPan(lookup=row[0], key_id=row[1], ciphertext=bytes(row[2]), masked=row[3])
         return CardRecord(sealed, row[4], row[5], row[6], row[7], row[8], row[9])
 
@@ -210,27 +150,20 @@ class CardStore:
         return self._authorizations("original = ?", original)
 
     def _authorizations(self, where: str, value: str) -> list[Authorization]:
-        with self._lock:
-            rows = self._reader.execute(
-                "SELECT request_key, lookup, hold_id, amount, currency, day, response, auth_code, state, original"
-                f" FROM authorizations WHERE {where} ORDER BY seq",
-                (value,),
-            ).fetchall()
+        rows = self._db.read(
+            "SELECT request_key, lookup, hold_id, amount, currency, day, response, auth_code, state, original"
+            f" FROM authorizations WHERE {where} ORDER BY seq",
+            (value,),
+        )
         return [Authorization(r[0], r[1], int(r[2]) if r[2] else None, *r[3:]) for r in rows]
 
     def held_today(self, lookup: str, day: str) -> int:
         """What the card has had authorized today and not reversed, in its currency's minor units."""
-        with self._lock:
-            row = self._reader.execute(
-                "SELECT coalesce(sum(amount), 0) FROM authorizations"
-                " WHERE lookup = ? AND day = ? AND state IN (?, ?, ?)",
-                (lookup, day, *SPENT),
-            ).fetchone()
-        return int(row[0])
+        [(total,)] = self._db.read(
+            "SELECT coalesce(sum(amount), 0) FROM authorizations WHERE lookup = ? AND day = ? AND state IN (?, ?, ?)",
+            (lookup, day, *SPENT),
+        )
+        return int(total)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        with self._lock:
-            self._reader.close()
-        self._writer.close()
+        self._db.close()

@@ -39,8 +39,9 @@ AUTHORIZATION: Final = "0100"
 FINANCIAL: Final = "0200"
 ADVICE: Final = "0120"
 REVERSAL: Final = "0400"
+REVERSAL_ADVICE: Final = "0420"
 NETWORK: Final = "0800"
-REQUESTS: Final = frozenset({AUTHORIZATION, FINANCIAL, ADVICE, REVERSAL, NETWORK, "0420"})
+REQUESTS: Final = frozenset({AUTHORIZATION, FINANCIAL, ADVICE, REVERSAL, NETWORK, REVERSAL_ADVICE})
 """Request types the scheme speaks (0420: a reversal advice, a reversal repeated)."""
 RESPONSES: Final = frozenset(response_type(m) for m in REQUESTS)
 
@@ -188,6 +189,18 @@ def original_data(request: Mapping[str, str | bytes]) -> str:
     to 11 digits) and forwarding institution (zeros: the reversal names the original as its acquirer sent it)."""
     acquirer = str(request["32"]).zfill(11)
     return f"{request['t']!s}{request['11']!s}{request['7']!s}{acquirer}{'0' * 11}"
+
+
+def original_request_key(field90: str) -> str | None:
+    """The request key of the authorization field 90 (original data elements, n42) names; None if malformed."""
+    if len(field90) != 42 or not field90.isdigit():
+        return None
+    return request_key(field90[20:31], field90[4:10], field90[10:20])
+
+
+def request_key(acquirer: str, stan: str, transmission: str) -> str:
+    """What names one authorization request: who sent it, its STAN and its transmission time (field 7)."""
+    return f"{int(acquirer) if acquirer.isdigit() else acquirer}|{stan}|{transmission}"
 
 
 def redacted(message: Mapping[str, str | bytes]) -> dict[str, str]:

@@ -32,7 +32,16 @@ from corridor.cards.cardstore import (
     CardRecord,
     CardStore,
 )
-from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, FINANCIAL, REVERSAL, Fields
+from corridor.cards.iso8583 import (
+    ADVICE,
+    AUTHORIZATION,
+    FINANCIAL,
+    REVERSAL,
+    REVERSAL_ADVICE,
+    Fields,
+    original_request_key,
+    request_key,
+)
 from corridor.cards.pan import PanError, PanVault, issue_pan
 from corridor.cards.responses import Response
 from corridor.cards.security import IssuerKeys, cvv2, pvv, verify_cvv2, verify_pin_block
@@ -128,8 +137,9 @@ class Issuer:
         return IssuedCard(pan, cvv2(self._keys, pan, spec.expires), spec.expires)
 
     async def complete(self, key: str, amount: int) -> Response:
-        """Post an authorization's hold for `amount` in the card's currency (what clearing presented: at most what
-        was held; the rest goes back to the cardholder), once: a repeat changes nothing."""
+        """Post an authorization's hold, and its increments' in order, for `amount` in the card's currency (what
+        clearing presented: at most what was held; the rest goes back to the cardholder), once: a repeat changes
+        nothing. An increment nothing is left for is voided."""
         async with self._request_locks.hold(key):
             auth = self._store.authorization(key)
             if auth is None:
@@ -138,19 +148,40 @@ class Issuer:
                 return Response.APPROVED
             if auth.state != HELD or auth.hold_id is None:
                 return Response.INVALID_TRANSACTION
-            if not 0 < amount <= auth.amount:
+            holds = [auth, *(i for i in self._store.increments(key) if i.state == HELD and i.hold_id is not None)]
+            if not 0 < amount <= sum(hold.amount for hold in holds):
                 return Response.INVALID_AMOUNT
-            post = Transfer(
-                id=ledger_id(self.bic, "card-complete", key),
-                pending_id=auth.hold_id,
-                amount=amount,
-                flags=TransferFlags.POST_PENDING_TRANSFER,
-            )
-            result = await self._apply(post)
-            if result not in (R.ok, R.exists, R.pending_transfer_already_posted):
-                # an expired hold cannot be completed: the presentment is refused as an invalid transaction
-                return Response.INVALID_TRANSACTION if result is R.pending_transfer_expired else Response.SYSTEM_ERROR
-            await self._store.set_state(key, COMPLETED)
+            left = amount
+            outcomes: list[tuple[str, str]] = []
+            for hold in holds:
+                part = min(left, hold.amount)
+                left -= part
+                assert hold.hold_id is not None
+                if part:
+                    step = Transfer(
+                        id=ledger_id(self.bic, "card-complete", hold.request_key),
+                        pending_id=hold.hold_id,
+                        amount=part,
+                        flags=TransferFlags.POST_PENDING_TRANSFER,
+                    )
+                    done: tuple[R, ...] = (R.ok, R.exists, R.pending_transfer_already_posted)
+                else:
+                    step = Transfer(
+                        id=ledger_id(self.bic, "card-void", hold.request_key),
+                        pending_id=hold.hold_id,
+                        flags=TransferFlags.VOID_PENDING_TRANSFER,
+                    )
+                    done = (R.ok, R.exists, R.pending_transfer_already_voided, R.pending_transfer_expired)
+                result = await self._apply(step)
+                if result is R.pending_transfer_expired and part:
+                    return Response.INVALID_TRANSACTION  # an expired hold cannot be completed
+                if result not in done:
+                    return Response.SYSTEM_ERROR
+                outcomes.append((hold.request_key, COMPLETED if part else REVERSED))
+            # recorded once every hold is resolved: a repeat after a crash half-way resolves the same holds the
+            # same way (the same ids and amounts) and finds them done
+            for request, state in reversed(outcomes):
+                await self._store.set_state(request, state)
             return Response.APPROVED
 
     async def _apply(self, transfer: Transfer) -> R:
@@ -200,7 +231,7 @@ class Issuer:
         kind = request["t"]
         if kind in (AUTHORIZATION, FINANCIAL):
             return await self.authorize(request)
-        if kind in (REVERSAL, "0420"):
+        if kind in (REVERSAL, REVERSAL_ADVICE):
             return await self.reverse(request)
         if kind == ADVICE:
             return await self.apply_advice(request)
@@ -443,18 +474,6 @@ class Issuer:
         if result in (R.ok, R.exists):
             return Response.APPROVED
         return Response.INSUFFICIENT_FUNDS if result is R.exceeds_credits else Response.SYSTEM_ERROR
-
-
-def original_request_key(field90: str) -> str | None:
-    """The request key of the authorization field 90 (original data elements, n42) names; None if malformed."""
-    if len(field90) != 42 or not field90.isdigit():
-        return None
-    return request_key(field90[20:31], field90[4:10], field90[10:20])
-
-
-def request_key(acquirer: str, stan: str, transmission: str) -> str:
-    """What names one authorization request: who sent it, its STAN and its transmission time (field 7)."""
-    return f"{int(acquirer) if acquirer.isdigit() else acquirer}|{stan}|{transmission}"
 
 
 def _answer(auth: Authorization) -> Fields:

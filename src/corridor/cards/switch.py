@@ -28,13 +28,17 @@ from fractions import Fraction
 from typing import Final
 
 from corridor.cards.advices import AdviceQueue
-from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, FINANCIAL, REVERSAL, Fields
+from corridor.cards.authlog import AuthorizationLog, log_answer
+from corridor.cards.billing import conversion_rate, convert, mid_rate
+from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, FINANCIAL, REVERSAL, REVERSAL_ADVICE, Fields
 from corridor.cards.link import Client, LinkClosed, ResponseTimeout
 from corridor.cards.responses import Response
-from corridor.money import Currency, currency, round_fraction
+from corridor.money import Currency, currency
 from corridor.network.context import iso_time
 from corridor.scenario.cards import CardSchemeSpec
 from corridor.scenario.model import FxRate
+
+__all__ = ["Switch", "conversion_rate"]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,6 @@ ISSUER_TIMEOUT_S: Final = 5.0
 """How long the switch waits for an issuer's answer before answering 91 itself."""
 ADVICE_INTERVAL_S: Final = 1.0
 """How often a serving switch tries to deliver the advices it owes to issuers."""
-RATE_DIGITS: Final = 7
-REVERSAL_ADVICE: Final = "0420"
 BILLED: Final = (AUTHORIZATION, FINANCIAL, REVERSAL, REVERSAL_ADVICE)
 
 
@@ -58,9 +60,11 @@ class Switch:
         forwarding_id: str,
         issuer_timeout_s: float = ISSUER_TIMEOUT_S,
         advices: AdviceQueue | None = None,
+        authorization_log: AuthorizationLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`issuer_currencies` and `issuer_endpoints`: each issuing bank's currency and ISO 8583 host and port."""
+        """`issuer_currencies` and `issuer_endpoints`: each issuing bank's currency and ISO 8583 host and port;
+        `authorization_log`: where the approvals the switch answers are kept for clearing to match."""
         self.scheme = scheme
         self._rates = rates
         self._currencies = {bank: currency(code) for bank, code in issuer_currencies.items()}
@@ -68,6 +72,7 @@ class Switch:
         self._forwarding_id = forwarding_id
         self._timeout_s = issuer_timeout_s
         self._advices = advices
+        self._log = authorization_log
         self._clock = clock
         self._links: dict[str, Client] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
@@ -97,11 +102,14 @@ class Switch:
         except (ResponseTimeout, LinkClosed, OSError, TimeoutError) as exc:
             log.warning("issuer %s unavailable: %s", issuer.bank, exc)
             await self._drop(issuer.bank)
-            return await self._stand_in(issuer.bank, request, forward)
-        response = {key: value for key, value in answer.items() if key not in ("p", "1", "t")}
-        for key in ("6", "10", "51"):
-            if key in forward:
-                response.setdefault(key, forward[key])
+            response = await self._stand_in(issuer.bank, request, forward)
+        else:
+            response = {key: value for key, value in answer.items() if key not in ("p", "1", "t")}
+            for key in ("6", "10", "51"):
+                if key in forward:
+                    response.setdefault(key, forward[key])
+        if self._log is not None:
+            await log_answer(self._log, forward, response, issuer.bank, self._at())
         return response
 
     async def _stand_in(self, bank: str, request: Fields, forward: Fields) -> Fields:
@@ -165,23 +173,10 @@ class Switch:
         merchant_currency = currency(int(numeric))
         if merchant_currency == card_currency:
             return {}
-        rate_text, rate = conversion_rate(self.rate(merchant_currency.code, card_currency.code))
-        scale = Fraction(10) ** (card_currency.exponent - merchant_currency.exponent)
-        billed = round_fraction(int(amount) * rate * scale, "half_even")
+        mid = mid_rate(self._rates, merchant_currency.code, card_currency.code)
+        rate_text, rate = conversion_rate(mid * Fraction(10_000 + self.scheme.fx_markup_bp, 10_000))
+        billed = convert(int(amount), rate, merchant_currency, card_currency)
         return {"6": f"{billed:012d}", "10": rate_text, "51": f"{card_currency.numeric:03d}"}
-
-    def rate(self, from_code: str, to_code: str) -> Fraction:
-        """Card-currency units per merchant-currency unit: the scenario's mid rate plus the scheme's markup."""
-        for fx in self._rates:
-            if (fx.base, fx.quote) == (from_code, to_code):
-                mid = Fraction(fx.mid)
-                break
-            if (fx.base, fx.quote) == (to_code, from_code):
-                mid = 1 / Fraction(fx.mid)
-                break
-        else:
-            raise ValueError(f"the scheme has no rate from {from_code} to {to_code}")
-        return mid * Fraction(10_000 + self.scheme.fx_markup_bp, 10_000)
 
     async def _link(self, bank: str) -> Client:
         lock = self._connecting.setdefault(bank, asyncio.Lock())
@@ -202,21 +197,3 @@ class Switch:
     async def close(self) -> None:
         for bank in list(self._links):
             await self._drop(bank)
-
-
-def conversion_rate(rate: Fraction) -> tuple[str, Fraction]:
-    """ISO 8583 field 10 for `rate` (n8: the count of decimal places, then 7 digits), and the rate it says exactly.
-
-    As many decimal places as the rate's whole part leaves room for, the last digit rounded half-even."""
-    if rate <= 0:
-        raise ValueError("a conversion rate must be positive")
-    whole_digits = len(str(int(rate))) if rate >= 1 else 0
-    places = RATE_DIGITS - whole_digits
-    if places < 0:
-        raise ValueError(f"a rate of about {int(rate)} does not fit ISO 8583 field 10")
-    places = min(places, 9)
-    digits = round_fraction(rate * 10**places, "half_even")
-    while digits >= 10**RATE_DIGITS:  # rounding carried into an eighth digit: one place fewer
-        places -= 1
-        digits = round_fraction(rate * 10**places, "half_even")
-    return f"{places}{digits:07d}", Fraction(digits, 10**places)

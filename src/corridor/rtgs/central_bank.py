@@ -19,6 +19,7 @@ voids.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -44,7 +45,7 @@ from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, rea
 from corridor.transfers.records import dump_money, ledger_of, load_money, payment_key, status_uetr
 from corridor.transfers.replies import refuse_with_status
 
-ISSUANCE, SETTLEMENT, LORO, SWAP_LINE = 1, 20, 30, 31
+ISSUANCE, SETTLEMENT, CARD_SCHEME, LORO, SWAP_LINE = 1, 20, 21, 30, 31
 
 
 RETRY_NS = 2 * 1_000_000_000
@@ -64,6 +65,14 @@ class LiquidityRefused(Exception):
         self.code = code
 
 
+class SettlementRefused(Exception):
+    """A card scheme settlement the central bank will not post; `code` is the ISO reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
 class CentralBankRole:
     def __init__(self, services: NodeServices, scenario: Scenario) -> None:
         self.s = services
@@ -77,6 +86,9 @@ class CentralBankRole:
         self.members += [p for p in scenario.participants if p.role == "fx_provider"]
         self.peers = [p for p in scenario.participants if p.role == "central_bank" and p.bic != services.bic]
         self.issuance = ledger_id(services.bic, "issuance")
+        self.card_scheme = ledger_id(services.bic, "card-scheme")
+        """The card scheme's settlement account: what it collects from members and pays out; its balance is the
+        scheme's (fees and FX markup)."""
         self.cycle_ns = scenario.settlement_cycle_s * 1_000_000_000
         self._cycle: int | None = None
         self.actc_after_ns = scenario.actc_after_ms * 1_000_000
@@ -102,6 +114,8 @@ class CentralBankRole:
     async def setup(self, ctx: Context) -> None:
         no_overdraft = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY
         accounts = [Account(id=self.issuance, ledger=self.ledger_no, code=ISSUANCE)]
+        if self.scenario.cards is not None:
+            accounts.append(Account(id=self.card_scheme, ledger=self.ledger_no, code=CARD_SCHEME, flags=no_overdraft))
         accounts += [
             Account(id=self.settlement(p.bic), ledger=self.ledger_no, code=SETTLEMENT, flags=no_overdraft)
             for p in self.members
@@ -269,15 +283,23 @@ class CentralBankRole:
         except TransferFailed as exc:
             code = reason_for(exc.result)
             raise LiquidityRefused(code, f"{bic} cannot give back {amount}: {describe(code)}") from None
+        self._advise(ctx, uetr, bic, amount, f"{'WDR' if withdraw else 'LIQ'}{bic}", credited=not withdraw)
+        what = "withdrawal" if withdraw else "liquidity"
+        ctx.save(uetr, "completed", {"uetr": uetr, "role": what, "member": bic, "amount": dump_money(amount)})
+        way = "taken from" if withdraw else "injected into"
+        ctx.event(uetr, ACSC, f"liquidity {amount} {way} {bic}'s settlement account")
+
+    def _advise(self, ctx: Context, uetr: str, bic: str, amount: Money, end_to_end: str, *, credited: bool) -> None:
+        """Tell a member (pacs.009) that its settlement account was credited or debited by `amount`."""
         message_id = ctx.new_message_id()
-        debtor, creditor = (bic, self.s.bic) if withdraw else (self.s.bic, bic)
+        debtor, creditor = (self.s.bic, bic) if credited else (bic, self.s.bic)
         ctx.send(
             bic,
             InstitutionCreditTransfer(
                 message_id=message_id,
                 created=ctx.now,
                 instruction_id=message_id[:35],
-                end_to_end_id=f"{'WDR' if withdraw else 'LIQ'}{bic}",
+                end_to_end_id=end_to_end,
                 uetr=uetr,
                 settlement_amount=amount,
                 settlement_date=ctx.today,
@@ -288,10 +310,69 @@ class CentralBankRole:
             ),
             uetr=uetr,
         )
-        what = "withdrawal" if withdraw else "liquidity"
-        ctx.save(uetr, "completed", {"uetr": uetr, "role": what, "member": bic, "amount": dump_money(amount)})
-        way = "taken from" if withdraw else "injected into"
-        ctx.event(uetr, ACSC, f"liquidity {amount} {way} {bic}'s settlement account")
+
+    # -- the card scheme's settlement -----------------------------------------------------------------------------
+
+    async def settle_card_cycle(
+        self, ctx: Context, cycle: str, members: Mapping[str, int], conversion: tuple[str, int] | None = None
+    ) -> str:
+        """Post the card scheme's settlement of `cycle` in our currency, all or nothing, once; return its UETR.
+
+        `members`: each member's net position in minor units (positive: paid into its settlement account from the
+        scheme's, negative: taken from it into the scheme's). `conversion`: the peer central bank and what the
+        scheme brings in over its loro (positive: we debit the peer's loro, which it squares in its own currency)
+        or sends out to it (negative: we credit the peer's loro). One linked chain, in the order that keeps the
+        scheme's account from going below zero: what comes in, what members pay, what members are paid, what
+        goes out. A member that cannot pay (AM04), or a loro past its swap line, refuses the whole cycle: nothing
+        is posted, and SettlementRefused says why. Each member hears of its leg by pacs.009 (end-to-end id
+        CARDS + the cycle), which its bank books against its card settlement account.
+        """
+        uetr = uetr_for(f"cards:{self.s.bic}:{cycle}")
+        if self.s.store.payment(uetr) is not None:
+            return uetr
+        scheme, number = self.card_scheme, self.ledger_no
+        unknown = sorted(bic for bic in members if not self.is_member(bic))
+        if unknown:
+            raise SettlementRefused("AC01", f"{', '.join(unknown)} hold no settlement account at {self.s.bic}")
+        legs: list[tuple[int, int, int, str]] = []
+        if conversion is not None and conversion[1] > 0:
+            legs.append((self.loro(conversion[0]), scheme, conversion[1], f"from:{conversion[0]}"))
+        legs += [(self.settlement(bic), scheme, -amount, bic) for bic, amount in sorted(members.items()) if amount < 0]
+        legs += [(scheme, self.settlement(bic), amount, bic) for bic, amount in sorted(members.items()) if amount > 0]
+        if conversion is not None and conversion[1] < 0:
+            legs.append((scheme, self.loro(conversion[0]), -conversion[1], f"to:{conversion[0]}"))
+        chain = [
+            Transfer(
+                id=ledger_id(self.s.bic, uetr, "card-settlement", step),
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount=amount,
+                ledger=number,
+                code=CARD_SCHEME,
+                flags=TransferFlags.LINKED if index < len(legs) - 1 else TransferFlags.NONE,
+            )
+            for index, (debit, credit, amount, step) in enumerate(legs)
+        ]
+        if chain:
+            try:
+                await ctx.transfer(*chain)
+            except TransferFailed as exc:
+                code = reason_for(exc.result)
+                raise SettlementRefused(code, f"card cycle {cycle} not settled: {describe(code)}") from None
+        for bic, amount in sorted(members.items()):
+            if amount:
+                money = Money(abs(amount), self.currency)
+                self._advise(ctx, uetr, bic, money, f"CARDS{cycle}"[:35], credited=amount > 0)
+        record = {
+            "uetr": uetr,
+            "role": "card-settlement",
+            "cycle": cycle,
+            "members": {bic: dump_money(Money(amount, self.currency)) for bic, amount in members.items()},
+            "conversion": None if conversion is None else [conversion[0], conversion[1]],
+        }
+        ctx.save(uetr, "completed", record)
+        ctx.event(uetr, ACSC, f"card cycle {cycle} settled: {len(chain)} postings")
+        return uetr
 
     # -- dispatch -------------------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ the set.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -42,7 +42,9 @@ from corridor.transfers.statements import notification, statement
 
 QuoteService = Callable[..., Awaitable[Quote]]
 
-CUSTOMER, NOSTRO, EQUITY = 1, 10, 90
+CUSTOMER, NOSTRO, CARDS, EQUITY = 1, 10, 20, 90
+CARD_CYCLE_PREFIX = "CARDS"
+"""End-to-end id of a central bank's pacs.009 for a card scheme settlement leg (then the cycle)."""
 
 
 class PaymentRefused(Exception):
@@ -70,6 +72,14 @@ class BankRole:
         self.central_bank = scenario.central_bank(me.country).bic
         self.nostro = ledger_id(services.bic, "nostro")
         self.equity = ledger_id(services.bic, "equity")
+        self.cards = ledger_id(services.bic, "cards", "settlement")
+        """Where card money waits between cardholders or merchants and the central bank (the issuer's holds post
+        to it; the scheme's settlement moves it to or from the nostro)."""
+        scheme = scenario.cards
+        self.card_member = scheme is not None and services.bic in {
+            *(issuer.bank for issuer in scheme.issuers),
+            *(acquirer.bank for acquirer in scheme.acquirers),
+        }
         self.customers = {
             a.number: Customer(a, ledger_id(services.bic, "account", a.number))
             for a in scenario.accounts
@@ -104,6 +114,8 @@ class BankRole:
                         code=EQUITY,
                     )
                 )
+        if self.card_member:
+            accounts.append(Account(id=self.cards, ledger=self.ledger_no, code=CARDS, flags=AccountFlags.HISTORY))
         await self.s.ledger.acreate_accounts(accounts)
         if openings:
             await ctx.transfer(*openings)
@@ -238,6 +250,27 @@ class BankRole:
         ctx.send(self.central_bank, request, uetr=uetr)
         ctx.save(uetr, "recall_requested", record)
         ctx.event(uetr, "RECALL", f"recall requested ({describe(reason)}); camt.056 sent to {self.central_bank}")
+
+    async def pay_merchants(self, ctx: Context, cycle: str, payouts: Mapping[str, int]) -> None:
+        """Pay each merchant what the card scheme's clearing of `cycle` owes it (negative: take back what its
+        refunds gave), from the bank's card settlement account, once, with a camt.054 to the merchant."""
+        for number, amount in sorted(payouts.items()):
+            customer = self.customer(number)
+            transfer_id = ledger_id(self.s.bic, "card-payout", cycle, number)
+            if self.s.ledger.view_transfer(transfer_id) is not None or not amount:
+                continue
+            debit, credit = (self.cards, customer.account_id) if amount > 0 else (customer.account_id, self.cards)
+            await ctx.transfer(
+                Transfer(
+                    id=transfer_id,
+                    debit_account_id=debit,
+                    credit_account_id=credit,
+                    amount=abs(amount),
+                    ledger=self.ledger_no,
+                    code=CARDS,
+                )
+            )
+            self._notify(ctx, number, transfer_id)
 
     def _notify(self, ctx: Context, account_number: str, transfer_id: int) -> None:
         """A camt.054 to the customer for a booked movement (kept in the bank's records for the customer)."""
@@ -561,11 +594,14 @@ class BankRole:
             await self._return(ctx, uetr, found[1], "FOCR")
 
     async def _on_liquidity(self, ctx: Context, message: InstitutionCreditTransfer) -> None:
-        """A pacs.009 from our central bank: our settlement account was credited (or debited, when we are debtor)."""
+        """A pacs.009 from our central bank: our settlement account was credited (or debited, when we are debtor);
+        for the card scheme's settlement, against the card settlement account rather than equity."""
+        card_leg = self.card_member and message.end_to_end_id.startswith(CARD_CYCLE_PREFIX)
+        counter = self.cards if card_leg else self.equity
         if message.creditor == self.s.bic:
-            debit, credit = self.nostro, self.equity
+            debit, credit = self.nostro, counter
         else:
-            debit, credit = self.equity, self.nostro
+            debit, credit = counter, self.nostro
         await ctx.transfer(
             Transfer(
                 id=ledger_id(self.s.bic, message.uetr, "liquidity"),

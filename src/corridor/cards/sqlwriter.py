@@ -1,0 +1,100 @@
+"""One SQLite file written by one thread in groups, read on the caller's thread: the card rail's stores share it.
+
+An issuer's, a switch's and an acquirer's records are written once or twice per authorization by many concurrent
+requests; each write in its own transaction would cost an fsync (or at least a WAL append and lock) per request.
+The writer thread commits what is queued while the previous group was being written as one transaction, each
+statement under its own savepoint, so one failing statement (a duplicate key, say) fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Literal
+
+from corridor.handoff import Answer, LoopAnswer, take_group
+
+GROUP_MAX = 512
+"""Writes committed together at most."""
+
+Write = tuple[str, tuple[object, ...]]
+"""One statement and its parameters."""
+
+
+class GroupWriter:
+    def __init__(self, path: Path, schema: str, *, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+        """`synchronous`: FULL survives a power cut; NORMAL (WAL) survives a crash of the process, not of the
+        machine, and is for records that something durable elsewhere can rebuild."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        self._writer.execute(f"PRAGMA synchronous={synchronous}")
+        self._writer.executescript(schema)
+        self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        """Guards the reader connection, which more than one thread may use (tests, a CLI)."""
+        self._queue: queue.SimpleQueue[tuple[Sequence[Write], Answer] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"sqlwriter:{path.name}", daemon=True)
+        self._thread.start()
+
+    async def write(self, statement: str, params: tuple[object, ...]) -> None:
+        """Run `statement` in the next group; answered once that group is committed."""
+        await self.write_all([(statement, params)])
+
+    async def write_all(self, writes: Sequence[Write]) -> None:
+        """Run `writes` in the next group, all or none of them."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put((writes, LoopAnswer(loop, future)))
+        await future
+
+    def write_sync(self, statement: str, params: tuple[object, ...]) -> None:
+        """`write` for a caller that is not on an event loop (issuance, a CLI)."""
+        future: Future[None] = Future()
+        self._queue.put(([(statement, params)], future))
+        future.result()
+
+    def read(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._reader.execute(query, params).fetchall()
+
+    def _run(self) -> None:
+        conn = self._writer
+        while (item := self._queue.get()) is not None:
+            group = take_group(self._queue, item, GROUP_MAX)
+            outcomes: list[BaseException | None] = []
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for index, (writes, _) in enumerate(group):  # each alone: one failing fails alone
+                    conn.execute(f"SAVEPOINT w{index}")
+                    try:
+                        for statement, params in writes:
+                            conn.execute(statement, params)
+                    except sqlite3.Error as exc:
+                        conn.execute(f"ROLLBACK TO w{index}")
+                        outcomes.append(exc)
+                    else:
+                        outcomes.append(None)
+                    conn.execute(f"RELEASE w{index}")
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # the commit itself failed: nothing of the group is durable
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                outcomes = [exc] * len(group)
+            for (_, answer), outcome in zip(group, outcomes, strict=True):
+                if outcome is None:
+                    answer.set_result(None)
+                else:
+                    answer.set_exception(outcome)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        with self._lock:
+            self._reader.close()
+        self._writer.close()

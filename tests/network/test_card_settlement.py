@@ -1,0 +1,170 @@
+"""The card scheme's day, end to end on the embedded network: terminals pay over ISO 8583 (RU card at a VE merchant,
+VE card at a RU merchant, a decline, a void, a refund), then clearing, completion, settlement through both central
+banks' RTGS with the cross-currency part over their correspondent accounts, and the merchants' payouts. Every figure
+of the settlement reconciles with every ledger to the minor unit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from corridor.cards.clearing import Reject
+from corridor.cards.iso8583 import Fields
+from corridor.cards.link import Client
+from corridor.cards.presentment import batch_of
+from corridor.cards.responses import Response
+from corridor.network.context import ledger_id
+from corridor.node.cardnet import CardScheme
+from corridor.node.network import EmbeddedNetwork
+from corridor.rtgs.central_bank import SettlementRefused
+
+from .conftest import balance, customer_balance, nothing_pending, running_network
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
+
+IRINA, LUIS = "RU0440701810000000013", "VE0102010000000000033"  # cardholders: VOLGRUMM (RUB), ORINVECA (VES)
+MOSCOW, MARACAIBO = "RU0440702810000000023", "VE0134020000000000043"  # merchants: KAMARUMM, ANDSVECA
+CYCLE = "20261126"
+CB = {"RUB": "CBXRRUMM", "VES": "CBXVVECA"}
+
+
+async def pay(cards: CardScheme, terminal: str, holder: str, amount: str, kind: str = "0100", **more: str) -> Fields:
+    card = cards.cards[holder]
+    link = await Client.connect(*cards.terminals[terminal])
+    try:
+        request: Fields = {"t": kind, "2": card.pan, "4": amount, "11": "000001", "14": card.expires, "41": terminal}
+        request.update(more)
+        return await link.request(request, timeout_s=10)
+    finally:
+        await link.close()
+
+
+def settlement_balance(net: EmbeddedNetwork, bank: str) -> int:
+    cb = CB[net.bank(bank).currency.code]
+    return balance(net.nodes[cb].ledger, ledger_id(cb, "settlement", bank))
+
+
+def nostro(net: EmbeddedNetwork, bank: str) -> int:
+    """The bank's own view of its settlement account at the central bank (an asset: debits minus credits)."""
+    return -balance(net.nodes[bank].ledger, ledger_id(bank, "nostro"))
+
+
+async def payments(cards: CardScheme) -> dict[str, Fields]:
+    answers = {
+        "ru_card_abroad": await pay(cards, "ANDS0001", IRINA, "000000452000"),  # 4 520.00 VES, held in RUB
+        "ve_card_abroad": await pay(cards, "KAMA0001", LUIS, "000001000000", "0200"),  # 10 000.00 RUB, billed VES
+        "declined": await pay(cards, "KAMA0001", LUIS, "000020000000", "0200"),  # 200 000.00 RUB: over his VES
+        "to_void": await pay(cards, "KAMA0001", IRINA, "000000150000", "0200"),  # 1 500.00 RUB, then voided
+        "refund": await pay(cards, "KAMA0001", LUIS, "000000200000", "0200", **{"3": "200000"}),  # 2 000.00 RUB
+    }
+    answers["void"] = await pay(cards, "KAMA0001", IRINA, "000000150000", "0400", **{"37": answers["to_void"]["37"]})
+    return answers
+
+
+def test_a_day_of_card_payments_clears_and_settles_in_both_currencies(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            cards = CardScheme(net)
+            await cards.start()
+            try:
+                banks = ("VOLGRUMM", "KAMARUMM", "ORINVECA", "ANDSVECA")
+                before = {bank: settlement_balance(net, bank) for bank in banks}
+                irina_before = customer_balance(net, IRINA).minor
+                answers = await payments(cards)
+                assert answers["ru_card_abroad"]["39"] == Response.APPROVED
+                assert answers["ru_card_abroad"]["6"] == "000001037546"  # 10 375.46 RUB held
+                assert answers["ve_card_abroad"]["39"] == Response.APPROVED
+                assert answers["ve_card_abroad"]["6"] == "000000444400"  # 4 444.00 VES debited
+                assert answers["declined"]["39"] == Response.INSUFFICIENT_FUNDS
+                assert answers["to_void"]["39"] == Response.APPROVED
+                assert answers["void"]["39"] == Response.APPROVED
+                assert answers["refund"]["39"] == Response.APPROVED
+
+                closed = await cards.end_of_day(CYCLE)
+
+                assert closed.batches["ANDSVECA"].cleared == 1 and not closed.batches["ANDSVECA"].rejected
+                assert closed.batches["KAMARUMM"].cleared == 2 and not closed.batches["KAMARUMM"].rejected
+                assert set(closed.completions.values()) == {"00"}
+                # The cardholder paid what she was billed, once; nothing is left held on any ledger.
+                assert customer_balance(net, IRINA).minor == irina_before - 1_037_546
+                assert all(nothing_pending(node.ledger) for node in net.nodes.values())
+                # Each member's settlement account at its central bank moved by its net position, to the minor unit,
+                # and each bank's own books say the same.
+                for code, legs in closed.plan.currencies.items():
+                    for bank, position in legs.members.items():
+                        assert settlement_balance(net, bank) - before[bank] == position, (code, bank)
+                for bank in before:
+                    assert nostro(net, bank) == settlement_balance(net, bank)
+                # What the scheme kept at each central bank is the plan's, and the conversions crossed the loros.
+                for code, legs in closed.plan.currencies.items():
+                    cb = CB[code]
+                    assert balance(net.nodes[cb].ledger, ledger_id(cb, "card-scheme")) == legs.scheme
+                # The merchants were paid their net, with a camt.054 each.
+                paid = closed.plan.merchants
+                assert customer_balance(net, MARACAIBO).minor == paid["ANDSVECA"][MARACAIBO] > 0
+                assert customer_balance(net, MOSCOW).minor == paid["KAMARUMM"][MOSCOW] > 0
+                for node in net.nodes.values():
+                    assert node.ledger.verify().ok
+            finally:
+                await cards.stop()
+
+    asyncio.run(scenario())
+
+
+def test_closing_the_day_again_changes_nothing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            cards = CardScheme(net)
+            await cards.start()
+            try:
+                await payments(cards)
+                first = await cards.end_of_day(CYCLE)
+                books = {bic: node.ledger.check() for bic, node in net.nodes.items()}
+                again = await cards.end_of_day(CYCLE)
+                assert again.plan == first.plan
+                assert again.settlements == first.settlements
+                assert {bic: node.ledger.check() for bic, node in net.nodes.items()} == books
+            finally:
+                await cards.stop()
+
+    asyncio.run(scenario())
+
+
+def test_an_approval_presented_twice_is_cleared_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            cards = CardScheme(net)
+            await cards.start()
+            try:
+                await pay(cards, "ANDS0001", IRINA, "000000452000")
+                await cards.end_of_day(CYCLE)
+                log = cards.acquirer_logs["ANDSVECA"]
+                [approval] = log.to_present("928002-20261126")
+                again = batch_of("928002-again", "928002", "VES", [approval])
+                result = await cards.clearing.submit(again, "20261127", "2026-11-27T00:00:00Z")
+                assert result.cleared == 0
+                assert [r.reason for r in result.rejected] == [Reject.DUPLICATE]
+            finally:
+                await cards.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_member_that_cannot_pay_leaves_the_cycle_unsettled(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            cards = CardScheme(net)
+            await cards.start()
+            try:
+                cb = net.central_bank("CBXRRUMM")
+                too_much = {"VOLGRUMM": -(10**15), "KAMARUMM": 10**15}
+                with pytest.raises(SettlementRefused) as refused:
+                    await net.act("CBXRRUMM", lambda ctx: cb.settle_card_cycle(ctx, CYCLE, too_much))
+                assert refused.value.code == "AM04"
+                assert balance(net.nodes["CBXRRUMM"].ledger, ledger_id("CBXRRUMM", "card-scheme")) == 0
+            finally:
+                await cards.stop()
+
+    asyncio.run(scenario())
