@@ -11,9 +11,9 @@ from enum import StrEnum
 class Response(StrEnum):
     APPROVED = "00"
     DO_NOT_HONOUR = "05"
+    """Refused for a reason not told to the merchant: a blocked card, a wrong CVV2."""
     PARTIAL_APPROVAL = "10"
     """Approved for less than asked (field 4 says how much): a terminal that can take it asked for it."""
-    """Refused for a reason not told to the merchant: a blocked card, a wrong CVV2."""
     INVALID_TRANSACTION = "12"
     INVALID_AMOUNT = "13"
     INVALID_CARD = "14"
@@ -39,3 +39,11 @@ class Response(StrEnum):
     @property
     def approved(self) -> bool:
         return self in (Response.APPROVED, Response.PARTIAL_APPROVAL)
+
+
+def describe(code: str) -> str:
+    """A response code with its meaning, as a report shows it (`51 insufficient funds`)."""
+    try:
+        return f"{code} {Response(code).name.lower().replace('_', ' ')}"
+    except ValueError:
+        return code

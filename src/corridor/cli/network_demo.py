@@ -16,6 +16,7 @@ import functools
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from corridor.cli.cards_demo import card_day
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.money import Money
 from corridor.network.context import Context, ledger_id
@@ -181,6 +183,8 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         )
         uetrs.append((payment, uetr))
     console.print(results)
+    if scenario.cards is not None:
+        await card_day(net, data_dir, datetime.now(UTC).strftime("%Y%m%d"))
     positions = Table(title="central banks' bilateral net position (loro balance beyond the swap line)")
     for column in ("central bank", "counterpart", "net position", "swap line"):
         positions.add_column(column)
@@ -251,7 +255,7 @@ def demo(
 ) -> None:
     """Run the corridor on the embedded default: payments both ways, a rejection, a recall and return."""
     try:
-        for stale in ("nodes", "messages", "statements", "keys", "directory.json"):
+        for stale in ("nodes", "messages", "statements", "keys", "cards", "directory.json"):
             path = data_dir / stale
             if path.is_dir():
                 shutil.rmtree(path)
