@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from corridor.cards.clearing import Reject
+from corridor.cards.disputes import Reason, Stage
 from corridor.cards.iso8583 import Fields
 from corridor.cards.link import Client
 from corridor.cards.presentment import batch_of
@@ -164,6 +165,75 @@ def test_a_member_that_cannot_pay_leaves_the_cycle_unsettled(tmp_path: Path) -> 
                     await net.act("CBXRRUMM", lambda ctx: cb.settle_card_cycle(ctx, CYCLE, too_much))
                 assert refused.value.code == "AM04"
                 assert balance(net.nodes["CBXRRUMM"].ledger, ledger_id("CBXRRUMM", "card-scheme")) == 0
+            finally:
+                await cards.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_chargeback_its_representment_and_an_arbitration_each_settle_in_their_cycle(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            cards = CardScheme(net)
+            await cards.start()
+            try:
+                sale = await pay(cards, "ANDS0001", IRINA, "000000452000")  # 4 520.00 VES on a RUB card
+                await pay(cards, "ANDS0001", LUIS, "000000500000")  # 5 000.00 VES, domestic: the merchant has funds
+                first = await cards.end_of_day(CYCLE)
+                [key] = [k for k in first.completions if cards.clearing.find(k)[0].card_currency == "RUB"]
+                merchant_paid = customer_balance(net, MARACAIBO).minor
+                issuer_before = settlement_balance(net, "VOLGRUMM")
+                acquirer_before = settlement_balance(net, "ANDSVECA")
+
+                await cards.disputes.charge_back(key, Reason.NOT_RECEIVED, "20261127")
+                back = await cards.end_of_day("20261127")
+                # The sale undone, fees kept: the issuer gets back what it paid less the scheme fee, in RUB; the
+                # acquirer gives back what it got plus nothing of the fee; the merchant is debited as much.
+                assert back.plan.currencies["RUB"].members["VOLGRUMM"] == 1_037_546 - 15_563
+                assert back.plan.currencies["VES"].members["ANDSVECA"] == -(452_000 - 6_780)
+                assert customer_balance(net, MARACAIBO).minor == merchant_paid - (452_000 - 6_780)
+                assert settlement_balance(net, "VOLGRUMM") - issuer_before == 1_037_546 - 15_563
+
+                await cards.disputes.represent(key, "20261128")
+                again = await cards.end_of_day("20261128")
+                assert again.plan.currencies["RUB"].members["VOLGRUMM"] == -(1_037_546 - 15_563)
+
+                await cards.disputes.arbitrate(key)
+                ruled = await cards.disputes.rule(key, for_issuer=True, cycle="20261129")
+                assert ruled.stage == Stage.CLOSED_FOR_ISSUER
+                last = await cards.end_of_day("20261129")
+                assert last.plan.currencies["RUB"].members["VOLGRUMM"] == 1_037_546 - 15_563
+                # Over the four cycles the issuer paid only the scheme fee of the sale, and the acquirer got none.
+                assert settlement_balance(net, "VOLGRUMM") - issuer_before == 1_037_546 - 15_563
+                assert settlement_balance(net, "ANDSVECA") == acquirer_before - (452_000 - 6_780)
+                assert customer_balance(net, MARACAIBO).minor == merchant_paid - (452_000 - 6_780)
+                assert sale["39"] == Response.APPROVED
+                for bank in ("VOLGRUMM", "KAMARUMM", "ORINVECA", "ANDSVECA"):
+                    assert nostro(net, bank) == settlement_balance(net, bank)
+                for node in net.nodes.values():
+                    assert node.ledger.verify().ok
+            finally:
+                await cards.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_chargeback_a_merchant_cannot_cover_is_booked_as_owed_to_its_bank(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            cards = CardScheme(net)
+            await cards.start()
+            try:
+                await pay(cards, "ANDS0001", IRINA, "000000452000")
+                [key] = (await cards.end_of_day(CYCLE)).completions
+                paid = customer_balance(net, MARACAIBO).minor  # 4 449.94 VES: the sale less interchange and fee
+                await cards.disputes.charge_back(key, Reason.FRAUD, "20261127")
+                back = await cards.end_of_day("20261127")
+                # The chargeback takes back the sale less interchange (4 452.20): more than the merchant was paid.
+                assert back.receivables == {"ANDSVECA": [MARACAIBO]}
+                assert customer_balance(net, MARACAIBO).minor == paid
+                owed = net.nodes["ANDSVECA"].ledger.get_account(ledger_id("ANDSVECA", "cards", "receivable"))
+                assert owed is not None and owed.debits_posted == 452_000 - 6_780
             finally:
                 await cards.stop()
 

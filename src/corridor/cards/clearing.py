@@ -26,6 +26,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
@@ -51,9 +52,17 @@ CREATE TABLE IF NOT EXISTS cleared (
     fee_acquirer INTEGER NOT NULL, fee_issuer INTEGER NOT NULL, completion TEXT
 );
 CREATE INDEX IF NOT EXISTS cleared_by_cycle ON cleared (cycle);
+CREATE TABLE IF NOT EXISTS disputes (
+    request_key TEXT PRIMARY KEY, reason TEXT NOT NULL, amount INTEGER NOT NULL, billed INTEGER NOT NULL,
+    stage TEXT NOT NULL, deadline TEXT NOT NULL, history TEXT NOT NULL
+);
 """
 
 BP: Final = 10_000
+CHARGEBACK, REPRESENTMENT, ARBITRATION = "chargeback", "representment", "arbitration"
+"""Kinds of the clearing records a dispute makes (disputes.py): a chargeback and an arbitration won by the issuer
+move the money back to the issuer; a representment moves it to the acquirer again."""
+RETURNED: Final = (CHARGEBACK, ARBITRATION)
 
 
 class Reject(StrEnum):
@@ -101,6 +110,8 @@ class Cleared:
         """What the acquirer is paid for this presentment (negative: pays), in `currency`."""
         if self.kind == REFUND:
             return -self.amount
+        if self.kind in RETURNED:  # a chargeback, or an arbitration the issuer won: the sale undone, fees kept
+            return -(self.amount - self.interchange_acquirer)
         return self.amount - self.interchange_acquirer - self.fee_acquirer
 
     @property
@@ -108,6 +119,8 @@ class Cleared:
         """What the issuer is paid for this presentment (negative: pays), in `card_currency`."""
         if self.kind == REFUND:
             return self.billed
+        if self.kind in RETURNED:
+            return self.billed - self.interchange_issuer
         return -(self.billed - self.interchange_issuer + self.fee_issuer)
 
 
@@ -135,7 +148,7 @@ class Clearing:
         self._countries = dict(banks)
         self._acquirer_banks = {a.institution_id: a.bank for a in scheme.acquirers}
         self._log = log
-        self._db = GroupWriter(path, SCHEMA)
+        self.db = GroupWriter(path, SCHEMA)
         self._lock = asyncio.Lock()
         """One batch at a time: two batches presenting the same approval must not both clear it."""
 
@@ -144,7 +157,7 @@ class Clearing:
         if batch.acquirer not in self._acquirer_banks:
             raise BatchError("acquirer", f"{batch.acquirer} is not an acquirer of the scheme")
         async with self._lock:
-            seen = self._db.read(
+            seen = self.db.read(
                 "SELECT cycle, result FROM batches WHERE acquirer = ? AND batch_id = ?",
                 (batch.acquirer, batch.batch_id),
             )
@@ -162,14 +175,14 @@ class Clearing:
                 else:
                     cleared.append(outcome)
             result = BatchResult(batch.batch_id, cycle, len(cleared), tuple(rejected))
-            writes = [_insert(item) for item in cleared]
+            writes = [cleared_insert(item) for item in cleared]
             writes.append(
                 (
                     "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
                     (batch.acquirer, batch.batch_id, cycle, at, _result_json(result)),
                 )
             )
-            await self._db.write_all(writes)
+            await self.db.write_all(writes)
             return result
 
     def _match(
@@ -182,7 +195,7 @@ class Clearing:
             return Reject.NO_AUTHORIZATION
         if approval.reversed:
             return Reject.REVERSED
-        if duplicate or self._db.read("SELECT 1 FROM cleared WHERE request_key = ?", (key,)):
+        if duplicate or self.db.read("SELECT 1 FROM cleared WHERE request_key = ?", (key,)):
             return Reject.DUPLICATE
         if batch.currency != approval.currency:
             return Reject.CURRENCY
@@ -230,13 +243,31 @@ class Clearing:
         )
 
     def cleared(self, cycle: str) -> list[Cleared]:
-        rows = self._db.read(
+        rows = self.db.read(
             "SELECT request_key, batch_id, cycle, kind, issuer, acquirer, terminal, amount, currency, billed,"
             " card_currency, interchange_acquirer, interchange_issuer, fee_acquirer, fee_issuer, completion"
             " FROM cleared WHERE cycle = ? ORDER BY seq",
             (cycle,),
         )
         return [Cleared(*row) for row in rows]
+
+    def find(self, request_key: str) -> tuple[Cleared, date] | None:
+        """A presentment cleared under `request_key`, with the day it was cleared (what dispute deadlines count
+        from)."""
+        rows = self.db.read(
+            "SELECT request_key, batch_id, cycle, kind, issuer, acquirer, terminal, amount, currency, billed,"
+            " card_currency, interchange_acquirer, interchange_issuer, fee_acquirer, fee_issuer, completion"
+            " FROM cleared WHERE request_key = ?",
+            (request_key,),
+        )
+        if not rows:
+            return None
+        item = Cleared(*rows[0])
+        institution = next(i for i, bank in self._acquirer_banks.items() if bank == item.acquirer)
+        [(at,)] = self.db.read(
+            "SELECT at FROM batches WHERE acquirer = ? AND batch_id = ?", (institution, item.batch_id)
+        )
+        return item, date.fromisoformat(str(at)[:10])
 
     def to_complete(self, cycle: str, issuer: str) -> list[Cleared]:
         """The authorizations of `issuer` cleared in `cycle` whose holds the issuer has not been asked to post."""
@@ -248,17 +279,17 @@ class Clearing:
 
     async def completed(self, request_key: str, answer: str) -> None:
         """Keep the issuer's answer to posting a cleared authorization's hold (00, or why not)."""
-        await self._db.write("UPDATE cleared SET completion = ? WHERE request_key = ?", (answer, request_key))
+        await self.db.write("UPDATE cleared SET completion = ? WHERE request_key = ?", (answer, request_key))
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
 
 def _share(amount: int, bp: int) -> int:
     return round_fraction(Fraction(amount * bp, BP), "half_even")
 
 
-def _insert(item: Cleared) -> tuple[str, tuple[object, ...]]:
+def cleared_insert(item: Cleared) -> tuple[str, tuple[object, ...]]:
     return (
         "INSERT INTO cleared (request_key, batch_id, cycle, kind, issuer, acquirer, terminal, amount, currency,"
         " billed, card_currency, interchange_acquirer, interchange_issuer, fee_acquirer, fee_issuer)"

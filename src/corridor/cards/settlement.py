@@ -10,8 +10,10 @@ cross-border credit transfer moves between them; their settlement cycle then squ
 provider.
 
 The plan holds, for every currency, `sum(members) + scheme == conversion`: what members are paid net and what the
-scheme keeps is what came in from the other currency (negative: what went out). The scheme never ends a cycle
-short in any currency; a plan that would is refused (SettlementError), and nothing is posted.
+scheme keeps is what came in from the other currency (negative: what went out). What the scheme keeps in a cycle
+can be negative: a refund or a chargeback gives the cardholder back what they were billed, markup included, and
+the long currency, converted at the mid rate, does not cover it; the scheme pays the rest from what earlier cycles
+left in its account at that central bank, which refuses the whole cycle (AM04) if the account cannot.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class CurrencySettlement:
     members: dict[str, int]
     """Member bank BIC -> its net position in minor units (positive: it is paid; negative: it pays)."""
     scheme: int
-    """What the scheme keeps in this currency: its fees, and the FX markup where cardholders were billed."""
+    """What the scheme keeps in this currency: its fees, and the FX markup where cardholders were billed (negative:
+    what it pays from its account, giving back a markup on a refund or chargeback)."""
     conversion: int
     """Brought in from another currency (negative: sent out to one)."""
     fees: int
@@ -91,16 +94,18 @@ def plan(
         spare = {code: collected[code] - fees[code] + conversion[code] for code in members if code != short}
         long = max(spare, key=lambda code: spare[code], default=None)
         if long is None or spare[long] <= 0:
-            raise SettlementError(f"cycle {cycle}: nothing to bring {short} in from")
-        paid = convert(needed, mid_rate(rates, short, long), currency(short), currency(long))
+            continue  # nothing to convert: the scheme pays the shortfall from its own account
+        rate = mid_rate(rates, short, long)
+        paid = convert(needed, rate, currency(short), currency(long))
+        if paid > spare[long]:  # bring in what the long side has; the scheme's own account covers the rest
+            paid = spare[long]
+            needed = convert(paid, 1 / rate, currency(long), currency(short))
         conversion[short] += needed
         conversion[long] -= paid
         conversions.append(Conversion(long, paid, short, needed))
     settlements = {}
     for code, positions in members.items():
         kept = collected[code] + conversion[code]
-        if kept < 0:
-            raise SettlementError(f"cycle {cycle}: the scheme would end {Money(kept, currency(code))} short")
         settlements[code] = CurrencySettlement(
             code, {bic: amount for bic, amount in positions.items() if amount}, kept, conversion[code], fees[code]
         )

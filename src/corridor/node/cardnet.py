@@ -5,10 +5,12 @@ accounts the bank opened for them), on the node's event loop; the switch keeps i
 and clearing in the scheme's directory; each acquiring bank's gateway keeps the log of what its terminals were
 approved for. All talk ISO 8583 over TCP on 127.0.0.1, as they would between machines.
 
-`end_of_day(cycle)` is the scheme's day closing: each acquirer presents its approvals (one batch per acquirer and
-cycle), clearing matches and prices them, each issuer posts the holds its cleared authorizations name, the
-settlement plan goes to each currency's central bank, and each acquiring bank pays its merchants. Each step is
-exactly once under its own key, so running it again after a crash finishes what the first run left.
+`end_of_day(cycle)` is the scheme's day closing: disputes past their deadline are closed, each acquirer presents
+its approvals (one batch per acquirer and cycle), clearing matches and prices them, each issuer posts the holds its
+cleared authorizations name, the settlement plan (the day's sales and the dispute stages raised in the cycle) goes
+to each currency's central bank, and each acquiring bank pays its merchants (or takes back what a chargeback
+returned). Each step is exactly once under its own key, so running it again after a crash finishes what the first
+run left.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from corridor.cards.advices import AdviceQueue
 from corridor.cards.authlog import AuthorizationLog
 from corridor.cards.cardstore import CardStore
 from corridor.cards.clearing import BatchResult, Clearing
+from corridor.cards.disputes import Disputes
 from corridor.cards.issuer import IssuedCard, Issuer
 from corridor.cards.link import serve
 from corridor.cards.pan import PanVault
@@ -59,6 +62,8 @@ class DayClosed:
     settlements: dict[str, str]
     """Currency -> the UETR of its central bank's settlement of the cycle."""
     report: str
+    receivables: dict[str, list[str]]
+    """Acquiring bank BIC -> the merchants whose accounts could not give back what they owed (booked as owed)."""
 
 
 class CardScheme:
@@ -86,6 +91,7 @@ class CardScheme:
         self.advices = AdviceQueue(self.directory / "switch-advices.db", _key(self.keys_dir / "cards-switch.key"))
         banks = {p.bic: p.country for p in self.scenario.participants if p.role == "bank"}
         self.clearing = Clearing(scheme, banks, self.switch_log, self.directory / "clearing.db")
+        self.disputes = Disputes(self.clearing, clock=clock)
         self.switch: Switch | None = None
 
     def _bank_currency(self, bic: str) -> str:
@@ -155,6 +161,7 @@ class CardScheme:
         """Present, clear, complete, settle and pay out the day `cycle` (exactly once; again to finish a crashed
         run)."""
         at = iso_time(int(self._clock() * 1e9))
+        await self.disputes.expire()
         batches: dict[str, BatchResult] = {}
         for spec in self.scheme.acquirers:
             log = self.acquirer_logs[spec.bank]
@@ -187,11 +194,15 @@ class CardScheme:
             role = self.network.central_bank(cb)
             settled[code] = await self.network.act(cb, _settle(role, cycle, legs.members, conversion))
         await self.network.quiesce()
+        receivables: dict[str, list[str]] = {}
         for bank, payouts in settlement.merchants.items():
-            await self.network.act(bank, _pay_merchants(self.network.bank(bank), cycle, payouts))
+            short = await self.network.act(bank, _pay_merchants(self.network.bank(bank), cycle, payouts))
+            if short:
+                receivables[bank] = short
         await self.network.quiesce()
         names = {p.bic: p.name for p in self.scenario.participants}
-        return DayClosed(cycle, batches, completions, settlement, settled, report(settlement, cleared, names))
+        text = report(settlement, cleared, names)
+        return DayClosed(cycle, batches, completions, settlement, settled, text, receivables)
 
     async def stop(self) -> None:
         for task in self._tasks:

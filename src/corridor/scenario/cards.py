@@ -80,6 +80,12 @@ class CardSchemeSpec:
     products: tuple[ProductSpec, ...]
     cards: tuple[CardSpec, ...]
     merchants: tuple[MerchantSpec, ...]
+    chargeback_days: int = 120
+    """How long after clearing an issuer may charge a presentment back."""
+    representment_days: int = 45
+    """How long after a chargeback the acquirer may present again (represent)."""
+    arbitration_days: int = 45
+    """How long after a representment the issuer may take the dispute to the scheme's arbitration."""
 
     def issuer_of_bin(self, bin_: str) -> IssuerSpec | None:
         return next((issuer for issuer in self.issuers if bin_ in issuer.bins), None)
@@ -153,6 +159,9 @@ def parse_cards(table: dict[str, Any], ctx: CardsContext) -> CardSchemeSpec:
         products=products,
         cards=cards,
         merchants=merchants,
+        chargeback_days=_days(table, "chargeback_days", 120),
+        representment_days=_days(table, "representment_days", 45),
+        arbitration_days=_days(table, "arbitration_days", 45),
     )
 
 
@@ -233,6 +242,13 @@ def _bp(table: dict[str, Any], key: str) -> int:
     value = get_field(table, key, int, "cards", 0)
     if not 0 <= value < MAX_BP:
         raise ScenarioError(f"cards.{key}: between 0 and {MAX_BP - 1} basis points")
+    return int(value)
+
+
+def _days(table: dict[str, Any], key: str, default: int) -> int:
+    value = get_field(table, key, int, "cards", default)
+    if not 1 <= value <= 540:
+        raise ScenarioError(f"cards.{key}: between 1 and 540 days")
     return int(value)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -31,7 +31,7 @@ from corridor.iso20022.models import (
 from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.xml import XmlRejected
-from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
+from corridor.ledger import Account, AccountFlags, CreateTransferResult, Transfer, TransferFlags
 from corridor.money import Money, currency
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id
 from corridor.scenario.model import AccountSpec, Scenario
@@ -75,6 +75,8 @@ class BankRole:
         self.cards = ledger_id(services.bic, "cards", "settlement")
         """Where card money waits between cardholders or merchants and the central bank (the issuer's holds post
         to it; the scheme's settlement moves it to or from the nostro)."""
+        self.card_receivable = ledger_id(services.bic, "cards", "receivable")
+        """What merchants owe the bank: chargebacks and refunds their accounts could not give back."""
         scheme = scenario.cards
         self.card_member = scheme is not None and services.bic in {
             *(issuer.bank for issuer in scheme.issuers),
@@ -116,6 +118,7 @@ class BankRole:
                 )
         if self.card_member:
             accounts.append(Account(id=self.cards, ledger=self.ledger_no, code=CARDS, flags=AccountFlags.HISTORY))
+            accounts.append(Account(id=self.card_receivable, ledger=self.ledger_no, code=CARDS))
         await self.s.ledger.acreate_accounts(accounts)
         if openings:
             await ctx.transfer(*openings)
@@ -251,26 +254,38 @@ class BankRole:
         ctx.save(uetr, "recall_requested", record)
         ctx.event(uetr, "RECALL", f"recall requested ({describe(reason)}); camt.056 sent to {self.central_bank}")
 
-    async def pay_merchants(self, ctx: Context, cycle: str, payouts: Mapping[str, int]) -> None:
-        """Pay each merchant what the card scheme's clearing of `cycle` owes it (negative: take back what its
-        refunds gave), from the bank's card settlement account, once, with a camt.054 to the merchant."""
+    async def pay_merchants(self, ctx: Context, cycle: str, payouts: Mapping[str, int]) -> list[str]:
+        """Pay each merchant what the card scheme's clearing of `cycle` owes it (negative: take back what refunds
+        and chargebacks returned), from the bank's card settlement account, once, with a camt.054 to the merchant.
+
+        A merchant whose account cannot give back what it owes is not overdrawn: the bank books the amount as a
+        receivable from the merchant (what acquirers collect from a merchant's later sales or reserve) and
+        returns the merchants it did so for."""
+        short = []
         for number, amount in sorted(payouts.items()):
             customer = self.customer(number)
             transfer_id = ledger_id(self.s.bic, "card-payout", cycle, number)
             if self.s.ledger.view_transfer(transfer_id) is not None or not amount:
                 continue
             debit, credit = (self.cards, customer.account_id) if amount > 0 else (customer.account_id, self.cards)
-            await ctx.transfer(
-                Transfer(
-                    id=transfer_id,
-                    debit_account_id=debit,
-                    credit_account_id=credit,
-                    amount=abs(amount),
-                    ledger=self.ledger_no,
-                    code=CARDS,
-                )
+            payout = Transfer(
+                id=transfer_id,
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount=abs(amount),
+                ledger=self.ledger_no,
+                code=CARDS,
             )
+            try:
+                await ctx.transfer(payout)
+            except TransferFailed as exc:
+                if exc.result is not CreateTransferResult.exceeds_credits:
+                    raise
+                await ctx.transfer(replace(payout, debit_account_id=self.card_receivable))
+                short.append(number)
+                continue
             self._notify(ctx, number, transfer_id)
+        return short
 
     def _notify(self, ctx: Context, account_number: str, transfer_id: int) -> None:
         """A camt.054 to the customer for a booked movement (kept in the bank's records for the customer)."""
