@@ -88,7 +88,9 @@ def approval_of(request: Fields, answer: Fields, issuer: str) -> Approval | None
     amount = int(str(answer.get("4", request["4"])))  # a partial approval says in field 4 what it approved
     billing = answer.get("51", request.get("51"))
     card_currency = currency(int(str(billing))).code if billing else merchant_currency
-    billed = int(str(answer.get("6", request.get("6", amount)))) if billing else amount
+    if billing and "6" not in answer and "6" not in request:
+        return None  # a foreign card's approval without its billing amount cannot be priced: not one to present
+    billed = int(str(answer.get("6", request.get("6")))) if billing else amount
     rate = answer.get("10", request.get("10")) if billing else None
     processing = str(request.get("3", "000000"))
     return Approval(

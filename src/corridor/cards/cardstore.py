@@ -26,11 +26,15 @@ CREATE TABLE IF NOT EXISTS authorizations (
     amount INTEGER NOT NULL, currency TEXT NOT NULL, day TEXT NOT NULL, response TEXT NOT NULL, auth_code TEXT,
     state TEXT NOT NULL, at TEXT NOT NULL, original TEXT
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    lookup TEXT PRIMARY KEY, card TEXT NOT NULL, device TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS authorizations_of_card ON authorizations (lookup, day);
 CREATE INDEX IF NOT EXISTS increments ON authorizations (original) WHERE original IS NOT NULL;
 """
 
 CARD_STATUSES = ("active", "blocked", "lost", "expired")
+TOKEN_STATUSES = ("active", "suspended", "deleted")
 HELD, POSTED, REFUNDED, REVERSED, DECLINED, UNFUNDED = "held", "posted", "refunded", "reversed", "declined", "unfunded"
 COMPLETED = "completed"
 """HELD: an authorization's hold (dual message), COMPLETED once clearing posted it; POSTED: a purchase debited at once
@@ -50,6 +54,18 @@ class CardRecord:
     service_code: str
     status: str
     pvv: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A device token: a number in the issuer's BIN that stands for a card on one device (a phone's wallet), so the
+    card's PAN never leaves the issuer; kept by its keyed hash only."""
+
+    lookup: str
+    card: str
+    """The lookup hash of the card it stands for."""
+    device: str
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +119,27 @@ class CardStore:
         if status not in CARD_STATUSES:
             raise ValueError(f"card status {status!r} is not one of {', '.join(CARD_STATUSES)}")
         self._db.write_sync("UPDATE cards SET status = ? WHERE lookup = ?", (status, lookup))
+
+    def add_token(self, token: TokenRecord, created_at: str) -> None:
+        if token.status not in TOKEN_STATUSES:
+            raise ValueError(f"token status {token.status!r} is not one of {', '.join(TOKEN_STATUSES)}")
+        self._db.write_sync(
+            "INSERT INTO tokens VALUES (?, ?, ?, ?, ?)",
+            (token.lookup, token.card, token.device, token.status, created_at),
+        )
+
+    def set_token_status(self, lookup: str, status: str) -> None:
+        if status not in TOKEN_STATUSES:
+            raise ValueError(f"token status {status!r} is not one of {', '.join(TOKEN_STATUSES)}")
+        self._db.write_sync("UPDATE tokens SET status = ? WHERE lookup = ?", (status, lookup))
+
+    def token(self, lookup: str) -> TokenRecord | None:
+        rows = self._db.read("SELECT lookup, card, device, status FROM tokens WHERE lookup = ?", (lookup,))
+        return TokenRecord(*rows[0]) if rows else None
+
+    def tokens_of(self, card: str) -> int:
+        [(count,)] = self._db.read("SELECT count(*) FROM tokens WHERE card = ?", (card,))
+        return int(count)
 
     async def record(self, auth: Authorization, at: str) -> None:
         """Durably keep an authorization (answered once its group is committed)."""

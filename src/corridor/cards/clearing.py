@@ -169,10 +169,10 @@ class Clearing:
             for index, presentment in enumerate(batch.presentments):
                 key = batch.key_of(presentment)
                 outcome = self._match(batch, presentment, key, cycle, duplicate=key in keys)
-                keys.add(key)
                 if isinstance(outcome, Reject):
                     rejected.append(Rejected(index, key, outcome))
                 else:
+                    keys.add(key)  # cleared: the same approval again in this batch is a duplicate
                     cleared.append(outcome)
             result = BatchResult(batch.batch_id, cycle, len(cleared), tuple(rejected))
             writes = [cleared_insert(item) for item in cleared]

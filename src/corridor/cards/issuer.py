@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from corridor.cards.cardstore import (
     Authorization,
     CardRecord,
     CardStore,
+    TokenRecord,
 )
 from corridor.cards.iso8583 import (
     ADVICE,
@@ -63,6 +65,8 @@ PARTIAL_TAG = "61"
 """Field 48 subelement by which a terminal says it can take a partial approval (value "1")."""
 REQUIRED = ("2", "4", "7", "11", "14", "32", "37", "49")
 REFUND = "20"
+TOKEN_RANGE = 900_000_000
+"""Device tokens are numbered from here within a 6-digit BIN's 9 account digits; cards below it."""
 """Processing code (field 3) of a refund: money back to the card."""
 
 
@@ -221,6 +225,46 @@ class Issuer:
         """Block a card, report it lost, or make it active again: its next authorization is decided on this."""
         await asyncio.to_thread(self._store.set_status, self._vault.lookup(pan), status)
 
+    async def provision_token(self, pan: str, device: str) -> str:
+        """A device token for an active card, for the wallet on `device` (field 62 names the device in each payment
+        made with it): a number in the issuer's BIN that only this issuer can map to the card. Returned once; kept
+        by its keyed hash only."""
+        if not (1 <= len(device) <= 64 and device.isascii() and device.isprintable()):
+            raise ValueError("a device id is 1 to 64 printable ASCII characters (ISO 8583 field 62)")
+        card_lookup = self._vault.lookup(pan)
+        card = self._store.card(card_lookup)
+        if card is None or card.status != "active":
+            raise ValueError(f"{card.sealed.masked if card else 'that card'} is not an active card of {self.bic}")
+        issuer = next(i for i in self.scheme.issuers if i.bank == self.bic)
+        while True:
+            token = issue_pan(issuer.bins[0], TOKEN_RANGE + secrets.randbelow(10**9 - TOKEN_RANGE))
+            lookup = self._vault.lookup(token)
+            if self._store.card(lookup) is None and self._store.token(lookup) is None:
+                break
+        record = TokenRecord(lookup, card_lookup, device, "active")
+        await asyncio.to_thread(self._store.add_token, record, self._at())
+        return token
+
+    async def set_token_status(self, token: str, status: str) -> None:
+        """Suspend a device token (a phone lost), make it active again, or delete it; the card is not touched."""
+        await asyncio.to_thread(self._store.set_token_status, self._vault.lookup(token), status)
+
+    def _card_lookup(self, request: Fields) -> tuple[str, Response | None, bool]:
+        """The lookup hash of the card field 2 names, directly or through a device token; a refusal for a token
+        that is not active (62) or is used from another device than field 62 names (05); and whether it was a
+        token."""
+        lookup = self._vault.lookup(str(request["2"]))
+        if self._store.card(lookup) is not None:
+            return lookup, None, False
+        token = self._store.token(lookup)
+        if token is None:
+            return lookup, None, False
+        if token.status != "active":
+            return token.card, Response.RESTRICTED_CARD, True
+        if request.get("62") != token.device:
+            return token.card, Response.DO_NOT_HONOUR, True
+        return token.card, None, True
+
     def _at(self) -> str:
         """Now, as the records' timestamps write it."""
         return iso_time(int(self._clock() * 1e9))
@@ -242,7 +286,7 @@ class Issuer:
             return {"39": Response.FORMAT_ERROR}
         key = request_key(str(request["32"]), str(request["11"]), str(request["7"]))
         try:
-            lookup = self._vault.lookup(str(request["2"]))
+            lookup, refused, tokenised = self._card_lookup(request)
         except PanError:
             return {"39": Response.INVALID_CARD}
         # One request (against its reversal or a repeat) and one card's daily total are decided one at a time.
@@ -253,6 +297,8 @@ class Issuer:
             card = self._store.card(lookup)
             if card is None:
                 return {"39": Response.INVALID_CARD}
+            if refused is not None:
+                return {"39": refused}
             if request["t"] == FINANCIAL and str(request.get("3", "")).startswith(REFUND):
                 return await self._refund(request, key, lookup, card)
             original_key = None
@@ -266,7 +312,8 @@ class Issuer:
                 if original.lookup != lookup or original.state != HELD:
                     return {"39": Response.INVALID_TRANSACTION}  # another card's, or no longer held
             single = request["t"] == FINANCIAL  # a purchase: debited at once rather than held
-            amount, code = await self._decide(request, card, lookup)
+            pan = self._vault.open(card.sealed) if tokenised else str(request["2"])
+            amount, code = await self._decide(request, card, lookup, pan)
             hold_id = None
             if code is Response.APPROVED:
                 hold_id = ledger_id(self.bic, "card-hold", key)
@@ -326,7 +373,7 @@ class Issuer:
             return {"39": Response.FORMAT_ERROR}
         key = request_key(str(request["32"]), str(request["11"]), str(request["7"]))
         try:
-            lookup = self._vault.lookup(str(request["2"]))
+            lookup, _, _ = self._card_lookup(request)  # the switch approved it: a token's status is not asked again
         except PanError:
             return {"39": Response.INVALID_CARD}
         async with self._request_locks.hold(key), self._card_locks.hold(lookup):
@@ -352,9 +399,9 @@ class Issuer:
             await self._store.record(auth, self._at())
         return {"39": Response.APPROVED}
 
-    async def _decide(self, request: Fields, card: CardRecord, lookup: str) -> tuple[int, Response]:
-        """The amount to hold, in the card's currency, and the first check it fails (APPROVED if none)."""
-        pan = str(request["2"])
+    async def _decide(self, request: Fields, card: CardRecord, lookup: str, pan: str) -> tuple[int, Response]:
+        """The amount to hold, in the card's currency, and the first check it fails (APPROVED if none). `pan`: the
+        card's, which CVV2 and PIN are checked against (field 2 may be a device token)."""
         amount = _billing_amount(request, self.currency)
         status = {"lost": Response.LOST_CARD, "blocked": Response.DO_NOT_HONOUR, "expired": Response.EXPIRED_CARD}
         if card.status in status:

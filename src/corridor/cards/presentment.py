@@ -116,9 +116,11 @@ def parse_batch(data: bytes) -> PresentmentBatch:
     if not _BATCH_ID.fullmatch(batch_id):
         raise BatchError("batch_id", "1-64 letters, digits or ._:-")
     acquirer = _text(document, "acquirer", "acquirer")
-    if not acquirer.isdigit() or len(acquirer) > 11:
+    if not (acquirer.isascii() and acquirer.isdigit()) or len(acquirer) > 11:
         raise BatchError("acquirer", "an acquiring institution id: 1-11 digits")
     code = _text(document, "currency", "currency")
+    if not (len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
+        raise BatchError("currency", "an ISO 4217 alphabetic code, such as RUB")
     try:
         currency(code)
     except MoneyError:
@@ -143,7 +145,7 @@ def _presentment(item: Any, where: str) -> Presentment:
     fields = {}
     for name, size in _DIGITS.items():
         value = _text(item, name, f"{where}.{name}")
-        if len(value) != size or not value.isdigit():
+        if len(value) != size or not (value.isascii() and value.isdigit()):
             raise BatchError(f"{where}.{name}", f"must be {size} digits")
         fields[name] = value
     rrn = _text(item, "rrn", f"{where}.rrn")

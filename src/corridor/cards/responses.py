@@ -33,6 +33,8 @@ class Response(StrEnum):
     """A terminal the acquirer does not know as one of its merchants'."""
     EXCEEDS_LIMIT = "61"
     """Over the card's limit per transaction or per day."""
+    RESTRICTED_CARD = "62"
+    """A device token that is suspended or deleted."""
     ISSUER_UNAVAILABLE = "91"
     SYSTEM_ERROR = "96"
 

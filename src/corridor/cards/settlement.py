@@ -121,7 +121,8 @@ def plan(
 def report(plan_: SettlementPlan, items: Sequence[Cleared], names: Mapping[str, str]) -> str:
     """The cycle's settlement report, as printed: per currency, each member's position, the scheme's result, and
     the conversions between currencies."""
-    lines = [f"Card settlement, cycle {plan_.cycle}: {len(items)} presentments cleared"]
+    count = f"{len(items)} clearing record{'' if len(items) == 1 else 's'}"
+    lines = [f"Card settlement, cycle {plan_.cycle}: {count} (presentments and dispute stages)"]
     for code, settlement in sorted(plan_.currencies.items()):
         lines.append(f"  {code}")
         for bic, amount in sorted(settlement.members.items()):
@@ -130,9 +131,11 @@ def report(plan_: SettlementPlan, items: Sequence[Cleared], names: Mapping[str, 
         if settlement.conversion:
             way = "brought in" if settlement.conversion > 0 else "sent out"
             lines.append(f"    conversion {way}: {plan_.money(code, abs(settlement.conversion))}")
-        lines.append(
-            f"    scheme keeps {plan_.money(code, settlement.scheme)} (fees {plan_.money(code, settlement.fees)})"
-        )
+        fees = plan_.money(code, settlement.fees)
+        if settlement.scheme >= 0:
+            lines.append(f"    scheme keeps {plan_.money(code, settlement.scheme)} (fees {fees})")
+        else:
+            lines.append(f"    scheme pays {plan_.money(code, -settlement.scheme)} from its account (fees {fees})")
     for c in plan_.conversions:
         lines.append(
             f"  {plan_.money(c.from_currency, c.from_amount)} -> {plan_.money(c.to_currency, c.to_amount)}"

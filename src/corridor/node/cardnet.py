@@ -27,14 +27,14 @@ from typing import Any
 
 from corridor.cards.acquirer import Acquirer
 from corridor.cards.advices import AdviceQueue
-from corridor.cards.authlog import AuthorizationLog
+from corridor.cards.authlog import Approval, AuthorizationLog
 from corridor.cards.cardstore import CardStore
 from corridor.cards.clearing import BatchResult, Clearing
 from corridor.cards.disputes import Disputes
 from corridor.cards.issuer import IssuedCard, Issuer
 from corridor.cards.link import serve
 from corridor.cards.pan import PanVault
-from corridor.cards.presentment import batch_of
+from corridor.cards.presentment import PresentmentBatch, batch_of
 from corridor.cards.security import IssuerKeys
 from corridor.cards.settlement import SettlementPlan, plan, report
 from corridor.cards.switch import Switch
@@ -169,7 +169,7 @@ class CardScheme:
             approvals = log.to_present(batch_id)
             batch = batch_of(batch_id, spec.institution_id, self._bank_currency(spec.bank), approvals)
             batches[spec.bank] = await self.clearing.submit(batch, cycle, at)
-            await log.presented([a.request_key for a in approvals], batch_id)
+            await log.presented(_included(batch, approvals), batch_id)
         completions: dict[str, str] = {}
         for bank, issuer in self.issuers.items():
             for item in self.clearing.to_complete(cycle, bank):
@@ -222,6 +222,13 @@ class CardScheme:
             log.close()
         self.clearing.close()
         self.advices.close()
+
+
+def _included(batch: PresentmentBatch, approvals: list[Approval]) -> list[str]:
+    """The approvals `batch` presents: its lines and their increments (an increment whose authorization went in an
+    earlier batch is not, and waits)."""
+    lines = {batch.key_of(presentment) for presentment in batch.presentments}
+    return [a.request_key for a in approvals if a.request_key in lines or a.original in lines]
 
 
 def _settle(
