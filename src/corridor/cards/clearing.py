@@ -263,11 +263,14 @@ class Clearing:
         if not rows:
             return None
         item = Cleared(*rows[0])
-        institution = next(i for i, bank in self._acquirer_banks.items() if bank == item.acquirer)
-        [(at,)] = self.db.read(
-            "SELECT at FROM batches WHERE acquirer = ? AND batch_id = ?", (institution, item.batch_id)
+        institutions = [i for i, bank in self._acquirer_banks.items() if bank == item.acquirer]
+        batch = self.db.read(
+            f"SELECT at FROM batches WHERE batch_id = ? AND acquirer IN ({', '.join('?' * len(institutions))})",
+            (item.batch_id, *institutions),
         )
-        return item, date.fromisoformat(str(at)[:10])
+        if not batch:  # a dispute's own record: not a presentment
+            return None
+        return item, date.fromisoformat(str(batch[0][0])[:10])
 
     def to_complete(self, cycle: str, issuer: str) -> list[Cleared]:
         """The authorizations of `issuer` cleared in `cycle` whose holds the issuer has not been asked to post."""

@@ -16,6 +16,7 @@ stage is kept under the presentment's request key, so asking twice does not move
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -85,6 +86,9 @@ class Disputes:
         self._db = clearing.db
         self._rules = clearing.scheme
         self._clock = clock
+        self._lock = asyncio.Lock()
+        """One step at a time: a step reads the stage and writes the next, and two at once (two chargebacks, a
+        representment and the day's expiry) must not both act on what they read."""
 
     def _today(self) -> date:
         return datetime.fromtimestamp(self._clock(), UTC).date()
@@ -102,6 +106,31 @@ class Disputes:
 
     async def charge_back(self, request_key: str, reason: Reason, cycle: str, amount: int | None = None) -> Dispute:
         """The issuer charges a cleared sale back, all of it or `amount` (in the merchant's currency)."""
+        async with self._lock:
+            return await self._charge_back_unlocked(request_key, reason, cycle, amount)
+
+    async def represent(self, request_key: str, cycle: str) -> Dispute:
+        """The acquirer presents a charged-back sale again, within `representment_days` of the chargeback."""
+        async with self._lock:
+            return await self._represent_unlocked(request_key, cycle)
+
+    async def arbitrate(self, request_key: str) -> Dispute:
+        """The issuer takes a represented dispute to the scheme, within `arbitration_days` of the representment."""
+        async with self._lock:
+            return await self._arbitrate_unlocked(request_key)
+
+    async def rule(self, request_key: str, *, for_issuer: bool, cycle: str) -> Dispute:
+        """The scheme's ruling: for the issuer the money goes back to it in `cycle`; for the acquirer it stays."""
+        async with self._lock:
+            return await self._rule_unlocked(request_key, for_issuer=for_issuer, cycle=cycle)
+
+    async def expire(self) -> list[Dispute]:
+        """Close the disputes whose next side did not act by the deadline: a chargeback not represented stands, a
+        representment not taken to arbitration stands."""
+        async with self._lock:
+            return await self._expire_unlocked()
+
+    async def _charge_back_unlocked(self, request_key: str, reason: Reason, cycle: str, amount: int | None) -> Dispute:
         original, cleared_on = self._original(request_key)
         if original.kind == REFUND:
             raise DisputeError("NOT_DISPUTABLE", f"{request_key} is a refund: there is nothing to charge back")
@@ -116,19 +145,16 @@ class Disputes:
         opened = Dispute(request_key, Reason(reason), disputed, billed, Stage.CHARGED_BACK, deadline, ())
         return await self._record(original, opened, CHARGEBACK, cycle, new=True)
 
-    async def represent(self, request_key: str, cycle: str) -> Dispute:
-        """The acquirer presents a charged-back sale again, within `representment_days` of the chargeback."""
+    async def _represent_unlocked(self, request_key: str, cycle: str) -> Dispute:
         dispute = self._at_stage(request_key, Stage.CHARGED_BACK, "represent")
         deadline = self._today() + timedelta(days=self._rules.arbitration_days)
         return await self._advance(dispute, Stage.REPRESENTED, REPRESENTMENT, cycle, deadline)
 
-    async def arbitrate(self, request_key: str) -> Dispute:
-        """The issuer takes a represented dispute to the scheme, within `arbitration_days` of the representment."""
+    async def _arbitrate_unlocked(self, request_key: str) -> Dispute:
         dispute = self._at_stage(request_key, Stage.REPRESENTED, "take to arbitration")
         return await self._advance(dispute, Stage.IN_ARBITRATION, None, "", dispute.deadline)
 
-    async def rule(self, request_key: str, *, for_issuer: bool, cycle: str) -> Dispute:
-        """The scheme's ruling: for the issuer the money goes back to it in `cycle`; for the acquirer it stays."""
+    async def _rule_unlocked(self, request_key: str, *, for_issuer: bool, cycle: str) -> Dispute:
         dispute = self.get(request_key)
         if dispute is None or dispute.stage != Stage.IN_ARBITRATION:
             raise DisputeError("STAGE", f"{request_key} is not in arbitration")
@@ -136,9 +162,7 @@ class Disputes:
             return await self._advance(dispute, Stage.CLOSED_FOR_ISSUER, ARBITRATION, cycle, dispute.deadline)
         return await self._advance(dispute, Stage.CLOSED_FOR_ACQUIRER, None, cycle, dispute.deadline)
 
-    async def expire(self) -> list[Dispute]:
-        """Close the disputes whose next side did not act by the deadline: a chargeback not represented stands, a
-        representment not taken to arbitration stands."""
+    async def _expire_unlocked(self) -> list[Dispute]:
         closed = []
         rows = self._db.read(
             "SELECT request_key FROM disputes WHERE stage IN (?, ?) AND deadline < ?",
