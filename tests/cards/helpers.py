@@ -38,6 +38,11 @@ class RealIssuer:
         (account,) = self.ledger.lookup_accounts([self.holder])
         return account.debits_pending
 
+    def balance(self) -> int:
+        """The cardholder's balance posted (credits minus debits)."""
+        (account,) = self.ledger.lookup_accounts([self.holder])
+        return account.credits_posted - account.debits_posted
+
     def close(self) -> None:
         self.store.close()
         self.ledger.close()

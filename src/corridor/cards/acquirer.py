@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from corridor.cards.authlog import AUTHORIZATION_KIND, AuthorizationLog, log_answer
+from corridor.cards.authlog import AUTHORIZATION_KIND, Approval, AuthorizationLog, log_answer
 from corridor.cards.iso8583 import AUTHORIZATION, FINANCIAL, REVERSAL, REVERSAL_ADVICE, Fields, original_data
 from corridor.cards.link import Client, LinkClosed, ResponseTimeout
 from corridor.cards.responses import Response
@@ -88,18 +88,31 @@ class Acquirer:
             return {"39": Response.TERMINAL_NOT_PERMITTED}
         if kind == REVERSAL:
             return await self.void(merchant, request)
+        prepared = self.prepare(request, merchant)
+        if "39" in prepared:
+            return prepared
+        return await self.send(prepared)
+
+    def prepare(self, request: Fields, merchant: MerchantSpec) -> Fields:
+        """The network request for a terminal's authorization or purchase, or the refusal (field 39) of one the
+        acquirer does not send on. A caller that must survive its own crash (the e-commerce gateway) keeps what
+        this returns before `send`, so that it can reverse it if it never learns the answer."""
         if any(key not in request for key in ("2", "4", "14")):
             return {"39": Response.FORMAT_ERROR}
         if request.get("49", self._currency) != self._currency:
             return {"39": Response.INVALID_AMOUNT}  # the merchant is paid, and so charges, in its own currency
-        forward = self.request_for(request, merchant)
+        return self.request_for(request, merchant)
+
+    async def send(self, forward: Fields) -> Fields:
+        """Send a prepared request to the switch; the answer for the terminal (91 and an automatic reversal if
+        none comes in time)."""
         try:
             answer = await (await self._connected()).request(forward, timeout_s=self._timeout_s)
         except (ResponseTimeout, LinkClosed, OSError, TimeoutError) as exc:
             log.warning("no answer from the switch to STAN %s: %s; reversing it", forward["11"], exc)
             await self._drop()
-            self._reverse_later(forward)
-            return {"39": Response.ISSUER_UNAVAILABLE}
+            self.reverse_later(forward)
+            return {"39": Response.ISSUER_UNAVAILABLE, "37": forward["37"]}
         if self._log is not None:
             await log_answer(self._log, forward, answer, "", self._at())
         response: Fields = {"37": forward["37"]}
@@ -107,6 +120,13 @@ class Acquirer:
             if key in answer:
                 response[key] = answer[key]
         return response
+
+    def merchant(self, terminal: str) -> MerchantSpec | None:
+        return self._terminals.get(terminal)
+
+    def approval(self, rrn: str) -> Approval | None:
+        """What the acquirer logged of the request it answered with this RRN (None without a log)."""
+        return self._log.by_rrn(rrn) if self._log is not None else None
 
     async def void(self, merchant: MerchantSpec, request: Fields) -> Fields:
         """A terminal's reversal (0400) of one of its own approvals, named by the RRN it was answered with and
@@ -134,7 +154,7 @@ class Acquirer:
         }
         answer = await self._send_reversal(original, first=True)
         if answer is None or answer.get("39") in UNDELIVERED:
-            self._reverse_later(original)  # kept trying in the background, as for a request left unanswered
+            self.reverse_later(original)  # kept trying in the background, as for a request left unanswered
             return {"39": Response.ISSUER_UNAVAILABLE, "37": rrn}
         return {"39": answer["39"], "37": rrn}
 
@@ -168,7 +188,8 @@ class Acquirer:
         """The acquirer's next STAN: 000001 to 999999, then round again."""
         return f"{next(self._stans) % 1_000_000 or 1:06d}"
 
-    def _reverse_later(self, original: Fields) -> None:
+    def reverse_later(self, original: Fields) -> None:
+        """Reverse `original` in the background until the issuer takes it (0400, then 0420 repeats)."""
         task = asyncio.get_running_loop().create_task(self._reverse(original))
         self._reversals.add(task)
         task.add_done_callback(self._reversals.discard)
