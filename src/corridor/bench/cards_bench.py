@@ -21,6 +21,7 @@ from typing import Any
 
 from corridor.bench.common import BenchError, NoProgress, Progress, machine, percentile
 from corridor.cards.acquirer import Acquirer
+from corridor.cards.authlog import AuthorizationLog
 from corridor.cards.cardstore import CardStore
 from corridor.cards.iso8583 import Fields, decode, encode
 from corridor.cards.issuer import Issuer
@@ -136,16 +137,29 @@ async def _serve(role: str, folder: Path, upstream: int, ports: Any, stop: Event
         closers += [store.close, ledger.close]
         handler = _issuer(scenario, keys, vault, ledger, store).handle
     elif role == "switch":
+        switch_log = AuthorizationLog(folder / "switch-authorizations.db")
+        closers.append(switch_log.close)
         switch = Switch(
-            scenario.cards, scenario.fx.rates, {BANK: "RUB"}, {BANK: ("127.0.0.1", upstream)}, forwarding_id="2200"
+            scenario.cards,
+            scenario.fx.rates,
+            {BANK: "RUB"},
+            {BANK: ("127.0.0.1", upstream)},
+            forwarding_id="2200",
+            authorization_log=switch_log,
         )
         handler = switch.handle
         delivery = asyncio.get_running_loop().create_task(switch.keep_delivering())
         closers.append(delivery.cancel)
     else:
         merchant = next(m for m in scenario.cards.merchants if scenario.account(m.account).bank == ACQUIRER_BANK)
+        acquirer_log = AuthorizationLog(folder / "acquired.db")
+        closers.append(acquirer_log.close)
         acquirer = Acquirer(
-            institution_id="643002", currency_code="RUB", merchants=[merchant], switch=("127.0.0.1", upstream)
+            institution_id="643002",
+            currency_code="RUB",
+            merchants=[merchant],
+            switch=("127.0.0.1", upstream),
+            authorization_log=acquirer_log,
         )
         handler = acquirer.handle
     server = await serve(handler, "127.0.0.1", 0)
@@ -253,6 +267,7 @@ def run(cfg: CardsBenchConfig, progress: Progress | None = None) -> dict[str, An
                     process.kill()
         progress.phase("ceiling and ledger verification")
         held = _held(folder)
+        logged = _logged(folder / "switch-authorizations.db"), _logged(folder / "acquired.db")
         approved = result["outcomes"].get("00", 0)
         codec = codec_rate(pans[0])
     return {
@@ -268,8 +283,18 @@ def run(cfg: CardsBenchConfig, progress: Progress | None = None) -> dict[str, An
         "outcomes": result["outcomes"],
         "codec_per_s": codec,
         "holds_match": held == approved * int(AMOUNT),
+        "logs_match": logged == (approved, approved),
         "machine": machine(),
     }
+
+
+def _logged(path: Path) -> int:
+    """How many approvals an authorization log kept (what clearing will match and the acquirer present)."""
+    log = AuthorizationLog(path)
+    try:
+        return len(log.to_present("bench"))
+    finally:
+        log.close()
 
 
 def _held(folder: Path) -> int:

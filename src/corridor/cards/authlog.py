@@ -131,7 +131,7 @@ class AuthorizationLog:
     async def add(self, approval: Approval, at: str) -> None:
         """Keep an approval (a repeated request's, answered again, is kept once)."""
         a = approval
-        await self._db.write(
+        await self._db.write_in_turn(
             "INSERT OR IGNORE INTO approvals (request_key, kind, issuer, acquirer, stan, transmitted, rrn, auth_code,"
             " terminal, amount, currency, billed, card_currency, rate, original, at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -157,7 +157,8 @@ class AuthorizationLog:
 
     async def reversed(self, key: str) -> None:
         """The approval under `key` was reversed (no-op for one never approved); so are its increments."""
-        await self._db.write("UPDATE approvals SET reversed = 1 WHERE request_key = ? OR original = ?", (key, key))
+        statement = "UPDATE approvals SET reversed = 1 WHERE request_key = ? OR original = ?"
+        await self._db.write_in_turn(statement, (key, key))
 
     def get(self, key: str) -> Approval | None:
         rows = self._select("WHERE request_key = ?", (key,))

@@ -9,6 +9,7 @@ statement under its own savepoint, so one failing statement (a duplicate key, sa
 from __future__ import annotations
 
 import asyncio
+import itertools
 import queue
 import sqlite3
 import threading
@@ -31,6 +32,9 @@ class GroupWriter:
         """`synchronous`: FULL survives a power cut; NORMAL (WAL) survives a crash of the process, not of the
         machine, and is for records that something durable elsewhere can rebuild."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._writing = threading.Lock()
+        """Guards the writer connection: the writer thread's groups, and a turn's writes committed on the loop."""
         self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._writer.execute("PRAGMA journal_mode=WAL")
         self._writer.execute(f"PRAGMA synchronous={synchronous}")
@@ -41,6 +45,7 @@ class GroupWriter:
         self._queue: queue.SimpleQueue[tuple[Sequence[Write], Answer] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"sqlwriter:{path.name}", daemon=True)
         self._thread.start()
+        self._turn: tuple[list[Write], asyncio.Future[None]] | None = None
 
     async def write(self, statement: str, params: tuple[object, ...]) -> None:
         """Run `statement` in the next group; answered once that group is committed."""
@@ -53,6 +58,46 @@ class GroupWriter:
         self._queue.put((writes, LoopAnswer(loop, future)))
         await future
 
+    async def write_in_turn(self, statement: str, params: tuple[object, ...]) -> None:
+        """Run `statement` with every other one asked for in this turn of the event loop, all or none of them, for
+        statements that cannot fail on their own (INSERT OR IGNORE, UPDATE) on a path where a handoff per request
+        is what costs (the switch's and acquirers' logs). With synchronous=NORMAL a commit does not wait for the
+        disk, so the turn's writes are committed on the loop itself at the end of the turn: no thread to hand
+        over to, no wake-up to come back; with FULL, they go to the writer thread together."""
+        if self._turn is None:
+            loop = asyncio.get_running_loop()
+            self._turn = ([], loop.create_future())
+            loop.call_soon(self._end_turn, loop)
+        self._turn[0].append((statement, params))
+        await asyncio.shield(self._turn[1])
+
+    def _end_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self._turn is not None
+        writes, future = self._turn
+        self._turn = None
+        if self._synchronous == "FULL":
+            self._queue.put((writes, LoopAnswer(loop, future)))
+            return
+        try:
+            with self._writing:
+                self._commit(writes)
+        except sqlite3.Error as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    def _commit(self, writes: Sequence[Write]) -> None:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement, rows in itertools.groupby(writes, key=lambda write: write[0]):
+                conn.executemany(statement, [params for _, params in rows])
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     def write_sync(self, statement: str, params: tuple[object, ...]) -> None:
         """`write` for a caller that is not on an event loop (issuance, a CLI)."""
         future: Future[None] = Future()
@@ -64,33 +109,38 @@ class GroupWriter:
             return self._reader.execute(query, params).fetchall()
 
     def _run(self) -> None:
-        conn = self._writer
         while (item := self._queue.get()) is not None:
             group = take_group(self._queue, item, GROUP_MAX)
-            outcomes: list[BaseException | None] = []
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                for index, (writes, _) in enumerate(group):  # each alone: one failing fails alone
-                    conn.execute(f"SAVEPOINT w{index}")
-                    try:
-                        for statement, params in writes:
-                            conn.execute(statement, params)
-                    except sqlite3.Error as exc:
-                        conn.execute(f"ROLLBACK TO w{index}")
-                        outcomes.append(exc)
-                    else:
-                        outcomes.append(None)
-                    conn.execute(f"RELEASE w{index}")
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:  # the commit itself failed: nothing of the group is durable
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                outcomes = [exc] * len(group)
-            for (_, answer), outcome in zip(group, outcomes, strict=True):
-                if outcome is None:
-                    answer.set_result(None)
+            with self._writing:
+                self._commit_group(group)
+
+    def _commit_group(self, group: list[tuple[Sequence[Write], Answer]]) -> None:
+        """One transaction for the group, each write under its own savepoint, so that one failing fails alone."""
+        conn = self._writer
+        outcomes: list[BaseException | None] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for index, (writes, _) in enumerate(group):  # each alone: one failing fails alone
+                conn.execute(f"SAVEPOINT w{index}")
+                try:
+                    for statement, rows in itertools.groupby(writes, key=lambda write: write[0]):
+                        conn.executemany(statement, [params for _, params in rows])
+                except sqlite3.Error as exc:
+                    conn.execute(f"ROLLBACK TO w{index}")
+                    outcomes.append(exc)
                 else:
-                    answer.set_exception(outcome)
+                    outcomes.append(None)
+                conn.execute(f"RELEASE w{index}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # the commit itself failed: nothing of the group is durable
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [exc] * len(group)
+        for (_, answer), outcome in zip(group, outcomes, strict=True):
+            if outcome is None:
+                answer.set_result(None)
+            else:
+                answer.set_exception(outcome)
 
     def close(self) -> None:
         self._queue.put(None)

@@ -227,7 +227,7 @@ def cards(
     except (BenchError, TimeoutError, OSError) as exc:
         fail(f"cards benchmark: {exc}", EXIT_FAILED)
     _report(result, "cards benchmark", as_json=as_json)
-    if result["approved"] != result["auths"] or not result["holds_match"]:
+    if result["approved"] != result["auths"] or not result["holds_match"] or not result["logs_match"]:
         err_console.print("[bold red]not every authorization was approved, or the holds do not match[/]")
         raise typer.Exit(EXIT_FAILED)
 
