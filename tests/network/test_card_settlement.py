@@ -6,6 +6,7 @@ of the settlement reconciles with every ledger to the minor unit."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,9 @@ from corridor.cards.iso8583 import Fields
 from corridor.cards.link import Client
 from corridor.cards.presentment import batch_of
 from corridor.cards.responses import Response
+from corridor.cards.security import encrypt_pin_block
 from corridor.network.context import ledger_id
-from corridor.node.cardnet import CardScheme
+from corridor.node.cardnet import DEMO_PIN, CardScheme, load_issuer_keys
 from corridor.node.network import EmbeddedNetwork
 from corridor.rtgs.central_bank import SettlementRefused
 
@@ -238,3 +240,41 @@ def test_a_chargeback_a_merchant_cannot_cover_is_booked_as_owed_to_its_bank(tmp_
                 await cards.stop()
 
     asyncio.run(scenario())
+
+
+def test_after_a_whole_day_no_pan_cvv2_or_pin_block_is_in_any_file_or_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path) as net:
+            cards = CardScheme(net)
+            await cards.start()
+            try:
+                irina = cards.cards[IRINA]
+                keys, _ = load_issuer_keys(tmp_path / "keys" / "cards-VOLGRUMM.json")
+                block = encrypt_pin_block(keys, irina.pan, DEMO_PIN)
+                with_pin = await pay(cards, "KAMA0001", IRINA, "000000100000", "0200", **{"52": block})
+                with_cvv2 = await pay(cards, "KAMA0001", IRINA, "000000100000", "0200", **{"48": f"9203{irina.cvv2}"})
+                wrong_pin = encrypt_pin_block(keys, irina.pan, "9999")
+                refused = await pay(cards, "KAMA0001", IRINA, "000000100000", "0200", **{"52": wrong_pin})
+                assert (with_pin["39"], with_cvv2["39"], refused["39"]) == ("00", "00", Response.INCORRECT_PIN)
+                await payments(cards)
+                token = await cards.issuers["VOLGRUMM"].provision_token(irina.pan, "phone-1")
+                on_phone = await pay(cards, "KAMA0001", IRINA, "000000100000", **{"2": token, "62": "phone-1"})
+                assert on_phone["39"] == Response.APPROVED
+                await cards.end_of_day(CYCLE)
+            finally:
+                await cards.stop()
+        secrets = [card.pan.encode() for card in cards.cards.values()]
+        secrets += [f"9203{card.cvv2}".encode() for card in cards.cards.values()]
+        secrets += [block, wrong_pin, token.encode()]
+        for path in tmp_path.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert not [s for s in secrets if s in data], path
+        for card in cards.cards.values():
+            assert card.pan not in caplog.text
+        assert token not in caplog.text
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(scenario())

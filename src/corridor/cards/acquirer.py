@@ -41,7 +41,7 @@ REVERSAL_ATTEMPTS: Final = 6
 REVERSAL_FIRST_PAUSE_S: Final = 0.5
 UNDELIVERED: Final = (Response.ISSUER_UNAVAILABLE, Response.SYSTEM_ERROR)
 """Answers to a reversal that mean it did not reach the issuer (the switch could not get through): sent again."""
-TERMINAL_FIELDS: Final = ("2", "3", "4", "14", "22", "48", "52", "55")
+TERMINAL_FIELDS: Final = ("2", "3", "4", "14", "22", "48", "52", "55", "62")
 """What a terminal's request contributes; everything else the acquirer sets."""
 
 

@@ -102,7 +102,7 @@ class CardScheme:
         endpoints: dict[str, tuple[str, int]] = {}
         for spec in self.scheme.issuers:
             node = self.network.nodes[spec.bank]
-            keys = _issuer_keys(self.keys_dir / f"cards-{spec.bank}.json")
+            keys = load_issuer_keys(self.keys_dir / f"cards-{spec.bank}.json")
             store = CardStore(node.data_dir / "cards.db")
             self._stores.append(store)
             issuer = Issuer(
@@ -251,7 +251,7 @@ def _key(path: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def _issuer_keys(path: Path) -> tuple[IssuerKeys, PanVault]:
+def load_issuer_keys(path: Path) -> tuple[IssuerKeys, PanVault]:
     """An issuer's card keys and PAN vault keys, kept in `path` (0600), made the first time."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
