@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS authorizations (
 CREATE TABLE IF NOT EXISTS tokens (
     lookup TEXT PRIMARY KEY, card TEXT NOT NULL, device TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS authorizations_of_card ON authorizations (lookup, day);
+-- covering: a card's daily total (held_today, once per authorization) is summed from the index alone
+DROP INDEX IF EXISTS authorizations_of_card;
+CREATE INDEX IF NOT EXISTS authorizations_of_card_day ON authorizations (lookup, day, state, amount);
 CREATE INDEX IF NOT EXISTS increments ON authorizations (original) WHERE original IS NOT NULL;
 """
 

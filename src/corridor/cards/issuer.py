@@ -253,8 +253,9 @@ class Issuer:
         """The lookup hash of the card field 2 names, directly or through a device token; a refusal for a token
         that is not active (62) or is used from another device than field 62 names (05); and whether it was a
         token."""
-        lookup = self._vault.lookup(str(request["2"]))
-        if self._store.card(lookup) is not None:
+        number = str(request["2"])
+        lookup = self._vault.lookup(number)
+        if not _in_token_range(number):  # a card's number: no token to look for (one read per authorization)
             return lookup, None, False
         token = self._store.token(lookup)
         if token is None:
@@ -521,6 +522,12 @@ class Issuer:
         if result in (R.ok, R.exists):
             return Response.APPROVED
         return Response.INSUFFICIENT_FUNDS if result is R.exceeds_credits else Response.SYSTEM_ERROR
+
+
+def _in_token_range(number: str) -> bool:
+    """Whether a number is in the range device tokens are issued from (after a 6-digit BIN)."""
+    account = number[6:-1]
+    return account.isdigit() and len(account) == 9 and int(account) >= TOKEN_RANGE
 
 
 def _answer(auth: Authorization) -> Fields:

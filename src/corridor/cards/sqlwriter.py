@@ -90,8 +90,7 @@ class GroupWriter:
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement, rows in itertools.groupby(writes, key=lambda write: write[0]):
-                conn.executemany(statement, [params for _, params in rows])
+            _execute(conn, writes)
             conn.execute("COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
@@ -123,8 +122,7 @@ class GroupWriter:
             for index, (writes, _) in enumerate(group):  # each alone: one failing fails alone
                 conn.execute(f"SAVEPOINT w{index}")
                 try:
-                    for statement, rows in itertools.groupby(writes, key=lambda write: write[0]):
-                        conn.executemany(statement, [params for _, params in rows])
+                    _execute(conn, writes)
                 except sqlite3.Error as exc:
                     conn.execute(f"ROLLBACK TO w{index}")
                     outcomes.append(exc)
@@ -148,3 +146,12 @@ class GroupWriter:
         with self._lock:
             self._reader.close()
         self._writer.close()
+
+
+def _execute(conn: sqlite3.Connection, writes: Sequence[Write]) -> None:
+    """Run `writes` in order, the same statement over consecutive rows as one executemany."""
+    if len(writes) == 1:
+        conn.execute(*writes[0])
+        return
+    for statement, rows in itertools.groupby(writes, key=lambda write: write[0]):
+        conn.executemany(statement, [params for _, params in rows])
