@@ -10,8 +10,10 @@ the issuer's ledger is checked and verified, and must hold exactly what was appr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
+import queue
 import tempfile
 import time
 from dataclasses import dataclass
@@ -164,12 +166,14 @@ async def _serve(role: str, folder: Path, upstream: int, ports: Any, stop: Event
         handler = acquirer.handle
     server = await serve(handler, "127.0.0.1", 0)
     ports.put((role, server.sockets[0].getsockname()[1]))
+    cpu_at_start = time.process_time()
     while not stop.is_set():
         await asyncio.sleep(0.05)
     server.close()
     await server.wait_closed()
     for close in closers:
         close()
+    ports.put((f"cpu:{role}", time.process_time() - cpu_at_start))  # every thread's CPU while it served
 
 
 async def _drive(cfg: CardsBenchConfig, port: int, pans: list[str], progress: Progress) -> dict[str, Any]:
@@ -261,6 +265,11 @@ def run(cfg: CardsBenchConfig, progress: Progress | None = None) -> dict[str, An
             result = asyncio.run(_drive(cfg, upstream, pans, progress))
         finally:
             stop.set()
+            cpu: dict[str, float] = {}
+            for _ in processes:
+                with contextlib.suppress(queue.Empty):
+                    name, seconds = ports.get(timeout=15)
+                    cpu[name.removeprefix("cpu:")] = seconds
             for process in processes:
                 process.join(timeout=15)
                 if process.is_alive():
@@ -282,6 +291,7 @@ def run(cfg: CardsBenchConfig, progress: Progress | None = None) -> dict[str, An
         "elapsed_s": result["elapsed_s"],
         "outcomes": result["outcomes"],
         "codec_per_s": codec,
+        "cpu_us_per_auth": {role: round(seconds / cfg.auths * 1e6) for role, seconds in sorted(cpu.items())},
         "holds_match": held == approved * int(AMOUNT),
         "logs_match": logged == (approved, approved),
         "machine": machine(),
