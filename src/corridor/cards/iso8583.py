@@ -1,11 +1,14 @@
-"""The scheme's ISO 8583 messages: encoded and decoded by pyiso8583 with the field spec kept as data.
+"""The scheme's ISO 8583 messages, with the field spec kept as data in pyiso8583's form.
 
 The spec (`spec/corridor8583.json`, documented field by field in docs/cards.md) is what acquirers, the switch and
-issuers agree on; pyiso8583 does the bitmaps and length prefixes. This module adds what the library leaves to its
-caller: the content each field must have (digits, letters, binary), the message types the scheme speaks, a size
-limit, and errors that name the field and say what is wrong without ever showing a secret field's value (a PAN,
-track data, a PIN block). Anything that is not a well-formed message of the scheme raises `MessageError`; nothing
-else escapes `decode`, so a peer's garbage can cost a format-error answer (response code 30) but never a crash.
+issuers agree on. pyiso8583 is the reference for the bitmaps and length prefixes: a message well formed in every
+part is encoded and decoded by a walk over the spec's layout that gives the library's bytes and fields at less
+than half its cost (pinned against it by property tests), and anything else is decoded by the library itself, so
+that it fails exactly as the library does and says where. This module adds what the library leaves to its caller:
+the content each field must have (digits, letters, binary), the message types the scheme speaks, a size limit, and
+errors that name the field and say what is wrong without ever showing a secret field's value (a PAN, track data, a
+PIN block). Anything that is not a well-formed message of the scheme raises `MessageError`; nothing else escapes
+`decode`, so a peer's garbage can cost a format-error answer (response code 30) but never a crash.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from typing import Any, Final
 
 import iso8583
 from iso8583.decoder import DecodeError
-from iso8583.encoder import EncodeError
 
 from corridor.cards.pan import mask
 
@@ -132,7 +134,8 @@ def check_field(field: str, value: str | bytes) -> None:
 
 
 def encode(message: Mapping[str, str | bytes]) -> bytes:
-    """The message's bytes (without the frame's length prefix), after checking every field."""
+    """The message's bytes (without the frame's length prefix), after checking every field: exactly what pyiso8583
+    encodes them to (`_encode_checked`, pinned against it)."""
     fields = dict(message)
     kind = fields.get("t")
     if not isinstance(kind, str) or kind not in REQUESTS | RESPONSES:
@@ -140,28 +143,24 @@ def encode(message: Mapping[str, str | bytes]) -> bytes:
     for key, value in fields.items():
         if key not in ("t", "p", "1"):
             check_field(key, value)
-    library = {
-        key: value.hex().upper() if isinstance(value, bytes | bytearray) else value for key, value in fields.items()
-    }
-    try:
-        data, _ = iso8583.encode(library, SPEC)
-    except EncodeError as exc:
-        raise MessageError(exc.field, exc.msg) from None
+    data = _encode_checked(fields)
     if len(data) > MAX_MESSAGE_BYTES:
         raise MessageError("frame", f"{len(data)} bytes, over the limit of {MAX_MESSAGE_BYTES}")
-    return bytes(data)
+    return data
 
 
 def decode(data: bytes) -> Fields:
     """The fields of a received message; MessageError for anything that is not a well-formed scheme message."""
     if len(data) > MAX_MESSAGE_BYTES:
         raise MessageError("frame", f"{len(data)} bytes, over the limit of {MAX_MESSAGE_BYTES}")
-    try:
-        decoded, _ = iso8583.decode(data, SPEC)
-    except DecodeError as exc:
-        raise MessageError(exc.field, _safe(exc.msg), dict(exc.doc_dec)) from None
-    except KeyError as exc:  # a bitmap bit for a field the spec does not define
-        raise MessageError(str(exc.args[0]), "present in the bitmap but not used by the scheme") from None
+    decoded = _decode_well_formed(data)
+    if decoded is None:  # not well formed somewhere: the library finds where, and says what is wrong
+        try:
+            decoded, _ = iso8583.decode(data, SPEC)
+        except DecodeError as exc:
+            raise MessageError(exc.field, _safe(exc.msg), dict(exc.doc_dec)) from None
+        except KeyError as exc:  # a bitmap bit for a field the spec does not define
+            raise MessageError(str(exc.args[0]), "present in the bitmap but not used by the scheme") from None
     # pyiso8583 gives binary fields as hex text; the scheme's callers get bytes (the bitmaps stay text)
     fields: Fields = {
         key: bytes.fromhex(value) if key not in ("p", "1") and _is_binary(key) else value
@@ -177,6 +176,76 @@ def decode(data: bytes) -> Fields:
             except MessageError as exc:
                 raise MessageError(exc.field, exc.reason, fields) from None
     return fields
+
+
+_LAYOUT: Final = {
+    int(key): (key, int(raw["len_type"]), int(raw["max_len"]), raw["data_enc"] == "b")
+    for key, raw in SPEC.items()
+    if key.isdigit() and key != "1"
+}
+"""Field number -> (key, length prefix digits (0: fixed), maximum length, binary), from the spec."""
+
+
+def _decode_well_formed(data: bytes) -> dict[str, str] | None:
+    """What pyiso8583 decodes `data` to, for a message well formed in every part; None for anything else, which the
+    library then decodes itself so as to fail exactly as it does. The library walks each field through several
+    calls and dictionaries; this is the same walk over the spec's layout at a third of the cost, and the messages
+    of every authorization are decoded five times on its way (docs/benchmarks.md). Pinned against the library by
+    property tests (tests/cards/test_iso8583_pinned.py): anything this accepts, the library decodes the same."""
+    if len(data) < 12 or not data[:4].isascii():
+        return None
+    bitmap = int.from_bytes(data[4:12], "big")
+    decoded = {"t": data[:4].decode("ascii"), "p": data[4:12].hex().upper()}
+    at, top = 12, 64
+    if bitmap >> 63:
+        if len(data) < 20:
+            return None
+        decoded["1"] = data[12:20].hex().upper()
+        bitmap = (bitmap << 64 | int.from_bytes(data[12:20], "big")) & ~(1 << 127)
+        at, top = 20, 128
+        if bitmap >> 63 & 1:  # field 65: the library reads a tertiary bitmap there
+            return None
+    while bitmap:
+        high = bitmap.bit_length() - 1
+        bitmap ^= 1 << high
+        layout = _LAYOUT.get(top - high)
+        if layout is None:
+            return None
+        key, prefix, max_len, binary = layout
+        size = max_len
+        if prefix:
+            digits = data[at : at + prefix]
+            if len(digits) != prefix or not digits.isdigit():
+                return None
+            size = int(digits)
+            at += prefix
+            if size > max_len:
+                return None
+        chunk = data[at : at + size]
+        if len(chunk) != size or not (binary or chunk.isascii()):
+            return None
+        at += size
+        decoded[key] = chunk.hex().upper() if binary else chunk.decode("ascii")
+    return decoded if at == len(data) else None
+
+
+def _encode_checked(fields: Mapping[str, str | bytes]) -> bytes:
+    """What pyiso8583 encodes `fields` to, for fields `check_field` has passed (so each is the content, length
+    and type the spec allows); pinned against the library as `_decode_well_formed` is."""
+    numbers = sorted(int(key) for key in fields if key not in ("t", "p", "1", "h"))  # "h": the empty header
+    top = 128 if numbers and numbers[-1] > 64 else 64
+    bitmap = 1 << 127 if top == 128 else 0
+    parts = [str(fields["t"]).encode("ascii"), b""]
+    for number in numbers:
+        key, prefix, _, _ = _LAYOUT[number]
+        bitmap |= 1 << (top - number)
+        value = fields[key]
+        raw = value if isinstance(value, bytes) else value.encode("ascii")
+        if prefix:
+            parts.append(b"%0*d" % (prefix, len(raw)))
+        parts.append(raw)
+    parts[1] = bitmap.to_bytes(top // 8, "big")
+    return b"".join(parts)
 
 
 def _safe(reason: str) -> str:
