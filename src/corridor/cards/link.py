@@ -113,12 +113,36 @@ def _valid(key: str, message: Fields) -> bool:
     return True
 
 
+class Corked:
+    """A connection's frames written in one turn of the event loop go out in one write (one system call) at its
+    end, rather than one each: a link carries tens of requests or answers at once, and a send per frame was the
+    largest single cost of the acquirer and the switch after the codec (docs/benchmarks.md)."""
+
+    __slots__ = ("_pending", "_writer")
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        """Write what is pending now (before the connection is closed, say)."""
+        pending, self._pending = self._pending, []
+        if pending and not self._writer.is_closing():
+            self._writer.write(b"".join(pending))
+
+
 class Client:
     """One persistent connection to a peer, many requests in flight on it."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self._out = Corked(writer)
         self._waiting: dict[tuple[str, str, str], asyncio.Future[Fields]] = {}
         self._by_stan: dict[str, list[tuple[str, str, str]]] = {}
         self._closed = False
@@ -150,7 +174,7 @@ class Client:
         self._waiting[key] = future
         self._by_stan.setdefault(key[0], []).append(key)
         try:
-            self._writer.write(data)
+            self._out.write(data)
             await self._writer.drain()
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
@@ -204,6 +228,7 @@ class Client:
         self._reading.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reading
+        self._out.flush()
         self._writer.close()
         with contextlib.suppress(OSError):
             await self._writer.wait_closed()
@@ -213,17 +238,18 @@ async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
     """Accept peers' connections and answer every request on each with `handler`, several at once."""
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        out = Corked(writer)
         slots = asyncio.Semaphore(MAX_CONCURRENT_PER_CONNECTION)
         running: set[asyncio.Task[None]] = set()
 
         async def answer(request: Fields) -> None:
             try:
                 response = await _respond(handler, request)
-                writer.write(frame(encode(response)))
+                out.write(frame(encode(response)))
             except Exception:  # a handler's bug answers 96 rather than silence the request or the connection
                 log.exception("request %s failed", redacted(request))
                 with contextlib.suppress(Exception):
-                    writer.write(frame(encode(_system_error(request))))
+                    out.write(frame(encode(_system_error(request))))
             finally:
                 slots.release()
 
@@ -235,7 +261,7 @@ async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
                     log.info("malformed request: %s", exc)
                     reply = format_error(exc.partial)
                     if reply is not None:
-                        writer.write(frame(encode(reply)))
+                        out.write(frame(encode(reply)))
                     continue
                 if request["t"] not in REQUESTS:
                     continue  # a response nobody asked for: nothing to answer
@@ -254,6 +280,7 @@ async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
         finally:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+            out.flush()
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
