@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS authorizations (
 CREATE TABLE IF NOT EXISTS tokens (
     lookup TEXT PRIMARY KEY, card TEXT NOT NULL, device TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL
 );
--- covering: a card's daily total (held_today, once per authorization) is summed from the index alone
+-- covering: a card's daily total (card_for, once per authorization) is summed from the index alone
 DROP INDEX IF EXISTS authorizations_of_card;
 CREATE INDEX IF NOT EXISTS authorizations_of_card_day ON authorizations (lookup, day, state, amount);
 CREATE INDEX IF NOT EXISTS increments ON authorizations (original) WHERE original IS NOT NULL;
@@ -180,6 +180,23 @@ class CardStore:
         sealed = SealedPan(lookup=row[0], key_id=row[1], ciphertext=bytes(row[2]), masked=row[3])
         return CardRecord(sealed, row[4], row[5], row[6], row[7], row[8], row[9])
 
+    def card_for(self, lookup: str, request_key: str, day: str) -> tuple[CardRecord | None, int, bool]:
+        """What deciding a request needs, in one read (three were a fifth of an issuer's time): the card, what it
+        has had authorized on `day` and not reversed (in its currency's minor units), and whether `request_key` has a record already."""
+        rows = self._db.read(
+            "SELECT lookup, key_id, ciphertext, masked, account, product, expires, service_code, status, pvv,"
+            " (SELECT coalesce(sum(amount), 0) FROM authorizations a"
+            "  WHERE a.lookup = cards.lookup AND a.day = ? AND a.state IN (?, ?, ?)),"
+            " EXISTS (SELECT 1 FROM authorizations WHERE request_key = ?)"
+            " FROM cards WHERE lookup = ?",
+            (day, *SPENT, request_key, lookup),
+        )
+        if not rows:
+            return None, 0, self.authorization(request_key) is not None
+        row = rows[0]
+        sealed = SealedPan(lookup=row[0], key_id=row[1], ciphertext=bytes(row[2]), masked=row[3])
+        return CardRecord(sealed, row[4], row[5], row[6], row[7], row[8], row[9]), int(row[10]), bool(row[11])
+
     def authorization(self, request_key: str) -> Authorization | None:
         rows = self._authorizations("request_key = ?", request_key)
         return rows[0] if rows else None
@@ -195,14 +212,6 @@ class CardStore:
             (value,),
         )
         return [Authorization(r[0], r[1], int(r[2]) if r[2] else None, *r[3:]) for r in rows]
-
-    def held_today(self, lookup: str, day: str) -> int:
-        """What the card has had authorized today and not reversed, in its currency's minor units."""
-        [(total,)] = self._db.read(
-            "SELECT coalesce(sum(amount), 0) FROM authorizations WHERE lookup = ? AND day = ? AND state IN (?, ?, ?)",
-            (lookup, day, *SPENT),
-        )
-        return int(total)
 
     def close(self) -> None:
         self._db.close()

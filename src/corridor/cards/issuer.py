@@ -292,10 +292,11 @@ class Issuer:
             return {"39": Response.INVALID_CARD}
         # One request (against its reversal or a repeat) and one card's daily total are decided one at a time.
         async with self._request_locks.hold(key), self._card_locks.hold(lookup):
-            prior = self._store.authorization(key)
-            if prior is not None:
+            card, today, seen = self._store.card_for(lookup, key, _day(self._clock()))
+            if seen:
+                prior = self._store.authorization(key)
+                assert prior is not None
                 return _answer(prior)
-            card = self._store.card(lookup)
             if card is None:
                 return {"39": Response.INVALID_CARD}
             if refused is not None:
@@ -314,7 +315,7 @@ class Issuer:
                     return {"39": Response.INVALID_TRANSACTION}  # another card's, or no longer held
             single = request["t"] == FINANCIAL  # a purchase: debited at once rather than held
             pan = self._vault.open(card.sealed) if tokenised else str(request["2"])
-            amount, code = await self._decide(request, card, lookup, pan)
+            amount, code = self._decide(request, card, today, pan)
             hold_id = None
             if code is Response.APPROVED:
                 hold_id = ledger_id(self.bic, "card-hold", key)
@@ -400,9 +401,10 @@ class Issuer:
             await self._store.record(auth, self._at())
         return {"39": Response.APPROVED}
 
-    async def _decide(self, request: Fields, card: CardRecord, lookup: str, pan: str) -> tuple[int, Response]:
-        """The amount to hold, in the card's currency, and the first check it fails (APPROVED if none). `pan`: the
-        card's, which CVV2 and PIN are checked against (field 2 may be a device token)."""
+    def _decide(self, request: Fields, card: CardRecord, today: int, pan: str) -> tuple[int, Response]:
+        """The amount to hold, in the card's currency, and the first check it fails (APPROVED if none). `today`:
+        what the card has had authorized today; `pan`: the card's, which CVV2 and PIN are checked against (field 2
+        may be a device token)."""
         amount = _billing_amount(request, self.currency)
         status = {"lost": Response.LOST_CARD, "blocked": Response.DO_NOT_HONOUR, "expired": Response.EXPIRED_CARD}
         if card.status in status:
@@ -418,7 +420,6 @@ class Issuer:
         if amount is None or amount <= 0:
             return 0, Response.INVALID_AMOUNT
         product = self.scheme.product(card.product)
-        today = self._store.held_today(lookup, _day(self._clock()))
         if amount > product.per_transaction.minor or today + amount > product.per_day.minor:
             return amount, Response.EXCEEDS_LIMIT
         return amount, Response.APPROVED
