@@ -182,7 +182,8 @@ class CardStore:
 
     def card_for(self, lookup: str, request_key: str, day: str) -> tuple[CardRecord | None, int, bool]:
         """What deciding a request needs, in one read (three were a fifth of an issuer's time): the card, what it
-        has had authorized on `day` and not reversed (in its currency's minor units), and whether `request_key` has a record already."""
+        has had authorized on `day` and not reversed (in its currency's minor units), and whether `request_key`
+        has a record already."""
         rows = self._db.read(
             "SELECT lookup, key_id, ciphertext, masked, account, product, expires, service_code, status, pvv,"
             " (SELECT coalesce(sum(amount), 0) FROM authorizations a"
