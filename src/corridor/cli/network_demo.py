@@ -238,8 +238,10 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
             f"corridor track {first} --data-dir {escape(str(data_dir))}\n"
             f"ls {escape(str(data_dir / 'messages'))}\n"
             "corridor network init && corridor network run   # one process per participant on NATS\n"
+            f"cat {escape(str(data_dir / 'cards'))}/settlement-*.txt   # the card scheme's settlement report\n"
             "corridor ledger demo          # the ledger on its own\n"
-            "corridor bench transfers --json",
+            "corridor bench transfers --json\n"
+            "corridor bench cards --json",
             title="next",
         )
     )
