@@ -11,7 +11,17 @@ import iso8583
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corridor.cards.iso8583 import FIELDS, REQUESTS, RESPONSES, SPEC, _decode_well_formed, decode, encode
+from corridor.cards.iso8583 import (
+    _CONTENT,
+    _PATTERNS,
+    FIELDS,
+    REQUESTS,
+    RESPONSES,
+    SPEC,
+    _decode_well_formed,
+    decode,
+    encode,
+)
 
 ALPHABETS = {
     "n": "0123456789",
@@ -97,3 +107,9 @@ def test_a_message_with_fields_past_64_carries_the_secondary_bitmap_as_the_libra
     data, _ = iso8583.encode(library_form(message), SPEC)
     assert encode(message) == bytes(data)
     assert _decode_well_formed(bytes(data)) == iso8583.decode(bytes(data), SPEC)[0]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(max_size=12), st.sampled_from(sorted(_PATTERNS)))
+def test_each_formats_content_check_is_its_pattern(text: str, format_: str) -> None:
+    assert _CONTENT[format_](text) == (_PATTERNS[format_].fullmatch(text) is not None)
