@@ -262,7 +262,9 @@ def run(cfg: CardsBenchConfig, progress: Progress | None = None) -> dict[str, An
                 processes.append(process)
                 started_role, upstream = ports.get(timeout=START_TIMEOUT_S)
                 assert started_role == role
+            terminal_cpu = time.process_time()
             result = asyncio.run(_drive(cfg, upstream, pans, progress))
+            terminal_cpu = time.process_time() - terminal_cpu
         finally:
             stop.set()
             cpu: dict[str, float] = {}
@@ -291,7 +293,10 @@ def run(cfg: CardsBenchConfig, progress: Progress | None = None) -> dict[str, An
         "elapsed_s": result["elapsed_s"],
         "outcomes": result["outcomes"],
         "codec_per_s": codec,
-        "cpu_us_per_auth": {role: round(seconds / cfg.auths * 1e6) for role, seconds in sorted(cpu.items())},
+        "cpu_us_per_auth": {
+            role: round(seconds / cfg.auths * 1e6)
+            for role, seconds in sorted((*cpu.items(), ("terminal", terminal_cpu)))
+        },
         "holds_match": held == approved * int(AMOUNT),
         "logs_match": logged == (approved, approved),
         "machine": machine(),
