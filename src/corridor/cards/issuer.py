@@ -135,6 +135,8 @@ class Issuer:
             SERVICE_CODE,
             "active",
             pvv(self._keys, pan, pin),
+            spec.per_transaction.minor if spec.per_transaction else None,
+            spec.per_day.minor if spec.per_day else None,
         )
         if self._store.card(record.sealed.lookup) is None:
             await asyncio.to_thread(self._store.add_card, record, self._at())
@@ -220,6 +222,22 @@ class Issuer:
                 done.set_result(None)
 
         task.add_done_callback(settle)
+
+    async def set_limits(self, pan: str, per_transaction: int | None, per_day: int | None) -> None:
+        """Set a card's own limits (minor units of its currency; None: its product's), within its product's: a
+        cardholder lowering what the card may spend, or the bank for a card it watches."""
+        lookup = self._vault.lookup(pan)
+        card = self._store.card(lookup)
+        if card is None:
+            raise ValueError(f"not a card of {self.bic}")
+        product = self.scheme.product(card.product)
+        for name, value, ceiling in (
+            ("per_transaction", per_transaction, product.per_transaction.minor),
+            ("per_day", per_day, product.per_day.minor),
+        ):
+            if value is not None and not 0 < value <= ceiling:
+                raise ValueError(f"{name}: {value} is not between 1 and the product's {ceiling}")
+        await asyncio.to_thread(self._store.set_limits, lookup, per_transaction, per_day)
 
     async def set_status(self, pan: str, status: str) -> None:
         """Block a card, report it lost, or make it active again: its next authorization is decided on this."""
@@ -420,7 +438,9 @@ class Issuer:
         if amount is None or amount <= 0:
             return 0, Response.INVALID_AMOUNT
         product = self.scheme.product(card.product)
-        if amount > product.per_transaction.minor or today + amount > product.per_day.minor:
+        per_transaction = product.per_transaction.minor if card.per_transaction is None else card.per_transaction
+        per_day = product.per_day.minor if card.per_day is None else card.per_day
+        if amount > per_transaction or today + amount > per_day:
             return amount, Response.EXCEEDS_LIMIT
         return amount, Response.APPROVED
 

@@ -49,6 +49,9 @@ class CardSpec:
     product: str
     expires: str
     """YYMM, as on the card and in field 14."""
+    per_transaction: Money | None = None
+    per_day: Money | None = None
+    """The card's own limits, within its product's (None: the product's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +215,18 @@ def _card(table: dict[str, Any], where: str, ctx: CardsContext, products: Mappin
     expires = get_field(table, "expires", str, where)
     if not (_digits(expires, 4) and 1 <= int(expires[2:]) <= 12):
         raise ScenarioError(f"{where}.expires: {expires!r} is not a YYMM date")
-    return CardSpec(account, product_name, expires)
+    product = products[product_name]
+    limits: list[Money | None] = []
+    for key, ceiling in (("per_transaction", product.per_transaction), ("per_day", product.per_day)):
+        text = get_field(table, key, str, where, None)
+        amount = None if text is None else ctx.money(text, f"{where}.{key}")
+        if amount is not None and not (amount.currency == ceiling.currency and 0 < amount.minor <= ceiling.minor):
+            raise ScenarioError(f"{where}.{key}: {amount} is not a positive amount within the product's {ceiling}")
+        limits.append(amount)
+    per_transaction, per_day = limits
+    if per_transaction is not None and per_transaction.minor > (per_day or product.per_day).minor:
+        raise ScenarioError(f"{where}.per_transaction: larger than the card's limit per day")
+    return CardSpec(account, product_name, expires, per_transaction, per_day)
 
 
 def _merchant(table: dict[str, Any], where: str, ctx: CardsContext, acquiring: set[str]) -> MerchantSpec:
