@@ -36,7 +36,7 @@ def convert(amount: int, rate: Fraction, from_currency: Currency, to_currency: C
 
 def rate_of(field10: str) -> Fraction:
     """The rate field 10 says (n8: the count of decimal places, then 7 digits)."""
-    if len(field10) != 8 or not field10.isdigit():
+    if len(field10) != 8 or not (field10.isascii() and field10.isdigit()):
         raise ValueError(f"field 10 must be 8 digits, not {field10!r}")
     return Fraction(int(field10[1:]), 10 ** int(field10[0]))
 

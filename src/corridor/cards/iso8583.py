@@ -270,14 +270,14 @@ def original_data(request: Mapping[str, str | bytes]) -> str:
 
 def original_request_key(field90: str) -> str | None:
     """The request key of the authorization field 90 (original data elements, n42) names; None if malformed."""
-    if len(field90) != 42 or not field90.isdigit():
+    if len(field90) != 42 or not (field90.isascii() and field90.isdigit()):
         return None
     return request_key(field90[20:31], field90[4:10], field90[10:20])
 
 
 def request_key(acquirer: str, stan: str, transmission: str) -> str:
     """What names one authorization request: who sent it, its STAN and its transmission time (field 7)."""
-    return f"{int(acquirer) if acquirer.isdigit() else acquirer}|{stan}|{transmission}"
+    return f"{int(acquirer) if acquirer.isascii() and acquirer.isdigit() else acquirer}|{stan}|{transmission}"
 
 
 def redacted(message: Mapping[str, str | bytes]) -> dict[str, str]:

@@ -548,7 +548,7 @@ class Issuer:
 def _in_token_range(number: str) -> bool:
     """Whether a number is in the range device tokens are issued from (after a 6-digit BIN)."""
     account = number[6:-1]
-    return account.isdigit() and len(account) == 9 and int(account) >= TOKEN_RANGE
+    return account.isascii() and account.isdigit() and len(account) == 9 and int(account) >= TOKEN_RANGE
 
 
 def _answer(auth: Authorization) -> Fields:
@@ -583,7 +583,7 @@ def subelement(field48: str, tag: str) -> str | None:
     at = 0
     while at + 4 <= len(field48):
         name, size = field48[at : at + 2], field48[at + 2 : at + 4]
-        if not size.isdigit():
+        if not (size.isascii() and size.isdigit()):
             return None
         value = field48[at + 4 : at + 4 + int(size)]
         if name == tag:
