@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS disputes (
 """
 
 BP: Final = 10_000
+CLEARED_COLUMNS: Final = (
+    "request_key, batch_id, cycle, kind, issuer, acquirer, terminal, amount, currency, billed, card_currency,"
+    " interchange_acquirer, interchange_issuer, fee_acquirer, fee_issuer, completion"
+)
+"""A clearing record's columns, in the order `Cleared` takes them."""
 CHARGEBACK, REPRESENTMENT, ARBITRATION = "chargeback", "representment", "arbitration"
 """Kinds of the clearing records a dispute makes (disputes.py): a chargeback and an arbitration won by the issuer
 move the money back to the issuer; a representment moves it to the acquirer again."""
@@ -243,26 +248,19 @@ class Clearing:
         )
 
     def cleared(self, cycle: str) -> list[Cleared]:
-        rows = self.db.read(
-            "SELECT request_key, batch_id, cycle, kind, issuer, acquirer, terminal, amount, currency, billed,"
-            " card_currency, interchange_acquirer, interchange_issuer, fee_acquirer, fee_issuer, completion"
-            " FROM cleared WHERE cycle = ? ORDER BY seq",
-            (cycle,),
-        )
+        return self._cleared("cycle = ?", (cycle,))
+
+    def _cleared(self, where: str, params: tuple[object, ...]) -> list[Cleared]:
+        rows = self.db.read(f"SELECT {CLEARED_COLUMNS} FROM cleared WHERE {where} ORDER BY seq", params)
         return [Cleared(*row) for row in rows]
 
     def find(self, request_key: str) -> tuple[Cleared, date] | None:
         """A presentment cleared under `request_key`, with the day it was cleared (what dispute deadlines count
         from)."""
-        rows = self.db.read(
-            "SELECT request_key, batch_id, cycle, kind, issuer, acquirer, terminal, amount, currency, billed,"
-            " card_currency, interchange_acquirer, interchange_issuer, fee_acquirer, fee_issuer, completion"
-            " FROM cleared WHERE request_key = ?",
-            (request_key,),
-        )
-        if not rows:
+        found = self._cleared("request_key = ?", (request_key,))
+        if not found:
             return None
-        item = Cleared(*rows[0])
+        item = found[0]
         institutions = [i for i, bank in self._acquirer_banks.items() if bank == item.acquirer]
         batch = self.db.read(
             f"SELECT at FROM batches WHERE batch_id = ? AND acquirer IN ({', '.join('?' * len(institutions))})",
@@ -274,11 +272,9 @@ class Clearing:
 
     def to_complete(self, cycle: str, issuer: str) -> list[Cleared]:
         """The authorizations of `issuer` cleared in `cycle` whose holds the issuer has not been asked to post."""
-        return [
-            item
-            for item in self.cleared(cycle)
-            if item.issuer == issuer and item.kind == AUTHORIZATION_KIND and item.completion is None
-        ]
+        return self._cleared(
+            "cycle = ? AND issuer = ? AND kind = ? AND completion IS NULL", (cycle, issuer, AUTHORIZATION_KIND)
+        )
 
     async def completed(self, request_key: str, answer: str) -> None:
         """Keep the issuer's answer to posting a cleared authorization's hold (00, or why not)."""
