@@ -22,6 +22,7 @@ def key(name: str) -> SigningKey:
 
 
 OPERATOR = key("operator")
+ISSUER = key("issuer")
 BANK = key("bank")
 CUSTODIAN = key("custodian")
 
@@ -34,14 +35,14 @@ def spec() -> PlatformSpec:
         id=PLATFORM,
         operator_key=OPERATOR.public_key,
         tokens=(
-            TokenSpec("RUBD", "Digital ruble", TokenKind.CBDC, 2, 100_643, OPERATOR.public_key, currency="RUB"),
+            TokenSpec("RUBD", "Digital ruble", TokenKind.CBDC, 2, 100_643, ISSUER.public_key, currency="RUB"),
             TokenSpec(
                 "VOIL",
                 "Oil token",
                 TokenKind.COMMODITY,
                 4,
                 100_001,
-                OPERATOR.public_key,
+                ISSUER.public_key,
                 commodity="BRENT",
                 unit="1 barrel",
             ),
@@ -51,7 +52,8 @@ def spec() -> PlatformSpec:
             TierSpec(2, "business", {"RUBD": 10**13, "VOIL": 10**12}, {"RUBD": 10**12, "VOIL": 10**11}),
         ),
         institutions=(
-            InstitutionSpec(OPERATOR.public_key, "Central Bank of RU", InstitutionRole.OPERATOR),
+            InstitutionSpec(OPERATOR.public_key, "Digital ruble platform", InstitutionRole.OPERATOR),
+            InstitutionSpec(ISSUER.public_key, "Central Bank of RU", InstitutionRole.ISSUER),
             InstitutionSpec(BANK.public_key, "Volga Commercial Bank", InstitutionRole.BANK),
         ),
         max_lock_seconds=86_400,
@@ -71,7 +73,7 @@ class Clock:
 class World:
     platform: Platform
     clock: Clock
-    operator: Wallet
+    issuer: Wallet
     bank: Wallet
 
     def submit(self, *txs: SignedTx) -> list[Receipt]:
@@ -86,7 +88,7 @@ class World:
             self.one(self.bank.open_wallet(wallet.public_key, tier, hashlib.sha256(name.encode()).digest(), allowed))
         ]
         if rubd:
-            receipts.append(self.one(self.operator.mint("RUBD", wallet.public_key, rubd)))
+            receipts.append(self.one(self.issuer.mint("RUBD", wallet.public_key, rubd)))
         assert all(r.committed for r in receipts), receipts
         return wallet
 
@@ -106,4 +108,4 @@ class World:
 def make_world(directory: Path, *, verifiers: int = 1) -> World:
     clock = Clock()
     platform = Platform.open(directory, spec(), OPERATOR, clock=clock, verifiers=verifiers)
-    return World(platform, clock, Wallet(OPERATOR, PLATFORM), Wallet(BANK, PLATFORM))
+    return World(platform, clock, Wallet(ISSUER, PLATFORM), Wallet(BANK, PLATFORM))

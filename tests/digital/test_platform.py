@@ -185,16 +185,16 @@ def test_only_the_issuer_mints(world: World) -> None:
 
 def test_the_commodity_token_is_minted_only_up_to_the_attested_reserve(world: World) -> None:
     exporter = world.open_user("exporter", tier=2)
-    refused(world, world.operator.mint("VOIL", exporter.public_key, 1), Reason.BEYOND_RESERVE)
-    world.operator.rewind()
+    refused(world, world.issuer.mint("VOIL", exporter.public_key, 1), Reason.BEYOND_RESERVE)
+    world.issuer.rewind()
     world.platform.set_attested_reserve("VOIL", 1, 1_000_0000, "{}")
-    assert world.one(world.operator.mint("VOIL", exporter.public_key, 1_000_0000)).committed
-    refused(world, world.operator.mint("VOIL", exporter.public_key, 1), Reason.BEYOND_RESERVE)
+    assert world.one(world.issuer.mint("VOIL", exporter.public_key, 1_000_0000)).committed
+    refused(world, world.issuer.mint("VOIL", exporter.public_key, 1), Reason.BEYOND_RESERVE)
     assert world.platform.supply("VOIL") == 1_000_0000
 
 
 def test_burning_returns_tokens_to_the_issuer_and_lowers_the_supply(world: World) -> None:
-    assert world.one(world.operator.mint("RUBD", world.bank.public_key, 500_00)).committed
+    assert world.one(world.issuer.mint("RUBD", world.bank.public_key, 500_00)).committed
     assert world.one(world.bank.burn("RUBD", 200_00)).committed
     assert world.platform.supply("RUBD") == 300_00
     assert world.platform.balance(world.bank.public_key, "RUBD") == 300_00
@@ -255,7 +255,7 @@ def test_a_swap_moves_both_legs(world: World) -> None:
     world.platform.set_attested_reserve("VOIL", 1, 100_0000, "{}")
     buyer = world.open_user("buyer", tier=2, rubd=1_000_000_00)
     seller = world.open_user("seller", tier=2)
-    assert world.one(world.operator.mint("VOIL", seller.public_key, 10_0000)).committed
+    assert world.one(world.issuer.mint("VOIL", seller.public_key, 10_0000)).committed
     proposal = buyer.propose_swap("RUBD", 700_000_00, seller.public_key, "VOIL", 10_0000, seller.next_nonce())
     assert world.one(seller.countersign(proposal)).committed
     assert world.platform.balance(seller.public_key, "RUBD") == 700_000_00
@@ -318,3 +318,17 @@ def test_the_preimage_of_a_claim_is_not_in_the_block(world: World) -> None:
     claim = world.one(exporter.claim(lock.tx_id, bill))
     found = world.platform.store.block(claim.height or 0)
     assert found is not None and all(bill not in leaf for leaf in found[2])
+
+
+def test_the_platform_refunds_expired_locks_by_itself(world: World) -> None:
+    importer = world.open_user("importer", tier=2, rubd=1_000_00)
+    exporter = world.open_user("exporter", tier=2)
+    lock = world.one(importer.escrow("RUBD", exporter.public_key, 400_00, b"bill", world.clock.s + 60))
+    assert world.platform.expire_locks() == []
+    world.clock.s += 60
+    (refund,) = world.platform.expire_locks()
+    assert refund.committed
+    assert world.platform.balance(importer.public_key, "RUBD") == 1_000_00
+    row = world.platform.lock(lock.tx_id)
+    assert row is not None and row.status == "refunded" and row.closed_by == refund.tx_id
+    assert world.platform.expire_locks() == []

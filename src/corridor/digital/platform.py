@@ -298,6 +298,25 @@ class Platform:
                 decided = {}
         return [p if isinstance(p, Receipt) else decided[id(p)] for p in parsed]
 
+    def expire_locks(self) -> list[Receipt]:
+        """Refund every lock whose time has passed, signed by the platform's own key, in one block.
+
+        Run it on a timer (and after reopening): a lock nobody claimed in time goes back to its payer without the
+        payer having to ask, which is what lets the other leg of a payment-versus-payment trust the timeout."""
+        with self._lock:
+            now_s = self._clock() // 1_000_000_000
+            due = sorted((row for row in self._locks.values() if row.expires_at <= now_s), key=lambda r: r.expires_at)
+            if not due:
+                return []
+            nonce = self.nonce(self.key.public_key)
+            refunds = [
+                txmod.sign(self.key, self.spec.id, nonce + 1 + i, txmod.Refund(row.lock_id))
+                for i, row in enumerate(due[:MAX_BATCH])
+            ]
+            upto = self.store.pool_append([t.wire for t in refunds])
+            decided = self._decide_and_seal(refunds, upto, recovering=False)
+        return [decided[id(t)] for t in refunds]
+
     def _verify(self, txs: list[SignedTx]) -> set[bytes]:
         """The ids of the transactions whose signatures verify, checked in parallel for a large batch."""
         if self._pool is None or len(txs) < PARALLEL_VERIFY_FROM:

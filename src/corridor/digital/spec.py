@@ -29,7 +29,7 @@ class TokenSpec:
     ledger: int
     """The ledger number its accounts and transfers carry (u32, distinct per token on one platform)."""
     issuer: bytes
-    """The public key allowed to mint and to burn what it holds: the operator, or a stablecoin's issuing bank."""
+    """The public key allowed to mint: the central bank's issuing desk, or a stablecoin's issuing bank."""
     currency: str | None = None
     """The currency a CBDC or stablecoin is 1:1 with."""
     commodity: str | None = None
@@ -49,6 +49,10 @@ class TierSpec:
 
 class InstitutionRole(enum.StrEnum):
     OPERATOR = "operator"
+    """The platform itself: signs blocks, and refunds expired locks with its own nonces."""
+    ISSUER = "issuer"
+    """The central bank's issuing desk: mints and burns its tokens; a key apart from the platform's own, so that
+    the platform's automatic refunds never compete with it for nonces."""
     BANK = "bank"
     """Onboards users and opens their wallets; holds a wallet of its own without KYC limits."""
 
