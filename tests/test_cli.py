@@ -264,6 +264,14 @@ def test_the_cards_benchmark_runs_the_three_processes_and_prints_one_json_object
     assert figures["approved"] == 200 and figures["holds_match"] is True
 
 
+def test_the_tokens_benchmark_prints_one_json_object_with_its_ceiling() -> None:
+    result = corridor("bench", "tokens", "--transfers", "600", "--wallets", "20", "--batch", "256", "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert {"transfers_per_s", "p99_ms", "verify_per_s", "ratio_to_ceiling", "machine"} <= figures.keys()
+    assert figures["committed"] == 600 and figures["ledger_verified"] is True and figures["conserved"] is True
+
+
 def test_the_ledger_demo_runs_to_the_end(tmp_path: Path) -> None:
     result = corridor("ledger", "demo", "--data-dir", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output

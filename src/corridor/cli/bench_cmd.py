@@ -23,6 +23,8 @@ from corridor.bench.cards_bench import CardsBenchConfig
 from corridor.bench.cards_bench import run as run_cards
 from corridor.bench.common import BenchError, NoProgress
 from corridor.bench.ledger_bench import DEFAULT_POSTGRES, LedgerBenchConfig, run
+from corridor.bench.tokens_bench import TokensBenchConfig
+from corridor.bench.tokens_bench import run as run_tokens
 from corridor.bench.transfers_bench import TransfersBenchConfig
 from corridor.bench.transfers_bench import run as run_transfers
 from corridor.cli.common import EXIT_FAILED, console, err_console, fail, redact, scrub, storage_errors
@@ -229,6 +231,31 @@ def cards(
     _report(result, "cards benchmark", as_json=as_json)
     if result["approved"] != result["auths"] or not result["holds_match"] or not result["logs_match"]:
         err_console.print("[bold red]not every authorization was approved, or the holds do not match[/]")
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def tokens(
+    transfers: Annotated[int, typer.Option("--transfers", min=1, help="Signed transfers in the run.")] = 50_000,
+    wallets: Annotated[int, typer.Option("--wallets", min=2, help="Wallets the transfers are spread over.")] = 1_000,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=8_192, help="Transfers per submission (one block each).")
+    ] = 2_048,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
+) -> None:
+    """Digital-currency transfers/s: signed, verified, applied to the ledger and sealed into durable blocks."""
+    cfg = TokensBenchConfig(transfers=transfers, wallets=wallets, batch=batch)
+    try:
+        if as_json and not sys.stderr.isatty():
+            result = run_tokens(cfg, NoProgress())
+        else:
+            with RichProgress() as progress:
+                result = run_tokens(cfg, progress)
+    except (BenchError, OSError) as exc:
+        fail(f"tokens benchmark: {exc}", EXIT_FAILED)
+    _report(result, "tokens benchmark", as_json=as_json)
+    if result["committed"] != result["transfers"] or not result["ledger_verified"] or not result["conserved"]:
+        err_console.print("[bold red]not every transfer committed, or the ledger did not verify or conserve[/]")
         raise typer.Exit(EXIT_FAILED)
 
 
