@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import hypothesis.strategies as st
@@ -102,3 +103,11 @@ def test_a_proof_with_any_field_replaced_fails_with_a_proof_error(index: int, fi
     proof[field] = value
     with pytest.raises(blocks.ProofError):
         blocks.verify_proof(proof, TRUSTED)
+
+
+def test_the_worked_example_of_the_documentation_verifies() -> None:
+    example = Path(__file__).parents[2] / "docs" / "examples" / "digital-proof.json"
+    operator = bytes.fromhex("2543b92ff1095511476adc8369db6ddc933665a11978dda1404ee1066ca9559d")
+    report = blocks.verify_proof(example.read_text(), {operator})
+    assert report.tx_id == "327da59db61338b5dacacec421c1f7aa5d30769cf01707faf329239e42f77261"
+    assert report.block_hash == "bf7d2757d35f240015bcfe0aaf10a36aff707bbfcb8798f1478e9222c3b77257"
