@@ -332,3 +332,16 @@ def test_the_platform_refunds_expired_locks_by_itself(world: World) -> None:
     row = world.platform.lock(lock.tx_id)
     assert row is not None and row.status == "refunded" and row.closed_by == refund.tx_id
     assert world.platform.expire_locks() == []
+
+
+def test_a_forged_copy_ahead_of_the_signed_transaction_is_refused_and_only_the_signed_bytes_are_sealed(
+    world: World,
+) -> None:
+    alice = world.open_user("alice", rubd=1_000_00)
+    bob = world.open_user("bob")
+    t = alice.transfer("RUBD", bob.public_key, 100)
+    forged = SignedTx(t.platform, t.signer, t.nonce, t.body, t.canonical, (bytes(64),))
+    bad, good = world.submit(forged, t)
+    assert bad.reason is Reason.BAD_SIGNATURE and good.committed
+    proof = world.platform.proof(t.id)
+    assert proof is not None and blocks.verify_proof(proof, {OPERATOR.public_key}).tx_id == t.id.hex()

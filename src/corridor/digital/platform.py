@@ -79,6 +79,13 @@ class Reason(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch parsed and its signatures checked: each item a transaction to decide, or its refusal already."""
+
+    items: list[SignedTx | Receipt]
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     tx_id: bytes
     reason: Reason | None = None
@@ -145,6 +152,7 @@ class Platform:
         self._backing = backing
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=verifiers, thread_name_prefix="verify") if verifiers > 1 else None
+        self._verifiers = verifiers
         self._tokens = {t.code: t for t in spec.tokens}
         self._institutions = {i.key: i for i in spec.institutions}
         self._attested: dict[str, int] = {}
@@ -274,29 +282,37 @@ class Platform:
 
     def submit(self, wires: Sequence[bytes]) -> list[Receipt]:
         """Decide a batch of transactions as sent by wallets; one receipt each, in order."""
+        return self.commit(self.prepare(wires))
+
+    def prepare(self, wires: Sequence[bytes]) -> Prepared:
+        """Parse a batch and verify its signatures: the part of `submit` that needs no lock, so a front end can
+        prepare the next batch while this one commits (the verification releases the GIL)."""
         if len(wires) > MAX_BATCH:
-            return [Receipt(b"", Reason.BATCH_TOO_LARGE, f"at most {MAX_BATCH} transactions per batch")] * len(wires)
+            refusal = Receipt(b"", Reason.BATCH_TOO_LARGE, f"at most {MAX_BATCH} transactions per batch")
+            return Prepared([refusal] * len(wires))
         parsed: list[SignedTx | Receipt] = []
         for wire in wires:
             try:
                 parsed.append(txmod.decode(wire))
             except txmod.TxFormatError as exc:
                 parsed.append(Receipt(_wire_id(wire), Reason.MALFORMED, str(exc)))
-        valid = self._verify([p for p in parsed if isinstance(p, SignedTx)])
-        txs: list[SignedTx] = []
+        candidates = [p for p in parsed if isinstance(p, SignedTx)]
+        valid = iter(self._verify(candidates))
         for i, p in enumerate(parsed):
-            if isinstance(p, SignedTx):
-                if p.id in valid:
-                    txs.append(p)
-                else:
-                    parsed[i] = Receipt(p.id, Reason.BAD_SIGNATURE, "a signature does not verify")
+            if isinstance(p, SignedTx) and not next(valid):
+                parsed[i] = Receipt(p.id, Reason.BAD_SIGNATURE, "a signature does not verify")
+        return Prepared(parsed)
+
+    def commit(self, prepared: Prepared) -> list[Receipt]:
+        """Decide a prepared batch, apply it and seal it; answered once its block is durable."""
+        txs = [p for p in prepared.items if isinstance(p, SignedTx)]
         with self._lock:
             if txs:
                 upto = self.store.pool_append([t.wire for t in txs])
                 decided = self._decide_and_seal(txs, upto, recovering=False)
             else:
                 decided = {}
-        return [p if isinstance(p, Receipt) else decided[id(p)] for p in parsed]
+        return [p if isinstance(p, Receipt) else decided[id(p)] for p in prepared.items]
 
     def expire_locks(self) -> list[Receipt]:
         """Refund every lock whose time has passed, signed by the platform's own key, in one block.
@@ -317,13 +333,14 @@ class Platform:
             decided = self._decide_and_seal(refunds, upto, recovering=False)
         return [decided[id(t)] for t in refunds]
 
-    def _verify(self, txs: list[SignedTx]) -> set[bytes]:
-        """The ids of the transactions whose signatures verify, checked in parallel for a large batch."""
+    def _verify(self, txs: list[SignedTx]) -> list[bool]:
+        """Whether each transaction's signatures verify, checked on the verifier threads for a large batch."""
         if self._pool is None or len(txs) < PARALLEL_VERIFY_FROM:
-            return {t.id for t in txs if t.signatures_valid()}
-        chunks = [txs[i::2] for i in range(2)]
-        results = self._pool.map(lambda chunk: [t.id for t in chunk if t.signatures_valid()], chunks)
-        return {tid for ids in results for tid in ids}
+            return [t.signatures_valid() for t in txs]
+        size = -(-len(txs) // self._verifiers)
+        chunks = [txs[i : i + size] for i in range(0, len(txs), size)]
+        results = self._pool.map(lambda chunk: [t.signatures_valid() for t in chunk], chunks)
+        return [ok for chunk in results for ok in chunk]
 
     def _recover(self) -> None:
         """Decide and seal what the pool still holds: a batch a crash cut between its pool write and its block."""

@@ -19,7 +19,7 @@ import enum
 import hashlib
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from corridor.network.identity import SIGNATURE_BYTES, SigningKey, verify_signature
 
@@ -137,6 +137,8 @@ class Burn:
     reference: bytes = ZERO_REF
 
 
+_KINDS = {k.value: k for k in Kind}
+
 Body = Transfer | Lock | Claim | Refund | Swap | Open | Mint | Burn
 _KIND_OF: dict[type, Kind] = {
     Transfer: Kind.TRANSFER,
@@ -159,14 +161,15 @@ class SignedTx:
     canonical: bytes
     signatures: tuple[bytes, ...]
     preimage: bytes | None = None
+    id: bytes = field(init=False, compare=False)
+    """SHA-256 of the canonical bytes, computed once: a platform looks it up several times per transaction."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", hashlib.sha256(self.canonical).digest())
 
     @property
     def kind(self) -> Kind:
         return _KIND_OF[type(self.body)]
-
-    @property
-    def id(self) -> bytes:
-        return tx_id(self.canonical)
 
     @property
     def signed_bytes(self) -> bytes:
@@ -333,10 +336,9 @@ def decode(wire: bytes) -> SignedTx:
     if r.u8("version") != VERSION:
         raise TxFormatError("version", f"only version {VERSION} is known")
     kind_byte = r.u8("kind")
-    try:
-        kind = Kind(kind_byte)
-    except ValueError:
-        raise TxFormatError("kind", f"unknown kind {kind_byte}") from None
+    kind = _KINDS.get(kind_byte)
+    if kind is None:
+        raise TxFormatError("kind", f"unknown kind {kind_byte}")
     platform = r.str8(_PLATFORM_ID, "platform")
     signer = r.take(KEY_BYTES, "signer")
     nonce = r.u64("nonce")
@@ -344,7 +346,9 @@ def decode(wire: bytes) -> SignedTx:
         raise TxFormatError("nonce", f"must be 1 to {MAX_NONCE}")
     body = _decode_body(kind, r)
     canonical = data[: r.pos]
-    signatures = tuple(r.take(SIGNATURE_BYTES, "signature") for _ in range(signatures_needed(kind)))
+    signatures: tuple[bytes, ...] = (r.take(SIGNATURE_BYTES, "signature"),)
+    if kind is Kind.SWAP:
+        signatures += (r.take(SIGNATURE_BYTES, "counter_signature"),)
     preimage = None
     if kind is Kind.CLAIM and r.pos < len(data):
         length = _U16.unpack(r.take(2, "preimage"))[0]
