@@ -73,9 +73,7 @@ class Wallet:
     def countersign(self, proposal: tx.SignedTx) -> tx.SignedTx:
         return tx.countersign(self.key, proposal)
 
-    def open_wallet(
-        self, wallet: bytes, tier: int, holder_ref: bytes, allowed: tuple[bytes, ...] = ()
-    ) -> tx.SignedTx:
+    def open_wallet(self, wallet: bytes, tier: int, holder_ref: bytes, allowed: tuple[bytes, ...] = ()) -> tx.SignedTx:
         """A bank's: open a wallet for a customer it has onboarded (`holder_ref`: a hash of its KYC record)."""
         return self._sign(tx.Open(wallet, tier, holder_ref, allowed))
 

@@ -45,7 +45,9 @@ from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, rea
 from corridor.transfers.records import dump_money, ledger_of, load_money, payment_key, status_uetr
 from corridor.transfers.replies import refuse_with_status
 
-ISSUANCE, SETTLEMENT, CARD_SCHEME, LORO, SWAP_LINE = 1, 20, 21, 30, 31
+ISSUANCE, SETTLEMENT, CARD_SCHEME, CBDC, LORO, SWAP_LINE = 1, 20, 21, 22, 30, 31
+CBDC_PREFIX = "CBDC"
+"""End-to-end id prefix of the pacs.009 telling a member its reserves were exchanged for CBDC (or back)."""
 
 
 RETRY_NS = 2 * 1_000_000_000
@@ -89,6 +91,9 @@ class CentralBankRole:
         self.card_scheme = ledger_id(services.bic, "card-scheme")
         """The card scheme's settlement account: what it collects from members and pays out; its balance is the
         scheme's (fees and FX markup)."""
+        self.cbdc = ledger_id(services.bic, "cbdc-in-circulation")
+        """The reserves members exchanged for the central bank's digital currency: its balance is the CBDC the
+        platform may have in circulation, which is what bounds the platform's mints (1:1 backing)."""
         self.cycle_ns = scenario.settlement_cycle_s * 1_000_000_000
         self._cycle: int | None = None
         self.actc_after_ns = scenario.actc_after_ms * 1_000_000
@@ -116,6 +121,8 @@ class CentralBankRole:
         accounts = [Account(id=self.issuance, ledger=self.ledger_no, code=ISSUANCE)]
         if self.scenario.cards is not None:
             accounts.append(Account(id=self.card_scheme, ledger=self.ledger_no, code=CARD_SCHEME, flags=no_overdraft))
+        if getattr(self.scenario, "digital", None) is not None:
+            accounts.append(Account(id=self.cbdc, ledger=self.ledger_no, code=CBDC, flags=no_overdraft))
         accounts += [
             Account(id=self.settlement(p.bic), ledger=self.ledger_no, code=SETTLEMENT, flags=no_overdraft)
             for p in self.members
@@ -262,32 +269,103 @@ class CentralBankRole:
         return uetr
 
     async def _move_liquidity(self, ctx: Context, uetr: str, bic: str, amount: Money, *, withdraw: bool) -> None:
+        way = "taken from" if withdraw else "injected into"
+        await self._move_reserves(
+            ctx,
+            uetr,
+            bic,
+            amount,
+            counter=(self.issuance, ISSUANCE),
+            from_member=withdraw,
+            step="withdraw" if withdraw else "inject",
+            end_to_end=f"{'WDR' if withdraw else 'LIQ'}{bic}",
+            role="withdrawal" if withdraw else "liquidity",
+            said=f"liquidity {amount} {way} {bic}'s settlement account",
+        )
+
+    async def issue_cbdc(self, ctx: Context, bic: str, amount: Money, key: str) -> str:
+        """Exchange a member's reserves for CBDC: its settlement account is debited into CBDC in circulation (AM04
+        if it cannot cover), once per `key`, and it hears by pacs.009 (end-to-end id CBDC...). The platform mints
+        the same amount into the member's wallet afterwards, within what this account holds."""
+        uetr = uetr_for(f"cbdc-issue:{bic}:{key}")
+        await self._move_reserves(
+            ctx,
+            uetr,
+            bic,
+            amount,
+            counter=(self.cbdc, CBDC),
+            from_member=True,
+            step="cbdc-issue",
+            end_to_end=f"{CBDC_PREFIX}ISS{bic}",
+            role="cbdc-issue",
+            said=f"{amount} of {bic}'s reserves exchanged for CBDC",
+        )
+        return uetr
+
+    async def redeem_cbdc(self, ctx: Context, bic: str, amount: Money, key: str) -> str:
+        """Give a member back reserves for CBDC it redeemed (burnt on the platform first), once per `key`."""
+        uetr = uetr_for(f"cbdc-redeem:{bic}:{key}")
+        await self._move_reserves(
+            ctx,
+            uetr,
+            bic,
+            amount,
+            counter=(self.cbdc, CBDC),
+            from_member=False,
+            step="cbdc-redeem",
+            end_to_end=f"{CBDC_PREFIX}RED{bic}",
+            role="cbdc-redeem",
+            said=f"{amount} of CBDC redeemed into {bic}'s reserves",
+        )
+        return uetr
+
+    def cbdc_outstanding(self) -> int:
+        """The reserves held against CBDC, in minor units: the most the platform may have in circulation."""
+        account = self.s.ledger.view_account(self.cbdc)
+        return 0 if account is None else account.credits_posted - account.debits_posted
+
+    async def _move_reserves(
+        self,
+        ctx: Context,
+        uetr: str,
+        bic: str,
+        amount: Money,
+        *,
+        counter: tuple[int, int],
+        from_member: bool,
+        step: str,
+        end_to_end: str,
+        role: str,
+        said: str,
+    ) -> None:
+        """Move `amount` between a member's settlement account and one of the central bank's own, once per UETR,
+        and tell the member (pacs.009)."""
         if self.s.store.payment(uetr) is not None:
             return
         if not self.is_member(bic):
             raise LiquidityRefused("AC01", f"{bic} holds no settlement account at {self.s.bic}")
         if amount.currency != self.currency or amount.minor <= 0:
             raise LiquidityRefused("AM03", f"{amount} is not a positive amount in {self.currency.code}")
-        issuance, settlement = self.issuance, self.settlement(bic)
+        account, code = counter
+        settlement = self.settlement(bic)
         try:
             await ctx.transfer(
                 Transfer(
-                    id=ledger_id(self.s.bic, uetr, "withdraw" if withdraw else "inject"),
-                    debit_account_id=settlement if withdraw else issuance,
-                    credit_account_id=issuance if withdraw else settlement,
+                    id=ledger_id(self.s.bic, uetr, step),
+                    debit_account_id=settlement if from_member else account,
+                    credit_account_id=account if from_member else settlement,
                     amount=amount.minor,
                     ledger=self.ledger_no,
-                    code=ISSUANCE,
+                    code=code,
                 )
             )
         except TransferFailed as exc:
-            code = reason_for(exc.result)
-            raise LiquidityRefused(code, f"{bic} cannot give back {amount}: {describe(code)}") from None
-        self._advise(ctx, uetr, bic, amount, f"{'WDR' if withdraw else 'LIQ'}{bic}", credited=not withdraw)
-        what = "withdrawal" if withdraw else "liquidity"
-        ctx.save(uetr, "completed", {"uetr": uetr, "role": what, "member": bic, "amount": dump_money(amount)})
-        way = "taken from" if withdraw else "injected into"
-        ctx.event(uetr, ACSC, f"liquidity {amount} {way} {bic}'s settlement account")
+            reason = reason_for(exc.result)
+            payer = bic if from_member else self.s.bic
+            raise LiquidityRefused(reason, f"{payer} cannot cover {amount}: {describe(reason)}") from None
+        self._advise(ctx, uetr, bic, amount, end_to_end, credited=not from_member)
+        ctx.save(uetr, "completed", {"uetr": uetr, "role": role, "member": bic, "amount": dump_money(amount)})
+        ctx.event(uetr, ACSC, said)
 
     def _advise(self, ctx: Context, uetr: str, bic: str, amount: Money, end_to_end: str, *, credited: bool) -> None:
         """Tell a member (pacs.009) that its settlement account was credited or debited by `amount`."""

@@ -17,6 +17,7 @@ from typing import Any
 from corridor.money import Money, MoneyError, currency
 from corridor.network.directory import BIC_PATTERN, ROLES
 from corridor.scenario.cards import CardSchemeSpec, CardsContext, parse_cards
+from corridor.scenario.digital import DigitalContext, DigitalSpec, parse_digital
 from corridor.scenario.fields import ScenarioError, get_field, table_list
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario"]
@@ -85,6 +86,8 @@ class Scenario:
     fx: FxSpec
     cards: CardSchemeSpec | None = None
     """The card scheme (`[cards]`), if the scenario has one."""
+    digital: DigitalSpec | None = None
+    """The digital currencies' platforms, tokens, tiers and opening wallets (`[digital]`), if the scenario has them."""
 
     def country(self, code: str) -> Country:
         for country in self.countries:
@@ -250,6 +253,15 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
             money=_money,
         )
         cards = parse_cards(get_field(data, "cards", dict, "file"), context)
+    digital = None
+    if "digital" in data:
+        digital_context = DigitalContext(
+            participants={p.bic: (p.country, p.role) for p in participants},
+            currencies={c.code: c.currency for c in countries},
+            accounts={a.number: (a.bank, a.kind, a.status) for a in accounts},
+            money=_money,
+        )
+        digital = parse_digital(get_field(data, "digital", dict, "file"), digital_context)
     return Scenario(
         name=get_field(head, "name", str, "scenario"),
         illustrative=get_field(head, "illustrative", bool, "scenario", True),
@@ -262,6 +274,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         swap_limits=swap_limits,
         fx=fx,
         cards=cards,
+        digital=digital,
     )
 
 
