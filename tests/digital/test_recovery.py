@@ -134,3 +134,26 @@ def test_a_platform_killed_at_random_moments_keeps_its_ledger_blocks_and_nonces_
         assert ledger_transfers.ok
     finally:
         platform.close()
+
+
+def test_a_lock_cut_after_its_ledger_flush_is_sealed_even_if_it_expired_meanwhile(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    importer = world.open_user("importer", tier=2, rubd=1_000_00)
+    exporter = world.open_user("exporter", tier=2)
+    t = importer.escrow("RUBD", exporter.public_key, 300_00, b"bill", world.clock.s + 60)
+
+    def crash(_writes: object) -> None:
+        raise Crash
+
+    world.platform.store.seal = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        world.one(t)
+    world.platform.close()
+    world.clock.s += 120
+    platform = Platform.open(tmp_path, spec(), OPERATOR, clock=world.clock)
+    try:
+        assert platform.proof(t.id) is not None
+        (refund,) = platform.expire_locks()
+        assert refund.committed and platform.balance(importer.public_key, "RUBD") == 1_000_00
+    finally:
+        platform.close()

@@ -436,7 +436,7 @@ class Platform:
         if isinstance(body, Transfer):
             self._pay(t, b, body.token, t.signer, body.to, body.amount, pending=False, recovered=recovered)
         elif isinstance(body, Lock):
-            if not now_s < body.expires_at <= now_s + self.spec.max_lock_seconds:
+            if not recovered and not now_s < body.expires_at <= now_s + self.spec.max_lock_seconds:
                 raise _Refused(
                     Reason.EXPIRY_OUT_OF_RANGE, f"a lock expires after now and within {self.spec.max_lock_seconds} s"
                 )
