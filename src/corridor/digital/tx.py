@@ -165,7 +165,7 @@ class SignedTx:
     """SHA-256 of the canonical bytes, computed once: a platform looks it up several times per transaction."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "id", hashlib.sha256(self.canonical).digest())
+        object.__setattr__(self, "id", tx_id(self.canonical))
 
     @property
     def kind(self) -> Kind:
@@ -195,10 +195,6 @@ class SignedTx:
 
 def tx_id(canonical: bytes) -> bytes:
     return hashlib.sha256(canonical).digest()
-
-
-def signatures_needed(kind: Kind) -> int:
-    return 2 if kind is Kind.SWAP else 1
 
 
 # --- encoding ----------------------------------------------------------------------------------------------------
