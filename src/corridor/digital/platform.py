@@ -278,6 +278,24 @@ class Platform:
     def attested_reserve(self, token: str) -> int | None:
         return self._attested.get(token)
 
+    def attestation(self, token: str) -> str | None:
+        """The document of the latest reserve attestation recorded for `token` (as given to set_attested_reserve)."""
+        with self._lock:
+            found = [doc for code, _serial, _quantity, doc in self.store.attestations() if code == token]
+        return found[-1] if found else None
+
+    def holdings(self, token: str) -> list[tuple[bytes, int]]:
+        """What every wallet holding `token` is owed: its posted balance, outgoing locks included (they are still
+        its own until claimed). The sum is the supply: the liabilities a proof of reserves covers."""
+        with self._lock:
+            keys = list(self._wallets)
+            held = []
+            for key in keys:
+                a = self.ledger.view_account(self.account_id(key, token))
+                if a is not None and a.credits_posted != a.debits_posted:
+                    held.append((key, a.credits_posted - a.debits_posted))
+        return held
+
     # --- submitting --------------------------------------------------------------------------------------------
 
     def submit(self, wires: Sequence[bytes]) -> list[Receipt]:

@@ -42,12 +42,10 @@ from corridor.money import Money, currency, round_fraction
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id, uetr_for
 from corridor.scenario.model import Scenario
 from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
-from corridor.transfers.records import dump_money, ledger_of, load_money, payment_key, status_uetr
+from corridor.transfers.records import CBDC_PREFIX, dump_money, ledger_of, load_money, payment_key, status_uetr
 from corridor.transfers.replies import refuse_with_status
 
 ISSUANCE, SETTLEMENT, CARD_SCHEME, CBDC, LORO, SWAP_LINE = 1, 20, 21, 22, 30, 31
-CBDC_PREFIX = "CBDC"
-"""End-to-end id prefix of the pacs.009 telling a member its reserves were exchanged for CBDC (or back)."""
 
 
 RETRY_NS = 2 * 1_000_000_000

@@ -36,13 +36,13 @@ from corridor.money import Money, currency
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id
 from corridor.scenario.model import AccountSpec, Scenario
 from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
-from corridor.transfers.records import dump_money, ledger_of, load_money, payment_key, status_uetr
+from corridor.transfers.records import CBDC_PREFIX, dump_money, ledger_of, load_money, payment_key, status_uetr
 from corridor.transfers.replies import refuse_with_status
 from corridor.transfers.statements import notification, statement
 
 QuoteService = Callable[..., Awaitable[Quote]]
 
-CUSTOMER, NOSTRO, CARDS, EQUITY = 1, 10, 20, 90
+CUSTOMER, NOSTRO, CARDS, DIGITAL, STABLECOIN_RESERVE, EQUITY = 1, 10, 20, 30, 31, 90
 CARD_CYCLE_PREFIX = "CARDS"
 """End-to-end id of a central bank's pacs.009 for a card scheme settlement leg (then the cycle)."""
 
@@ -82,6 +82,19 @@ class BankRole:
             *(issuer.bank for issuer in scheme.issuers),
             *(acquirer.bank for acquirer in scheme.acquirers),
         }
+        digital = scenario.digital
+        self.digital_member = digital is not None and any(p.country == me.country for p in digital.platforms)
+        """Whether our country runs a token platform: we then hold CBDC on it and onboard wallets."""
+        self.digital_holdings = ledger_id(services.bic, "digital", "holdings")
+        """The CBDC our own wallet holds on the platform: debited when the central bank exchanges our reserves for
+        it, credited when we pass it to a wallet, so its balance is our wallet's (reconciled by the platform)."""
+        self.stablecoin_reserves = {
+            token.code: ledger_id(services.bic, "stablecoin", token.code, "reserve")
+            for token in (digital.tokens if digital is not None else ())
+            if token.kind == "stablecoin" and token.issuer == services.bic
+        }
+        """Stablecoin we issue -> the reserve deposits held against it: credited as we mint, debited as we redeem;
+        the platform mints no more than its balance."""
         self.customers = {
             a.number: Customer(a, ledger_id(services.bic, "account", a.number))
             for a in scenario.accounts
@@ -119,6 +132,11 @@ class BankRole:
         if self.card_member:
             accounts.append(Account(id=self.cards, ledger=self.ledger_no, code=CARDS, flags=AccountFlags.HISTORY))
             accounts.append(Account(id=self.card_receivable, ledger=self.ledger_no, code=CARDS))
+        if self.digital_member:
+            accounts.append(Account(id=self.digital_holdings, ledger=self.ledger_no, code=DIGITAL))
+        no_overdraft = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY
+        for reserve in self.stablecoin_reserves.values():
+            accounts.append(Account(id=reserve, ledger=self.ledger_no, code=STABLECOIN_RESERVE, flags=no_overdraft))
         await self.s.ledger.acreate_accounts(accounts)
         if openings:
             await ctx.transfer(*openings)
@@ -612,7 +630,8 @@ class BankRole:
         """A pacs.009 from our central bank: our settlement account was credited (or debited, when we are debtor);
         for the card scheme's settlement, against the card settlement account rather than equity."""
         card_leg = self.card_member and message.end_to_end_id.startswith(CARD_CYCLE_PREFIX)
-        counter = self.cards if card_leg else self.equity
+        cbdc_leg = self.digital_member and message.end_to_end_id.startswith(CBDC_PREFIX)
+        counter = self.cards if card_leg else self.digital_holdings if cbdc_leg else self.equity
         if message.creditor == self.s.bic:
             debit, credit = self.nostro, counter
         else:
@@ -633,6 +652,54 @@ class BankRole:
             "LIQUIDITY",
             f"settlement account {'credited' if debit == self.nostro else 'debited'} {message.settlement_amount}",
         )
+
+    # -- digital currency -----------------------------------------------------------------------------------------
+
+    def stablecoin_reserve(self, token: str) -> int:
+        """The reserve deposits held against a stablecoin we issue, in minor units: the most there may be of it."""
+        account = self.s.ledger.view_account(self.stablecoin_reserves[token])
+        return 0 if account is None else account.credits_posted - account.debits_posted
+
+    def digital_held(self) -> int:
+        """The CBDC our wallet should hold on the platform, by our books (reserves exchanged less what we passed
+        on), in minor units."""
+        account = self.s.ledger.view_account(self.digital_holdings)
+        return 0 if account is None else account.debits_posted - account.credits_posted
+
+    async def book_tokens(
+        self,
+        ctx: Context,
+        key: str,
+        amount: Money,
+        *,
+        token: str | None = None,
+        account: str | None = None,
+        redeemed: bool = False,
+    ) -> None:
+        """Book, once per `key`, what backs tokens we put into a wallet (or take back, `redeemed`): CBDC from our
+        holdings (`token` None) or a stablecoin we issue (`token`: its reserve deposits), against a customer's
+        account (`account`; AM04 if it cannot cover) or, for the wallets a scenario opens with a balance, against
+        equity as accounts' openings are. The platform transaction follows under the same key."""
+        if amount.currency != self.currency or amount.minor <= 0:
+            raise PaymentRefused("AM03", f"{amount} is not a positive amount in {self.currency.code}")
+        tokens = self.digital_holdings if token is None else self.stablecoin_reserves[token]
+        other = self.equity if account is None else self.customer(account).account_id
+        debit, credit = (tokens, other) if redeemed else (other, tokens)
+        try:
+            await ctx.transfer(
+                Transfer(
+                    id=ledger_id(self.s.bic, "digital", key),
+                    debit_account_id=debit,
+                    credit_account_id=credit,
+                    amount=amount.minor,
+                    ledger=self.ledger_no,
+                    code=DIGITAL,
+                )
+            )
+        except TransferFailed as exc:
+            reason = reason_for(exc.result)
+            payer = "our token holdings" if redeemed else (account or "equity")
+            raise PaymentRefused(reason, f"{payer} cannot cover {amount}: {describe(reason)}") from None
 
     async def on_refused(self, ctx: Context, header: AppHeader, error: XmlRejected) -> None:
         refuse_with_status(ctx, header, error)

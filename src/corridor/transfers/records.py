@@ -19,6 +19,10 @@ from corridor.iso20022.models.payments import InstitutionCreditTransfer
 from corridor.money import Currency, Money, currency
 from corridor.network.store import NodeStore
 
+CBDC_PREFIX = "CBDC"
+"""End-to-end id prefix of a central bank's pacs.009 exchanging a member's reserves for CBDC or back: the central
+bank writes it, the member books it against its CBDC holdings rather than equity."""
+
 
 def dump_money(money: Money) -> list[Any]:
     return [money.minor, money.currency.code]
