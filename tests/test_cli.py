@@ -292,6 +292,27 @@ def test_the_network_demo_pays_both_ways_rejects_returns_and_writes_every_messag
     assert {"camt.056.001.08", "camt.029.001.09"} <= kinds
 
 
+def test_the_demo_pays_for_trade_in_digital_currency_and_leaves_proofs_anyone_can_check(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    result = corridor("demo", "--data-dir", str(data))
+    assert result.exit_code == 0, result.output
+    assert "platforms reconcile" in result.output
+    assert "wrong_preimage" in result.output and "recipient_not_allowed" in result.output
+    assert "completed (both legs claimed)" in " ".join(result.output.split())
+    (proof,) = (data / "proofs").glob("claim-*.json")
+    key = json.loads(proof.read_text())["platform_key"]
+    checked = corridor("verify-proof", str(proof), "--key", key, "--json")
+    assert checked.exit_code == 0 and json.loads(checked.output)["valid"], checked.output
+    holder = corridor(
+        "verify-proof",
+        str(data / "proofs" / "voil-holder-volga-truck-parts.json"),
+        "--snapshot",
+        str(data / "proofs" / "voil-liabilities.json"),
+        "--json",
+    )
+    assert holder.exit_code == 0 and json.loads(holder.output)["balance"] == 350_0000, holder.output
+
+
 def test_track_shows_every_hop_of_a_demo_payment(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     demo_run = corridor("demo", "--data-dir", str(data))

@@ -51,6 +51,8 @@ async def running_digital(path: Path, clock: Callable[[], int] | None = None) ->
         try:
             await net.quiesce()
             yield digital
+            await net.quiesce()
+            assert digital.reconcile() == []
         finally:
             await digital.stop()
 
@@ -286,7 +288,7 @@ def test_a_committed_transaction_has_a_proof_that_verifies_offline(tmp_path: Pat
 
 def test_the_oil_tokens_reserve_report_compares_holdings_with_the_attestation(tmp_path: Path) -> None:
     def check(d: DigitalNetwork) -> None:
-        report = d.reserve_report("VOIL", bytes(32))
+        report = d.reserve_report(d.liabilities("VOIL", bytes(32)))
         assert report.liabilities == d.supply("VOIL").minor == 2_000_0000
         assert report.reserves == 1_000_000_0000 and report.covered and report.coverage_text == "500.0000"
 

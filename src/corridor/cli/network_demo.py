@@ -4,7 +4,9 @@ Every participant of the scenario runs as a node with its own key, ledger file a
 transport: the central banks inject liquidity (pacs.009); a Venezuelan importer pays a Russian exporter for truck
 parts in roubles and a Russian importer pays a Venezuelan exporter in bolivars (pacs.008 through both central banks,
 FX quote, two-phase commit, pacs.002); a payment to a closed account is rejected (AC04) with every reservation
-released; a payment is recalled (camt.056, camt.029) and returned (pacs.004). Then every ledger is checked and
+released; a payment is recalled (camt.056, camt.029) and returned (pacs.004). Then a day of the card scheme
+(cards_demo) and the digital currencies in trade (digital_demo: issuance, an escrow released by the bill of lading,
+a PvP swap across the two platforms, an inclusion proof and a proof of reserves). Then every ledger is checked and
 verified, and every message exchanged is written to <data dir>/messages/ as one XML file (envelope, header,
 document and signature).
 """
@@ -27,6 +29,7 @@ from rich.table import Table
 
 from corridor.cli.cards_demo import card_day
 from corridor.cli.common import EXIT_FAILED, console, fail
+from corridor.cli.digital_demo import digital_story
 from corridor.money import Money
 from corridor.network.context import Context, ledger_id
 from corridor.network.transport.memory import MemoryTransport
@@ -185,6 +188,7 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
     console.print(results)
     if scenario.cards is not None:
         await card_day(net, data_dir, datetime.now(UTC).strftime("%Y%m%d"))
+    digital = await digital_story(net, data_dir) if scenario.digital is not None else None
     positions = Table(title="central banks' bilateral net position (loro balance beyond the swap line)")
     for column in ("central bank", "counterpart", "net position", "swap line"):
         positions.add_column(column)
@@ -233,15 +237,22 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         f"the ledgers) written to {escape(str(data_dir / 'statements'))}/"
     )
     first = uetrs[0][1]
+    verify = (
+        ""
+        if digital is None
+        else f"corridor verify-proof {escape(str(digital.proof_file))} --key {digital.platform_key}\n"
+    )
     console.print(
         Panel.fit(
             f"corridor track {first} --data-dir {escape(str(data_dir))}\n"
             f"ls {escape(str(data_dir / 'messages'))}\n"
+            f"{verify}"
             "corridor network init && corridor network run   # one process per participant on NATS\n"
             f"cat {escape(str(data_dir / 'cards'))}/settlement-*.txt   # the card scheme's settlement report\n"
             "corridor ledger demo          # the ledger on its own\n"
             "corridor bench transfers --json\n"
-            "corridor bench cards --json",
+            "corridor bench cards --json\n"
+            "corridor bench tokens --json",
             title="next",
         )
     )
@@ -257,7 +268,8 @@ def demo(
 ) -> None:
     """Run the corridor on the embedded default: payments both ways, a rejection, a recall and return."""
     try:
-        for stale in ("nodes", "messages", "statements", "keys", "cards", "directory.json"):
+        stale_parts = ("nodes", "messages", "statements", "keys", "cards", "digital", "wallets", "proofs")
+        for stale in (*stale_parts, "directory.json"):
             path = data_dir / stale
             if path.is_dir():
                 shutil.rmtree(path)

@@ -35,8 +35,16 @@ from typing import Any
 from corridor.digital import tx as txmod
 from corridor.digital.outbox import Outbox
 from corridor.digital.platform import BackingLimit, Platform, Receipt
+from corridor.digital.pricefeed import PriceFeed, PriceQuote, sign_quote, value_of
 from corridor.digital.pvp import Exporter, FxProvider, Importer, PlatformLeg, PvpCoordinator, PvpOutcome
-from corridor.digital.reserves import ReserveAttestation, ReserveReport, build_tree, reserve_report, sign_attestation
+from corridor.digital.reserves import (
+    LiabilityTree,
+    ReserveAttestation,
+    ReserveReport,
+    build_tree,
+    reserve_report,
+    sign_attestation,
+)
 from corridor.digital.spec import InstitutionRole, InstitutionSpec, PlatformSpec, TierSpec, TokenKind, TokenSpec
 from corridor.digital.wallet import Wallet
 from corridor.money import Money, currency
@@ -97,6 +105,9 @@ class DigitalNetwork:
             _check_one_to_one(token)
             if token.kind == "commodity":
                 self.custodians[token.code] = load_or_create_key(self.keys_dir / f"custodian-{token.code}.pem")
+        self.reporter = load_or_create_key(self.keys_dir / "price-reporter.pem")
+        """The commodity price reporter's key: the feed believes quotes it signed, and no others."""
+        self.prices = PriceFeed([self.reporter.public_key])
         self.outbox: Outbox | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -334,18 +345,72 @@ class DigitalNetwork:
         platform = self.platforms[token.platform]
         platform.set_attested_reserve(token.code, attestation.serial, attestation.quantity, attestation.to_json())
 
-    def reserve_report(self, token: str, seed: bytes) -> ReserveReport:
-        """The token's holdings now as a Merkle-sum tree (leaves salted from `seed`) against its latest
-        attestation: reserves, liabilities and their coverage."""
-        spec = self.spec.token(token)
-        platform = self.platforms[spec.platform]
-        document = platform.attestation(token)
+    def liabilities(self, token: str, seed: bytes) -> LiabilityTree:
+        """The token's holdings now as a Merkle-sum tree, one leaf per wallet (its key in hex), salted from `seed`."""
+        platform = self.platforms[self.spec.token(token).platform]
+        held = [(key.hex(), amount) for key, amount in platform.holdings(token)]
+        return build_tree(token, self.clock(), held, seed)
+
+    def reserve_report(self, tree: LiabilityTree) -> ReserveReport:
+        """The tree's total against the token's latest attestation, its signature checked: reserves, liabilities
+        and their coverage."""
+        platform = self.platforms[self.spec.token(tree.token).platform]
+        document = platform.attestation(tree.token)
         if document is None:
-            raise KeyError(f"no reserve attestation has been recorded for {token}")
-        attestation = ReserveAttestation.from_json(document)
-        liabilities = [(key.hex(), amount) for key, amount in platform.holdings(token)]
-        tree = build_tree(token, self.clock(), liabilities, seed)
-        return reserve_report(tree, attestation, trusted_keys=[self.custodians[token].public_key])
+            raise KeyError(f"no reserve attestation has been recorded for {tree.token}")
+        trusted = [self.custodians[tree.token].public_key] if tree.token in self.custodians else []
+        return reserve_report(tree, ReserveAttestation.from_json(document), trusted_keys=trusted)
+
+    def reconcile(self) -> list[str]:
+        """What does not hold between the platforms and the books behind them (empty when all is well): each CBDC's
+        supply is its central bank's CBDC account, each bank's CBDC wallet is its books' holdings, a stablecoin's
+        supply is within its reserve deposits and a commodity token's within its attestation, and every platform
+        ledger balances and verifies. Run it with the network quiet (the banks' pacs.009 booked)."""
+        problems = []
+        for token in self.spec.tokens:
+            platform = self.platforms[token.platform]
+            supply = platform.supply(token.code)
+            if token.kind == "cbdc":
+                backing = self.network.central_bank(token.platform).cbdc_outstanding()
+                if supply != backing:
+                    problems.append(f"{token.code}: supply {supply}, central bank's CBDC account {backing}")
+                for (operator, bic), wallet in self.institutions.items():
+                    if operator == token.platform:
+                        held, books = platform.balance(wallet.public_key, token.code), self.network.bank(bic)
+                        if held != books.digital_held():
+                            problems.append(f"{bic}: wallet holds {held} {token.code}, books {books.digital_held()}")
+            elif token.kind == "stablecoin":
+                reserve = self.network.bank(token.issuer).stablecoin_reserve(token.code)
+                if supply > reserve:
+                    problems.append(f"{token.code}: supply {supply} beyond reserve deposits {reserve}")
+            elif supply > (platform.attested_reserve(token.code) or 0):
+                problems.append(f"{token.code}: supply {supply} beyond the attested reserve")
+        for operator, platform in self.platforms.items():
+            if not platform.ledger.check().ok or not platform.ledger.verify().ok:
+                problems.append(f"{operator}'s platform ledger does not balance or verify")
+        return problems
+
+    # --- commodity prices ---------------------------------------------------------------------------------------
+
+    def publish_price(self, commodity: str, price: Money, *, valid_for_s: int = 3_600) -> PriceQuote:
+        """The reporter's signed quote for one unit of `commodity` in `price`'s currency, believed by the feed."""
+        quote = sign_quote(
+            self.reporter,
+            commodity=commodity,
+            currency=price.currency.code,
+            price_minor=price.minor,
+            observed_at_ns=self.clock(),
+            valid_for_s=valid_for_s,
+            sequence=max(self.prices.last_sequences().values(), default=0) + 1,
+        )
+        self.prices.accept(quote, self.clock())
+        return quote
+
+    def value(self, amount: Money, in_currency: str) -> tuple[Money, PriceQuote]:
+        """What `amount` of a commodity token is worth in a currency by the feed's latest quote (half-even once)."""
+        backing = {t.code: t.commodity for t in self.spec.tokens if t.commodity is not None}
+        quote = self.prices.latest(backing[amount.currency.code], in_currency, self.clock())
+        return value_of(amount, quote, backing=backing), quote
 
     # --- programmable payments -----------------------------------------------------------------------------------
 
