@@ -338,3 +338,61 @@ def test_the_demo_on_a_scenario_without_its_accounts_says_which_are_missing(tmp_
     result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "d"), "--scenario", str(path)])
     assert result.exit_code == 1
     assert "lacks VE0102010000000000031" in result.output
+
+
+def test_a_wallet_key_made_by_the_cli_signs_a_transfer_the_platform_can_verify(tmp_path: Path) -> None:
+    from corridor.digital import tx
+
+    key_file = tmp_path / "wallet.pem"
+    made = corridor("wallet", "new", str(key_file))
+    assert made.exit_code == 0, made.output
+    public = json.loads(made.output)["public_key"]
+    payee = "ab" * 32
+    signed = corridor(
+        "wallet", "transfer", str(key_file), "--platform", "CBXRRUMM", "--nonce", "3", "--to", payee,
+        "--amount", "1 000.00 RUBD",
+    )  # fmt: skip
+    assert signed.exit_code == 0, signed.output
+    out = json.loads(signed.output)
+    decoded = tx.decode(bytes.fromhex(out["wire"]))
+    assert decoded.signatures_valid() and decoded.signer.hex() == public and decoded.nonce == 3
+    assert decoded.body == tx.Transfer("RUBD", bytes.fromhex(payee), 100_000)
+    assert out["tx_id"] == decoded.id.hex()
+    assert "PRIVATE" not in signed.output
+
+
+def test_the_wallet_cli_never_overwrites_a_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "wallet.pem"
+    assert corridor("wallet", "new", str(key_file)).exit_code == 0
+    before = key_file.read_bytes()
+    again = corridor("wallet", "new", str(key_file))
+    assert again.exit_code != 0 and "never overwritten" in again.output
+    assert key_file.read_bytes() == before
+
+
+def test_an_escrow_signed_by_the_cli_is_locked_to_the_documents_hash(tmp_path: Path) -> None:
+    import hashlib
+
+    from corridor.digital import tx
+
+    key_file, document = tmp_path / "wallet.pem", tmp_path / "bill-of-lading.txt"
+    corridor("wallet", "new", str(key_file))
+    document.write_bytes(b"BILL OF LADING NVS-2026-0042")
+    signed = corridor(
+        "wallet", "escrow", str(key_file), "--platform", "CBXVVECA", "--nonce", "1", "--to", "cd" * 32,
+        "--amount", "350.0000 VOIL", "--document", str(document), "--expires-at", "1900000000",
+    )  # fmt: skip
+    assert signed.exit_code == 0, signed.output
+    body = tx.decode(bytes.fromhex(json.loads(signed.output)["wire"])).body
+    assert isinstance(body, tx.Lock) and body.amount == 350_0000
+    assert body.hashlock == hashlib.sha256(document.read_bytes()).digest()
+
+
+def test_the_wallet_cli_names_the_option_that_is_wrong(tmp_path: Path) -> None:
+    key_file = tmp_path / "wallet.pem"
+    corridor("wallet", "new", str(key_file))
+    bad = corridor(
+        "wallet", "transfer", str(key_file), "--platform", "CBXRRUMM", "--nonce", "1", "--to", "xyz",
+        "--amount", "1.00 RUBD",
+    )  # fmt: skip
+    assert bad.exit_code != 0 and "--to: not hexadecimal" in bad.output

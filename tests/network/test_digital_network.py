@@ -157,6 +157,41 @@ def test_buying_a_stablecoin_debits_the_customers_deposit_into_the_reserve(tmp_p
     run(check, tmp_path)
 
 
+def test_redeeming_a_stablecoin_burns_it_and_pays_the_deposit_back_from_the_reserve(tmp_path: Path) -> None:
+    async def check(d: DigitalNetwork) -> None:
+        bank = d.network.nodes["VOLGRUMM"].ledger
+        account = ledger_id("VOLGRUMM", "account", KAMA)
+        before = balance(bank, account)
+        await d.redeem(RU, KAMA, Money.parse("100 000.00 RUBS"), key="sell-rubs", paid_to=KAMA)
+        await d.redeem(RU, KAMA, Money.parse("100 000.00 RUBS"), key="sell-rubs", paid_to=KAMA)  # once per key
+        assert balance(bank, account) == before + 100_000_00
+        assert d.supply("RUBS").minor == 400_000_00 == d.network.bank("VOLGRUMM").stablecoin_reserve("RUBS")
+
+    run(check, tmp_path)
+
+
+def test_a_customer_redeeming_cbdc_is_credited_and_the_bank_holds_it(tmp_path: Path) -> None:
+    async def check(d: DigitalNetwork) -> None:
+        await d.redeem(RU, IRINA, Money.parse("5 000.00 RUBD"), key="irina-sells", paid_to=IRINA)
+        await d.network.quiesce()
+        assert d.balance(RU, IRINA, "RUBD") == Money.parse("15 000.00 RUBD")
+        assert d.balance(RU, "VOLGRUMM", "RUBD") == Money.parse("5 000.00 RUBD")
+        assert holdings(d.network, "VOLGRUMM") == 5_000_00
+        assert balance(d.network.nodes["VOLGRUMM"].ledger, ledger_id("VOLGRUMM", "account", IRINA)) == 155_000_00
+
+    run(check, tmp_path)
+
+
+def test_redeeming_oil_tokens_burns_them(tmp_path: Path) -> None:
+    async def check(d: DigitalNetwork) -> None:
+        await d.fund(VE, VOLGA, Money.parse("10.0000 VOIL"), key="volga-oil")
+        await d.redeem(VE, VOLGA, Money.parse("4.0000 VOIL"), key="volga-delivery")
+        assert d.supply("VOIL") == Money.parse("2 006.0000 VOIL")
+        assert d.balance(VE, VOLGA, "VOIL") == Money.parse("6.0000 VOIL")
+
+    run(check, tmp_path)
+
+
 def test_a_customer_who_cannot_cover_gets_no_tokens(tmp_path: Path) -> None:
     async def check(d: DigitalNetwork) -> None:
         from corridor.transfers.bank import PaymentRefused

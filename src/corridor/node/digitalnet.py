@@ -322,6 +322,30 @@ class DigitalNetwork:
             await self.issue_cbdc(operator, bank_bic, Money(short, amount.currency), key=f"{key}:reserves")
         return self.send(own, key, lambda w: w.transfer(token.code, to, amount.minor))
 
+    async def redeem(
+        self, operator: str, holder: str, amount: Money, *, key: str, paid_to: str | None = None
+    ) -> Receipt:
+        """Take `amount` back from a holder's wallet, once per `key`: it pays the institution that answers for the
+        token, which burns it (a stablecoin's issuing bank, the issuing desk for a commodity token, whose holder is
+        then owed the commodity off the platform) or keeps it (a bank's CBDC, which it may redeem at the central
+        bank); a bank credits the customer's account `paid_to`, or equity when there is none (as `fund` debits)."""
+        token = self._token(operator, amount)
+        wallet = self.holder(operator, holder)
+        if token.kind == "commodity":
+            desk = self.desks[operator]
+            self.send(wallet, key, lambda w: w.transfer(token.code, desk.public_key, amount.minor))
+            return self.send(desk, f"{key}:burn", lambda w: w.burn(token.code, amount.minor))
+        bank_bic = token.issuer if token.kind == "stablecoin" else self.spec.wallet(operator, holder).bank
+        own = self.institutions[(operator, bank_bic)]
+        receipt = self.send(wallet, key, lambda w: w.transfer(token.code, own.public_key, amount.minor))
+        if token.kind == "stablecoin":
+            receipt = self.send(own, f"{key}:burn", lambda w: w.burn(token.code, amount.minor))
+        bank = self.network.bank(bank_bic)
+        coin = token.code if token.kind == "stablecoin" else None
+        fiat = Money(amount.minor, bank.currency)
+        await self.network.act(bank_bic, _book(bank, f"{key}:redeemed", fiat, coin, paid_to, redeemed=True))
+        return receipt
+
     def _token(self, operator: str, amount: Money) -> DigitalToken:
         token = self.spec.token(amount.currency.code)
         if token.platform != operator:
@@ -497,8 +521,10 @@ class DigitalNetwork:
             coordinator.close()
 
 
-def _book(bank: BankRole, key: str, amount: Money, token: str | None, account: str | None) -> Callable[[Context], Any]:
-    return lambda ctx: bank.book_tokens(ctx, key, amount, token=token, account=account)
+def _book(
+    bank: BankRole, key: str, amount: Money, token: str | None, account: str | None, *, redeemed: bool = False
+) -> Callable[[Context], Any]:
+    return lambda ctx: bank.book_tokens(ctx, key, amount, token=token, account=account, redeemed=redeemed)
 
 
 def _check_one_to_one(token: DigitalToken) -> None:
