@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:corridor:problem:"
@@ -36,8 +37,10 @@ class Problem(Exception):
         return body | self.extra
 
 
-def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
-    return JSONResponse(problem.document(instance), status_code=problem.status, media_type=MEDIA_TYPE)
+def problem_response(
+    problem: Problem, instance: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(problem.document(instance), status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -60,8 +63,21 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         problem = Problem(exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail))
-        return problem_response(problem, request.url.path)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed(request))
+        return problem_response(problem, request.url.path, headers)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route serves at the request's path: Starlette's own 405 names only the first route's,
+    where two routes (a GET and a POST) share the path."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)

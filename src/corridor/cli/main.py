@@ -11,6 +11,7 @@ from corridor.cli import bench_cmd, ledger_cmd, node_cmd, wallet_cmd
 from corridor.cli.demo import demo as ledger_demo
 from corridor.cli.network_demo import demo
 from corridor.cli.track_cmd import track
+from corridor.cli.up_cmd import up
 from corridor.cli.verify_cmd import verify_proof
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(wallet_cmd.app, name="wallet")
 app.command("node")(node_cmd.node)
 app.command()(demo)
 app.command()(track)
+app.command()(up)
 app.command("verify-proof")(verify_proof)
 ledger_cmd.app.command("demo")(ledger_demo)
 

@@ -89,3 +89,13 @@ def _public_key(raw: bytes) -> Ed25519PublicKey:
     """The key object for 32 raw bytes, made once: a network has few keys, and making one cost a tenth of a
     verification. Bounded, because keys also come from outside (a ValueError is not remembered)."""
     return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def load_or_create_secret(path: Path, size: int = 32) -> bytes:
+    """A random secret of `size` bytes kept in `path` as hex (0600), made the first time."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(os.urandom(size).hex())
+    return bytes.fromhex(path.read_text().strip())

@@ -39,6 +39,7 @@ from corridor.cards.security import IssuerKeys
 from corridor.cards.settlement import SettlementPlan, plan, report
 from corridor.cards.switch import Switch
 from corridor.network.context import Context, iso_time, ledger_id
+from corridor.network.identity import load_or_create_secret
 from corridor.node.network import EmbeddedNetwork
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.cards import CardSchemeSpec
@@ -88,7 +89,8 @@ class CardScheme:
         """Terminal id -> its acquirer's terminal-facing endpoint."""
         self.switch_log = AuthorizationLog(self.directory / "switch-authorizations.db")
         self.keys_dir = network.data_dir / "keys"
-        self.advices = AdviceQueue(self.directory / "switch-advices.db", _key(self.keys_dir / "cards-switch.key"))
+        advice_key = load_or_create_secret(self.keys_dir / "cards-switch.key")
+        self.advices = AdviceQueue(self.directory / "switch-advices.db", advice_key)
         banks = {p.bic: p.country for p in self.scenario.participants if p.role == "bank"}
         self.clearing = Clearing(scheme, banks, self.switch_log, self.directory / "clearing.db")
         self.disputes = Disputes(self.clearing, clock=clock)
@@ -239,16 +241,6 @@ def _settle(
 
 def _pay_merchants(role: BankRole, cycle: str, payouts: dict[str, int]) -> Callable[[Context], Any]:
     return lambda ctx: role.pay_merchants(ctx, cycle, payouts)
-
-
-def _key(path: Path) -> bytes:
-    """A 32-byte key kept in `path` (0600), made the first time."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(os.urandom(32).hex())
-    return bytes.fromhex(path.read_text().strip())
 
 
 def load_issuer_keys(path: Path) -> tuple[IssuerKeys, PanVault]:

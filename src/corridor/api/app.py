@@ -1,0 +1,53 @@
+"""The corridor's REST API: one app over the running corridor, a route module per area, OpenAPI at /docs.
+
+Every participant calls with its own API key (api/keys.py), and each route asks for one scope; every POST takes an
+Idempotency-Key (api/common.py); every error is RFC 9457 problem+json that says what is wrong without echoing
+secrets (api/problems.py). /metrics is for Prometheus and /healthz for whoever runs the process; both need no key and
+say nothing about any customer.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse, Response
+
+from corridor import __version__
+from corridor.api import metrics
+from corridor.api.common import Api
+from corridor.api.idempotency import IdempotencyStore
+from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
+from corridor.api.problems import install
+from corridor.api.routes import network, payments, settlement, tokens
+from corridor.network.identity import load_or_create_secret
+from corridor.node.embedded import EmbeddedCorridor
+
+
+def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
+    app = FastAPI(
+        title="Corridor API",
+        version=__version__,
+        description="Payments between two countries in their own currencies: credit transfers, cards, tokens.",
+    )
+    install(app)
+    api = Api(keys, store)
+    for area in (network, payments, tokens, settlement):
+        app.include_router(area.router(api, corridor))
+    metrics.install(app, corridor)
+
+    @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
+    async def healthz() -> Response:
+        up = corridor.started
+        return PlainTextResponse("ok\n" if up else "starting\n", status_code=200 if up else 503)
+
+    return app
+
+
+def api_for(corridor: EmbeddedCorridor) -> tuple[FastAPI, dict[str, str], IdempotencyStore]:
+    """The app over `corridor`, with the API keys kept in its data directory (made on first use) and its
+    idempotency store: what `corridor up` serves. The caller closes the store."""
+    keys_file = corridor.data_dir / "keys" / "api-keys.json"
+    roles = participant_roles(corridor.scenario)
+    keys = load_or_create_keys(keys_file, roles)
+    secret_file = corridor.data_dir / "keys" / "api-idempotency.key"
+    store = IdempotencyStore(corridor.data_dir / "api" / "idempotency.db", load_or_create_secret(secret_file))
+    return create_app(corridor, KeyRing.from_keys(keys, roles), store), keys, store

@@ -1,0 +1,219 @@
+"""The network as a central bank analyst or the dashboard sees it: who takes part, how they are linked, the FX
+rates, the central banks' net positions and swap-line use, and the ledger explorer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from corridor.api.common import Amount, Api, amount, problems, scoped
+from corridor.api.keys import Caller, Scope
+from corridor.api.problems import Problem
+from corridor.money import Money
+from corridor.node.embedded import EmbeddedCorridor
+from corridor.node.network import FINAL_STATES
+from corridor.rtgs.central_bank import CentralBankRole
+from corridor.transfers.bank import BankRole
+
+LEDGER_PAGE_MAX = 200
+
+
+class Node(BaseModel):
+    bic: str
+    name: str
+    country: str
+    currency: str
+    role: str
+
+
+class Link(BaseModel):
+    source: str
+    target: str
+    kind: str
+    """'member' (a bank or FX provider at its central bank), 'correspondent' (two central banks), 'platform'."""
+
+
+class NetworkMap(BaseModel):
+    scenario: str
+    nodes: list[Node]
+    links: list[Link]
+    rails: list[str]
+
+
+class Position(BaseModel):
+    central_bank: str
+    counterpart: str
+    net_position: Amount
+    swap_line: Amount
+    swap_line_used: Amount
+
+
+class Rate(BaseModel):
+    base: str
+    quote: str
+    mid: str
+    spread_bp: int
+
+
+class LedgerAccount(BaseModel):
+    name: str
+    id: str
+    code: int
+    ledger: int
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+
+
+class LedgerTransfer(BaseModel):
+    id: str
+    debit_account_id: str
+    credit_account_id: str
+    amount: int
+    ledger: int
+    code: int
+    flags: int
+    timestamp: int
+
+
+class PaymentSummary(BaseModel):
+    uetr: str
+    node: str
+    state: str
+    final: bool
+    role: str | None = None
+
+
+def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
+    r = APIRouter(tags=["network"])
+    scenario = corridor.scenario
+    read = scoped(api, Scope.NETWORK_READ)
+    read_settlement = scoped(api, Scope.SETTLEMENT_READ)
+    read_payments = scoped(api, Scope.PAYMENTS_READ)
+
+    @r.get("/v1/network", response_model=NetworkMap, responses=problems())
+    async def network_map(caller: Caller = read) -> NetworkMap:
+        nodes = [
+            Node(bic=p.bic, name=p.name, country=p.country, currency=scenario.country(p.country).currency, role=p.role)
+            for p in scenario.participants
+        ]
+        links = []
+        for p in scenario.participants:
+            if p.role != "central_bank":
+                links.append(Link(source=p.bic, target=scenario.central_bank(p.country).bic, kind="member"))
+        banks = [p.bic for p in scenario.participants if p.role == "central_bank"]
+        links += [Link(source=a, target=b, kind="correspondent") for i, a in enumerate(banks) for b in banks[i + 1 :]]
+        rails = ["credit_transfer"] + (["card"] if scenario.cards else []) + (["token"] if scenario.digital else [])
+        return NetworkMap(scenario=scenario.name, nodes=nodes, links=links, rails=rails)
+
+    @r.get("/v1/fx/rates", response_model=list[Rate], responses=problems())
+    async def rates(caller: Caller = read) -> list[Rate]:
+        fx = scenario.fx
+        return [Rate(base=r.base, quote=r.quote, mid=str(r.mid), spread_bp=fx.spread_bp) for r in fx.rates]
+
+    @r.get("/v1/settlement/positions", response_model=list[Position], responses=problems())
+    async def positions(caller: Caller = read_settlement) -> list[Position]:
+        found = []
+        for p in scenario.participants:
+            if p.role != "central_bank":
+                continue
+            role = corridor.network.central_bank(p.bic)
+            for peer in role.peers:
+                net = role.net_position(peer.bic)
+                used = Money(max(0, -net.minor), net.currency)
+                found.append(
+                    Position(
+                        central_bank=p.bic,
+                        counterpart=peer.bic,
+                        net_position=amount(net),
+                        swap_line=amount(role.swap_limit()),
+                        swap_line_used=amount(used),
+                    )
+                )
+        return found
+
+    @r.get("/v1/payments", response_model=list[PaymentSummary], responses=problems())
+    async def recent_payments(caller: Caller = read_payments) -> list[PaymentSummary]:
+        """The credit transfers each node holds a record of (a bank sees only its own)."""
+        found = []
+        for bic, node in corridor.network.nodes.items():
+            if caller.role == "bank" and bic != caller.participant:
+                continue
+            for uetr, state, data in node.store.payments():
+                role = data.get("role") if isinstance(data, dict) else None
+                found.append(PaymentSummary(uetr=uetr, node=bic, state=state, final=state in FINAL_STATES, role=role))
+        return found
+
+    @r.get("/v1/ledgers/{bic}/accounts", response_model=list[LedgerAccount], responses=problems(404))
+    async def ledger_accounts(bic: str, caller: Caller = read) -> list[LedgerAccount]:
+        ledger = _ledger(corridor, caller, bic)
+        named = _named_accounts(corridor, bic)
+        found = {a.id: a for a in ledger.lookup_accounts([account_id for _, account_id in named])}
+        return [
+            LedgerAccount(
+                name=name,
+                id=str(a.id),
+                code=a.code,
+                ledger=a.ledger,
+                debits_posted=a.debits_posted,
+                credits_posted=a.credits_posted,
+                debits_pending=a.debits_pending,
+                credits_pending=a.credits_pending,
+            )
+            for name, account_id in named[:LEDGER_PAGE_MAX]
+            if (a := found.get(account_id)) is not None
+        ]
+
+    @r.get(
+        "/v1/ledgers/{bic}/accounts/{account_id}/transfers",
+        response_model=list[LedgerTransfer],
+        responses=problems(404),
+    )
+    async def ledger_transfers(bic: str, account_id: int, caller: Caller = read) -> list[LedgerTransfer]:
+        ledger = _ledger(corridor, caller, bic)
+        if not 0 < account_id < 2**128 or ledger.view_account(account_id) is None:
+            raise Problem(404, "not-found", "No such account", f"{bic}'s ledger has no account {account_id}")
+        return [
+            LedgerTransfer(
+                id=str(t.id),
+                debit_account_id=str(t.debit_account_id),
+                credit_account_id=str(t.credit_account_id),
+                amount=t.amount,
+                ledger=t.ledger,
+                code=t.code,
+                flags=int(t.flags),
+                timestamp=t.timestamp,
+            )
+            for t in ledger.account_transfers(account_id, limit=LEDGER_PAGE_MAX)
+        ]
+
+    return r
+
+
+def _ledger(corridor: EmbeddedCorridor, caller: Caller, bic: str) -> Any:
+    node = corridor.network.nodes.get(bic)
+    if node is None or (caller.role == "bank" and bic != caller.participant):
+        raise Problem(404, "not-found", "No such ledger", f"no ledger of {bic!r} is visible to this key")
+    return node.ledger
+
+
+def _named_accounts(corridor: EmbeddedCorridor, bic: str) -> list[tuple[str, int]]:
+    """The accounts a node's role opens, by what they are: what the ledger explorer lists."""
+    role = corridor.network.nodes[bic].role
+    named: list[tuple[str, int]] = []
+    if isinstance(role, BankRole):
+        named += [("nostro", role.nostro), ("equity", role.equity), ("cards settlement", role.cards)]
+        named += [("card receivables", role.card_receivable), ("CBDC holdings", role.digital_holdings)]
+        named += [(f"{code} reserve deposits", account) for code, account in role.stablecoin_reserves.items()]
+        named += [(f"{c.spec.name} ({number})", c.account_id) for number, c in role.customers.items()]
+    elif isinstance(role, CentralBankRole):
+        named += [("issuance", role.issuance), ("card scheme", role.card_scheme), ("CBDC in circulation", role.cbdc)]
+        for p in corridor.scenario.participants:
+            if p.bic != bic and role.is_member(p.bic):
+                named.append((f"settlement: {p.bic}", role.settlement(p.bic)))
+        for peer in role.peers:
+            named.append((f"loro: {peer.bic}", role.loro(peer.bic)))
+    return named

@@ -1,0 +1,58 @@
+"""A central bank's settlement cycle: each peer's net position brought back to the swap line through the FX
+provider (pacs.009 for each leg), once per cycle name."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from corridor.api.common import Amount, Api, IdempotencyKey, amount, problems, scoped
+from corridor.api.keys import Caller, Scope
+from corridor.api.problems import Problem
+from corridor.node.embedded import EmbeddedCorridor
+
+
+class CycleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cycle: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="The cycle's name; settling it again does nothing")
+
+
+class Settled(BaseModel):
+    counterpart: str
+    position: Amount
+
+
+class CycleResult(BaseModel):
+    central_bank: str
+    cycle: str
+    settled: list[Settled]
+
+
+def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
+    r = APIRouter(tags=["settlement"])
+    write = scoped(api, Scope.SETTLEMENT_WRITE)
+
+    @r.post("/v1/settlement/cycles", status_code=201, response_model=CycleResult, responses=problems(400, 422))
+    async def settle(body: CycleRequest, idempotency_key: IdempotencyKey = None, caller: Caller = write) -> Any:
+        async def work() -> tuple[int, dict[str, Any]]:
+            if caller.role != "central_bank":
+                raise Problem(403, "forbidden", "Not allowed", "only a central bank settles its cycle")
+            role = corridor.network.central_bank(caller.participant)
+            settled = await corridor.network.act(
+                caller.participant, functools.partial(role.settle_cycle, cycle=body.cycle)
+            )
+            await corridor.network.quiesce()
+            result = CycleResult(
+                central_bank=caller.participant,
+                cycle=body.cycle,
+                settled=[Settled(counterpart=peer, position=amount(position)) for peer, position in settled],
+            )
+            return 201, result.model_dump()
+
+        return await api.once(caller, idempotency_key, ("cycle", body.model_dump()), work)
+
+    return r

@@ -1,0 +1,230 @@
+"""The corridor's REST API over HTTP: keys and scopes, idempotent POSTs, problem+json errors, payments followed hop
+by hop, client-signed token transactions with their proofs, settlement cycles and metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from corridor.digital.blocks import verify_proof
+from corridor.digital.wallet import Wallet
+from corridor.network.identity import SigningKey
+
+from .conftest import Served
+
+PROBLEM = "application/problem+json"
+KAMA, VOLGA, ORINOCO = "RU0440701810000000012", "RU0440701810000000011", "VE0102010000000000032"
+IRINA = "RU0440701810000000013"
+
+
+def payment(**change: Any) -> dict[str, Any]:
+    body = {
+        "debtor_account": KAMA,
+        "creditor_account": ORINOCO,
+        "amount_minor": 1_000_00,
+        "currency": "VES",
+        "remittance": "INV-VE-311 green coffee",
+    }
+    return body | change
+
+
+def post(client: httpx.Client, path: str, body: dict[str, Any], key: str | None) -> httpx.Response:
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return client.post(path, json=body, headers=headers)
+
+
+def settle(served: Served, uetr: str, timeout_s: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    with served.client("observer") as observer:
+        while True:
+            found = observer.get(f"/v1/payments/{uetr}")
+            if (found.status_code == 200 and found.json()["final"]) or time.monotonic() > deadline:
+                return found.json()
+            time.sleep(0.05)
+
+
+def test_health_answers_without_a_key(served: Served) -> None:
+    assert httpx.get(f"{served.url}/healthz").text == "ok\n"
+
+
+def test_a_request_without_a_key_is_refused_as_problem_json(served: Served) -> None:
+    with served.client() as anonymous:
+        answer = anonymous.get("/v1/network")
+    assert answer.status_code == 401 and answer.headers["content-type"] == PROBLEM
+    assert answer.json()["type"] == "urn:corridor:problem:unauthorized"
+
+
+def test_an_unknown_key_is_refused(served: Served) -> None:
+    with httpx.Client(base_url=served.url, headers={"Authorization": "Bearer cor_x_00"}) as client:
+        assert client.get("/v1/network").status_code == 401
+
+
+def test_a_key_without_the_scope_is_forbidden_and_told_which(served: Served) -> None:
+    with served.client("observer") as observer:
+        answer = observer.get(f"/v1/accounts/{KAMA}")
+    assert answer.status_code == 403 and "accounts:read" in answer.json()["detail"]
+
+
+def test_a_bank_sees_its_own_customers_account(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        answer = bank.get(f"/v1/accounts/{KAMA}")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["name"] == "Kama Coffee Imports" and body["balance"]["currency"] == "RUB"
+    assert isinstance(body["balance"]["minor"], int)
+
+
+def test_a_bank_cannot_see_another_banks_account(served: Served) -> None:
+    with served.client("KAMARUMM") as other:
+        assert other.get(f"/v1/accounts/{KAMA}").status_code == 404
+
+
+def test_a_payment_needs_an_idempotency_key(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        answer = post(bank, "/v1/payments", payment(), None)
+    assert answer.status_code == 400 and answer.headers["content-type"] == PROBLEM
+
+
+def test_a_cross_border_payment_is_accepted_then_completes_through_both_central_banks(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        answer = post(bank, "/v1/payments", payment(), f"pay-{uuid.uuid4()}")
+    assert answer.status_code == 202, answer.text
+    followed = settle(served, answer.json()["uetr"])
+    assert followed["state"] == "completed"
+    assert {"VOLGRUMM", "CBXRRUMM", "CBXVVECA", "ORINVECA"} <= {hop["node"] for hop in followed["hops"]}
+
+
+def test_a_retried_payment_gets_the_first_answer_and_pays_once(served: Served) -> None:
+    key = f"retry-{uuid.uuid4()}"
+    with served.client("VOLGRUMM") as bank:
+        first = post(bank, "/v1/payments", payment(amount_minor=2_00), key)
+        again = post(bank, "/v1/payments", payment(amount_minor=2_00), key)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["uetr"] == again.json()["uetr"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_an_idempotency_key_reused_for_another_payment_is_refused(served: Served) -> None:
+    key = f"reuse-{uuid.uuid4()}"
+    with served.client("VOLGRUMM") as bank:
+        post(bank, "/v1/payments", payment(amount_minor=3_00), key)
+        other = post(bank, "/v1/payments", payment(amount_minor=4_00), key)
+    assert other.status_code == 422 and other.json()["type"].endswith("idempotency-key-reused")
+
+
+def test_a_payment_the_customer_cannot_cover_is_refused_with_its_iso_reason(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        answer = post(
+            bank, "/v1/payments", payment(debtor_account=IRINA, amount_minor=10**13, currency="RUB"), f"{uuid.uuid4()}"
+        )
+    assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM
+    assert answer.json()["reason"] == "AM04"
+
+
+def test_a_bank_cannot_pay_from_an_account_it_does_not_hold(served: Served) -> None:
+    with served.client("KAMARUMM") as other:
+        answer = post(other, "/v1/payments", payment(), f"{uuid.uuid4()}")
+    assert answer.status_code == 404
+
+
+def test_an_invalid_body_names_the_field_and_not_the_value(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        answer = post(bank, "/v1/payments", payment(amount_minor=-5, currency="rub"), f"{uuid.uuid4()}")
+    assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM
+    fields = {error["field"] for error in answer.json()["errors"]}
+    assert {"amount_minor", "currency"} <= fields
+
+
+def test_a_quote_for_a_fixed_amount(served: Served) -> None:
+    body = {"sell_currency": "RUB", "buy_currency": "VES", "buy_amount_minor": 44_000_00}
+    with served.client("VOLGRUMM") as bank:
+        answer = post(bank, "/v1/quotes", body, f"{uuid.uuid4()}")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["buy"]["minor"] == 44_000_00 and answer.json()["sell"]["currency"] == "RUB"
+
+
+def test_a_client_signed_token_transfer_commits_and_its_proof_verifies_offline(served: Served) -> None:
+    digital = served.corridor.digital
+    assert digital is not None
+    key = SigningKey.load(served.data_dir / "wallets" / "CBXRRUMM" / f"{IRINA}.pem")
+    payee = digital.key_of("CBXRRUMM", VOLGA)
+    with served.client("VOLGRUMM") as bank:
+        before = bank.get(f"/v1/platforms/CBXRRUMM/wallets/{key.public_key.hex()}").json()
+        wallet = Wallet(key, "CBXRRUMM", last_nonce=before["nonce"])
+        signed = wallet.transfer("RUBD", payee, 10_00)
+        answer = post(bank, "/v1/platforms/CBXRRUMM/transactions", {"wire": signed.wire.hex()}, f"{uuid.uuid4()}")
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["committed"] and answer.json()["tx_id"] == signed.id.hex()
+        proof = bank.get(f"/v1/platforms/CBXRRUMM/transactions/{signed.id.hex()}/proof")
+    assert proof.status_code == 200
+    assert verify_proof(proof.json(), {digital.operators["CBXRRUMM"].public_key}).tx_id == signed.id.hex()
+
+
+def test_a_token_transaction_with_a_bad_signature_is_refused_with_the_platforms_reason(served: Served) -> None:
+    key = SigningKey.generate()
+    signed = Wallet(key, "CBXRRUMM").transfer("RUBD", bytes(32), 1)
+    tampered = bytearray(signed.wire)
+    tampered[-1] ^= 1
+    with served.client("VOLGRUMM") as bank:
+        answer = post(bank, "/v1/platforms/CBXRRUMM/transactions", {"wire": tampered.hex()}, f"{uuid.uuid4()}")
+    assert answer.status_code == 422 and answer.json()["reason"] == "bad_signature"
+
+
+def test_token_supply_is_shown_against_what_backs_it(served: Served) -> None:
+    with served.client("observer") as observer:
+        tokens = {t["code"]: t for t in observer.get("/v1/tokens").json()}
+    assert tokens["RUBD"]["covered"] and tokens["VOIL"]["covered"]
+    assert tokens["RUBD"]["supply"]["minor"] == tokens["RUBD"]["backing"]["minor"]
+
+
+def test_the_oil_tokens_reserves_report_is_published(served: Served) -> None:
+    with served.client("observer") as observer:
+        report = observer.get("/v1/tokens/VOIL/reserves").json()
+    assert report["covered"] and report["snapshot"]["token"] == "VOIL"
+
+
+def test_only_a_central_bank_settles_a_cycle(served: Served) -> None:
+    with served.client("CBXRRUMM") as central, served.client("VOLGRUMM") as bank:
+        settled = post(central, "/v1/settlement/cycles", {"cycle": "T1"}, "cycle-T1")
+        refused = post(bank, "/v1/settlement/cycles", {"cycle": "T1"}, "cycle-T1")
+    assert settled.status_code == 201 and settled.json()["central_bank"] == "CBXRRUMM"
+    assert refused.status_code == 403
+
+
+def test_the_network_map_shows_every_participant_and_link(served: Served) -> None:
+    with served.client("observer") as observer:
+        shown = observer.get("/v1/network").json()
+    assert {n["bic"] for n in shown["nodes"]} >= {"CBXRRUMM", "CBXVVECA", "VOLGRUMM", "FXCRRUMM"}
+    assert {"source": "CBXRRUMM", "target": "CBXVVECA", "kind": "correspondent"} in shown["links"]
+
+
+def test_the_ledger_explorer_lists_named_accounts_and_their_transfers(served: Served) -> None:
+    with served.client("observer") as observer:
+        accounts = observer.get("/v1/ledgers/CBXRRUMM/accounts").json()
+        settlement = next(a for a in accounts if a["name"] == "settlement: VOLGRUMM")
+        transfers = observer.get(f"/v1/ledgers/CBXRRUMM/accounts/{settlement['id']}/transfers").json()
+    assert transfers and all(isinstance(t["amount"], int) for t in transfers)
+
+
+def test_metrics_expose_payments_and_queues_for_prometheus(served: Served) -> None:
+    text = httpx.get(f"{served.url}/metrics").text
+    assert "corridor_payments{" in text and "corridor_outbox_unsent{" in text
+    assert "corridor_api_request_seconds_bucket{" in text
+
+
+def test_every_documented_route_says_it_may_answer_401_and_403(served: Served) -> None:
+    spec = httpx.get(f"{served.url}/openapi.json").json()
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            assert {"401", "403"} <= set(operation["responses"]), f"{method.upper()} {path}"
+
+
+def test_the_published_openapi_document_is_what_the_server_serves(served: Served) -> None:
+    import json
+    from pathlib import Path
+
+    published = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+    assert httpx.get(f"{served.url}/openapi.json").json() == published, "regenerate docs/openapi.json"
