@@ -228,3 +228,19 @@ def test_the_published_openapi_document_is_what_the_server_serves(served: Served
 
     published = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
     assert httpx.get(f"{served.url}/openapi.json").json() == published, "regenerate docs/openapi.json"
+
+
+def test_the_activity_feed_shows_each_rail(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        post(bank, "/v1/payments", payment(amount_minor=5_00), f"{uuid.uuid4()}")
+    with served.client("observer") as observer:
+        rails = {item["rail"] for item in observer.get("/v1/activity").json()}
+    assert {"credit_transfer", "token"} <= rails
+
+
+def test_settled_cycles_are_listed_with_their_positions(served: Served) -> None:
+    with served.client("CBXVVECA") as central:
+        post(central, "/v1/settlement/cycles", {"cycle": "T2"}, "cycle-T2")
+    with served.client("observer") as observer:
+        legs = observer.get("/v1/settlement/cycles").json()
+    assert all(leg["kind"] in ("interbank", "cards") for leg in legs)

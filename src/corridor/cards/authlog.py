@@ -184,6 +184,10 @@ class AuthorizationLog:
             [("UPDATE approvals SET presented = ? WHERE request_key = ?", (batch_id, key)) for key in keys]
         )
 
+    def recent(self, limit: int) -> list[Approval]:
+        """The last `limit` approvals answered, oldest first (what a dashboard shows as live card payments)."""
+        return self._select("WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM approvals) - ?", (limit,))
+
     def _select(self, where: str, params: tuple[object, ...]) -> list[Approval]:
         rows = self._db.read(
             "SELECT request_key, kind, issuer, acquirer, stan, transmitted, rrn, auth_code, terminal, amount,"

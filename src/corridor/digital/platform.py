@@ -268,6 +268,12 @@ class Platform:
         sealed = blocks.SealedBlock(blocks.decode_header(header), signature, leaves)
         return blocks.make_proof(sealed, self.spec.operator_key, index)
 
+    def recent(self, limit: int) -> list[tuple[int, int, SignedTx]]:
+        """The last `limit` committed transactions as (height, index, transaction), oldest first."""
+        with self._lock:
+            rows = self.store.recent_entries(limit)
+        return [(height, index, txmod.decode(leaf)) for height, index, _, leaf in rows]
+
     def set_attested_reserve(self, token: str, serial: int, quantity: int, document: str) -> None:
         """Record a custodian's verified attestation (the caller checked its signature): it bounds the supply."""
         assert token in self._tokens and quantity >= 0

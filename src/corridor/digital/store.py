@@ -226,6 +226,13 @@ class PlatformStore:
         row = self._conn.execute("SELECT height, idx FROM entries WHERE tx_id = ?", (tx_id,)).fetchone()
         return None if row is None else (int(row[0]), int(row[1]))
 
+    def recent_entries(self, limit: int) -> list[tuple[int, int, bytes, bytes]]:
+        """The last `limit` committed transactions as (height, index, tx id, leaf), oldest first."""
+        rows = self._conn.execute(
+            "SELECT height, idx, tx_id, leaf FROM entries ORDER BY seq DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [(int(h), int(i), bytes(t), bytes(leaf)) for h, i, t, leaf in reversed(rows)]
+
     def block(self, height: int) -> tuple[bytes, bytes, list[bytes]] | None:
         """A block's header bytes, signature and leaves."""
         row = self._conn.execute(

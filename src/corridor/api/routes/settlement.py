@@ -13,6 +13,7 @@ from corridor.api.common import Amount, Api, IdempotencyKey, amount, problems, s
 from corridor.api.keys import Caller, Scope
 from corridor.api.problems import Problem
 from corridor.node.embedded import EmbeddedCorridor
+from corridor.transfers.records import load_money
 
 
 class CycleRequest(BaseModel):
@@ -32,9 +33,37 @@ class CycleResult(BaseModel):
     settled: list[Settled]
 
 
+class CycleLeg(BaseModel):
+    central_bank: str
+    cycle: str
+    kind: str
+    """'interbank' (a net position settled with the FX provider) or 'cards' (the card scheme's day)."""
+    counterpart: str
+    position: Amount | None
+    state: str
+
+
 def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     r = APIRouter(tags=["settlement"])
     write = scoped(api, Scope.SETTLEMENT_WRITE)
+    read = scoped(api, Scope.SETTLEMENT_READ)
+
+    @r.get("/v1/settlement/cycles", response_model=list[CycleLeg], responses=problems())
+    async def cycles(caller: Caller = read) -> list[CycleLeg]:
+        """Every settlement leg each central bank booked: interbank cycles and the card scheme's days."""
+        legs = []
+        for p in corridor.scenario.participants:
+            if p.role != "central_bank":
+                continue
+            for _uetr, state, data in corridor.network.nodes[p.bic].store.payments():
+                if data.get("role") == "cycle":
+                    position = amount(load_money(data["position"]))
+                    legs.append(CycleLeg(central_bank=p.bic, cycle=str(data["cycle"]), kind="interbank",
+                                         counterpart=str(data["peer"]), position=position, state=state))  # fmt: skip
+                elif data.get("role") == "card-settlement":
+                    legs.append(CycleLeg(central_bank=p.bic, cycle=str(data["cycle"]), kind="cards",
+                                         counterpart="card scheme members", position=None, state=state))  # fmt: skip
+        return legs
 
     @r.post("/v1/settlement/cycles", status_code=201, response_model=CycleResult, responses=problems(400, 422))
     async def settle(body: CycleRequest, idempotency_key: IdempotencyKey = None, caller: Caller = write) -> Any:
