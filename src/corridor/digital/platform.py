@@ -268,6 +268,14 @@ class Platform:
         sealed = blocks.SealedBlock(blocks.decode_header(header), signature, leaves)
         return blocks.make_proof(sealed, self.spec.operator_key, index)
 
+    def ledger_transfer(self, tx_id: bytes) -> LedgerTransfer | None:
+        """The ledger transfer a committed transaction's first leg made (a lock's pending transfer, a claim's post),
+        found by its derived id: what a reconciliation ties a payment to."""
+        return self.ledger.view_transfer(_transfer_id(tx_id, 0))
+
+    def token_of_ledger(self, ledger: int) -> str | None:
+        return next((t.code for t in self.spec.tokens if t.ledger == ledger), None)
+
     def recent(self, limit: int) -> list[tuple[int, int, SignedTx]]:
         """The last `limit` committed transactions as (height, index, transaction), oldest first."""
         with self._lock:

@@ -1,0 +1,295 @@
+"""Paying invoices by any rail, and keeping each invoice reconciled with its payments and the ledgers.
+
+The trade records (parties, contracts, invoices, payments) live in `corridor.trade`, which moves no money; this desk
+moves it through the running corridor and tells the trade store what happened:
+
+- by credit transfer: the importer's bank sends a pacs.008 to the exporter's (`EmbeddedNetwork.pay`); the payment is
+  recorded pending under its UETR before it is sent, and `follow` marks it settled once the exporter's bank has
+  credited the exporter (the ledger entry it names), or failed if it was rejected or returned;
+- by token: the importer's wallet pays the exporter's (a transfer on the platform), recorded settled with the
+  platform ledger's transfer;
+- by escrow: the importer's wallet locks tokens to the exporter's until the shipping document is presented; recorded
+  pending under the lock's id, settled when the exporter presents the document, failed if it expired;
+
+Every step is once per key (the rails' own idempotency: a UETR derives from the key, a platform transaction is
+journaled by the outbox, a card request is reversed if its answer was lost), and the trade store's writes are
+idempotent, so an operation cut by a crash is finished by running it again. Before any money moves, the store is asked
+whether the payment would overpay the invoice (`check_payment`), so an overpayment is refused and nothing moves.
+
+Ledger references name the ledger and the transfer: `<BIC>:<transfer id>` for a node's ledger,
+`<platform id>/platform:<transfer id>` for a token platform's; `reconcile` reads each back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from corridor.digital.platform import Platform
+from corridor.money import Money, currency
+from corridor.network.context import uetr_for
+from corridor.node.digitalnet import DigitalNetwork
+from corridor.node.embedded import EmbeddedCorridor
+from corridor.node.network import FINAL_STATES
+from corridor.trade import (
+    Contract,
+    Invoice,
+    Party,
+    Payment,
+    Rail,
+    Reconciliation,
+    Standing,
+    TradeStore,
+    UnknownRecord,
+    check_payment,
+    reconcile,
+    standing,
+)
+
+PLATFORM_SUFFIX = "/platform"
+T = TypeVar("T")
+
+
+class TradeDesk:
+    """The importers' and exporters' desk of one embedded corridor (its store under <data dir>/trade/)."""
+
+    def __init__(self, corridor: EmbeddedCorridor, path: Path | None = None) -> None:
+        self.corridor = corridor
+        self.store = TradeStore(path or corridor.data_dir / "trade" / "trade.db")
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- records -------------------------------------------------------------------------------------------------
+
+    def onboard(self, party: Party) -> Party:
+        """Take on an importer or exporter whose account is one the scenario's bank holds (KYC data kept)."""
+        account = self.corridor.scenario.account(party.account)
+        if account.bank != party.bank:
+            raise UnknownRecord(f"party.account: {party.account} is held at {account.bank}, not {party.bank}")
+        return self.store.add_party(party)
+
+    def add_contract(self, contract: Contract) -> Contract:
+        return self.store.add_contract(contract)
+
+    def add_invoice(self, invoice: Invoice) -> Invoice:
+        return self.store.add_invoice(invoice)
+
+    def parties(self, invoice: Invoice) -> tuple[Party, Party]:
+        """The invoice's importer and exporter."""
+        contract = self._required(self.store.contract(invoice.contract), f"contract {invoice.contract}")
+        importer = self._required(self.store.party(contract.importer), f"party {contract.importer}")
+        exporter = self._required(self.store.party(contract.exporter), f"party {contract.exporter}")
+        return importer, exporter
+
+    def invoice(self, number: str) -> Invoice:
+        return self._required(self.store.invoice(number), f"invoice {number}")
+
+    @staticmethod
+    def _required(found: T | None, what: str) -> T:
+        if found is None:
+            raise UnknownRecord(f"{what} is not known")
+        return found
+
+    def _check(self, invoice: Invoice, rail: Rail, reference: str, amount: Money, paid_in: str | None) -> None:
+        """Refuse (PaymentRefused) a payment that would overpay the invoice, before any money moves."""
+        probe = Payment("probe", invoice.number, rail, reference, amount, "pending", _now(), paid_in=paid_in)
+        if self.store.payment(probe.rail, reference) is None:
+            check_payment(invoice, self.store.payments(invoice.number), probe)
+
+    def _check_before_sending(self, invoice: Invoice, rail: Rail, key: str, amount: Money, paid_in: str | None) -> None:
+        """The overpayment check of a token payment, whose reference (its transaction id) exists only once signed:
+        skipped when the outbox already holds the transaction (a retry), made with a stand-in reference otherwise."""
+        digital = self._digital()
+        if digital.outbox is not None and digital.outbox.get(f"trade:{key}") is not None:
+            return
+        probe = Payment("probe", invoice.number, rail, hashlib.sha256(key.encode()).hexdigest(), amount, "pending",
+                        _now(), paid_in=paid_in)  # fmt: skip
+        check_payment(invoice, self.store.payments(invoice.number), probe)
+
+    # --- paying --------------------------------------------------------------------------------------------------
+
+    async def pay_by_transfer(self, number: str, amount: Money, *, key: str) -> Payment:
+        """A credit transfer from the importer's account to the exporter's, fixed in the invoice's currency."""
+        invoice = self.invoice(number)
+        importer, exporter = self.parties(invoice)
+        uetr = uetr_for(f"trade:{key}")
+        self._check(invoice, "credit_transfer", uetr, amount, None)
+        payment = self.store.record_payment(
+            Payment(f"PAY-{key}", number, "credit_transfer", uetr, amount, "pending", _now())
+        )
+        await self.corridor.network.pay(
+            debtor_account=importer.account,
+            creditor_account=exporter.account,
+            amount=amount,
+            idempotency_key=f"trade:{key}",
+            remittance=f"{number} {invoice.lines[0].description}"[:140],
+        )
+        return payment
+
+    async def pay_by_token(self, number: str, amount: Money, *, key: str) -> Payment:
+        """A token transfer from the importer's wallet to the exporter's on the token's platform: the invoice's own
+        token, or a CBDC or stablecoin at par with the invoice's currency."""
+        invoice = self.invoice(number)
+        importer, exporter = self.parties(invoice)
+        operator, paid_in = self._token_route(invoice, amount)
+        billed = self._billed(invoice, amount)
+        digital = self._digital()
+        self._check_before_sending(invoice, "token", key, billed, paid_in)
+        receipt = digital.transfer(operator, importer.account, exporter.account, amount, key=f"trade:{key}")
+        platform = self._platform(operator)
+        ref = self._platform_ref(platform, receipt.tx_id)
+        return self.store.record_payment(
+            Payment(
+                f"PAY-{key}", number, "token", receipt.tx_id.hex(), billed, "settled", _now(), (ref,), paid_in=paid_in
+            )
+        )
+
+    def pay_by_escrow(self, number: str, amount: Money, document: bytes, *, expires_at: int, key: str) -> Payment:
+        """Lock tokens to the exporter until the shipping document whose bytes are `document` is presented."""
+        invoice = self.invoice(number)
+        importer, exporter = self.parties(invoice)
+        operator, paid_in = self._token_route(invoice, amount)
+        billed = self._billed(invoice, amount)
+        digital = self._digital()
+        self._check_before_sending(invoice, "escrow", key, billed, paid_in)
+        lock = digital.escrow(
+            operator, importer.account, exporter.account, amount, document, expires_at=expires_at, key=f"trade:{key}"
+        )
+        # The lock only reserves: the ledger moves the money when the claim posts it (its entry is added then).
+        return self.store.record_payment(
+            Payment(f"PAY-{key}", number, "escrow", lock.lock_id.hex(), billed, "pending", _now(), paid_in=paid_in)
+        )
+
+    def present_document(self, number: str, lock_id: bytes, document: bytes, *, key: str) -> Payment:
+        """The exporter presents the shipping document: the escrow pays it, and the payment is settled."""
+        invoice = self.invoice(number)
+        _importer, exporter = self.parties(invoice)
+        operator = self._operator_for_lock(lock_id)
+        receipt = self._digital().present(operator, exporter.account, lock_id, document, key=f"trade:{key}")
+        ref = self._platform_ref(self._platform(operator), receipt.tx_id)
+        return self.store.advance_payment("escrow", lock_id.hex(), "settled", ledger_refs=[ref])
+
+    # --- following and reconciling -------------------------------------------------------------------------------
+
+    def follow(self, number: str) -> list[Payment]:
+        """Bring the invoice's pending payments up to date with their rails; the invoice's payments after."""
+        invoice = self.invoice(number)
+        _importer, exporter = self.parties(invoice)
+        for payment in self.store.payments(number):
+            if payment.status != "pending":
+                continue
+            if payment.rail == "credit_transfer":
+                found = self.corridor.network.nodes[exporter.bank].store.payment(payment.reference)
+                state = None if found is None else found[0]
+                if state == "completed" and found is not None and "credit_id" in found[1]:
+                    ref = f"{exporter.bank}:{found[1]['credit_id']}"
+                    self.store.advance_payment("credit_transfer", payment.reference, "settled", ledger_refs=[ref])
+                elif state in FINAL_STATES and state != "completed":
+                    self.store.advance_payment("credit_transfer", payment.reference, "failed")
+                else:
+                    debtor = self.corridor.network.state(_importer.bank, payment.reference)
+                    if debtor in ("rejected", "aborted", "returned"):
+                        self.store.advance_payment("credit_transfer", payment.reference, "failed")
+            elif payment.rail == "escrow":
+                operator = self._operator_for_lock(bytes.fromhex(payment.reference))
+                row = self._platform(operator).lock(bytes.fromhex(payment.reference))
+                if row is not None and row.status == "refunded" and row.closed_by is not None:
+                    platform = self._platform(operator)
+                    lock_ref = self._platform_ref(platform, row.lock_id)
+                    void_ref = self._platform_ref(platform, row.closed_by)
+                    self.store.advance_payment(
+                        "escrow", payment.reference, "failed", ledger_refs=[lock_ref], refund_refs=[void_ref]
+                    )
+        return self.store.payments(number)
+
+    def standing(self, number: str, today: date | None = None) -> Standing:
+        invoice = self.invoice(number)
+        return standing(invoice, self.follow(number), today or datetime.now(UTC).date())
+
+    def reconcile(self, number: str) -> Reconciliation:
+        """The invoice against its payments against the ledgers' own entries."""
+        invoice = self.invoice(number)
+        return reconcile(invoice, self.follow(number), self.ledger_amount)
+
+    def ledger_amount(self, ref: str) -> Money | None:
+        """What the ledger entry `ref` moved, read from its ledger; None if there is no such entry."""
+        owner, _, raw = ref.rpartition(":")
+        if not raw.isdigit():
+            return None
+        transfer_id = int(raw)
+        if owner.endswith(PLATFORM_SUFFIX):
+            platform_id = owner.removesuffix(PLATFORM_SUFFIX)
+            digital = self.corridor.digital
+            spec = None if digital is None else next((p for p in digital.spec.platforms if p.id == platform_id), None)
+            if digital is None or spec is None:
+                return None
+            platform = digital.platforms[spec.operator]
+            moved = platform.ledger.view_transfer(transfer_id)
+            if moved is None:
+                return None
+            amount = moved.amount
+            if amount == 0 and moved.pending_id:
+                pending = platform.ledger.view_transfer(moved.pending_id)
+                amount = 0 if pending is None else pending.amount
+            token = platform.token_of_ledger(moved.ledger)
+            return None if token is None else Money(amount, currency(token))
+        node = self.corridor.network.nodes.get(owner)
+        if node is None:
+            return None
+        moved = node.ledger.view_transfer(transfer_id)
+        if moved is None:
+            return None
+        bank = self.corridor.network.bank(owner)
+        return Money(moved.amount, bank.currency)
+
+    # --- helpers -------------------------------------------------------------------------------------------------
+
+    def _digital(self) -> DigitalNetwork:
+        digital = self.corridor.digital
+        if digital is None:
+            raise UnknownRecord("this corridor runs no token platforms")
+        return digital
+
+    def _platform(self, operator: str) -> Platform:
+        return self._digital().platforms[operator]
+
+    def _platform_ref(self, platform: Platform, tx_id: bytes) -> str:
+        transfer = platform.ledger_transfer(tx_id)
+        assert transfer is not None, "a committed transaction has its ledger transfer"
+        return f"{platform.spec.id}{PLATFORM_SUFFIX}:{transfer.id}"
+
+    def _token_route(self, invoice: Invoice, amount: Money) -> tuple[str, str | None]:
+        """The platform that carries `amount`'s token, and `paid_in` when it pays an invoice in a currency at par."""
+        token = self._digital().spec.token(amount.currency.code)
+        if invoice.currency == token.code:
+            return token.platform, None
+        if token.currency == invoice.currency:
+            return token.platform, token.code
+        raise UnknownRecord(f"{token.code} cannot pay an invoice in {invoice.currency}")
+
+    @staticmethod
+    def _billed(invoice: Invoice, amount: Money) -> Money:
+        """The payment in the invoice's currency: a token at par counts its minor units as the currency's."""
+        if amount.currency.code == invoice.currency:
+            return amount
+        return Money(amount.minor, currency(invoice.currency))
+
+    def _operator_for_lock(self, lock_id: bytes) -> str:
+        digital = self._digital()
+        for operator, platform in digital.platforms.items():
+            if platform.lock(lock_id) is not None:
+                return str(operator)
+        raise UnknownRecord(f"no platform holds the lock {lock_id.hex()[:16]}...")
+
+
+def _now() -> datetime:
+    return datetime.fromtimestamp(time.time(), UTC)
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
