@@ -18,6 +18,7 @@ from .conftest import Served
 PROBLEM = "application/problem+json"
 KAMA, VOLGA, ORINOCO = "RU0440701810000000012", "RU0440701810000000011", "VE0102010000000000032"
 IRINA = "RU0440701810000000013"
+CARACAS = "VE0102010000000000031"
 
 
 def payment(**change: Any) -> dict[str, Any]:
@@ -244,3 +245,82 @@ def test_settled_cycles_are_listed_with_their_positions(served: Served) -> None:
     with served.client("observer") as observer:
         legs = observer.get("/v1/settlement/cycles").json()
     assert all(leg["kind"] in ("interbank", "cards") for leg in legs)
+
+
+def onboard_and_invoice(served: Served, number: str, contract: str, currency: str, lines: list[dict[str, Any]]) -> None:
+    volga = {"id": "volga-truck-parts", "name": "Volga Truck Parts", "role": "exporter", "country": "RU",
+             "account": VOLGA, "registration_number": "1027700132195", "tax_id": "7707083893",
+             "address": "ul. Zavodskaya 12, Samara", "email": "sales@volga.example", "kyc_tier": 2}  # fmt: skip
+    caracas = {"id": "caracas-transportes", "name": "Caracas Transportes", "role": "importer", "country": "VE",
+               "account": CARACAS, "registration_number": "J-30012345-6", "tax_id": "J300123456",
+               "address": "Av. Urdaneta 45, Caracas", "email": "compras@caracas.example", "kyc_tier": 2}  # fmt: skip
+    with served.client("VOLGRUMM") as exporter_bank, served.client("ORINVECA") as importer_bank:
+        assert post(exporter_bank, "/v1/parties", volga, "party-volga").status_code == 201
+        assert post(importer_bank, "/v1/parties", caracas, "party-caracas").status_code == 201
+        terms = {"id": contract, "importer": "caracas-transportes", "exporter": "volga-truck-parts",
+                    "currency": currency, "incoterm": "FCA", "place": "Novorossiysk",
+                    "description": "truck parts 2026", "signed_on": "2026-01-15"}  # fmt: skip
+        made = post(importer_bank, "/v1/contracts", terms, f"contract-{contract}")
+        assert made.status_code == 201, made.text
+        invoice = {"number": number, "contract": contract, "issued_on": "2026-02-01", "due_on": "2027-03-31",
+                   "lines": lines}  # fmt: skip
+        issued = post(exporter_bank, "/v1/invoices", invoice, f"invoice-{number}")
+        assert issued.status_code == 201, issued.text
+
+
+def test_an_invoice_for_truck_parts_is_paid_by_credit_transfer_and_reconciles(served: Served) -> None:
+    lines = [
+        {"description": "truck tyres 315/80R22.5", "quantity": 40, "unit": "pcs", "unit_price_minor": 18_500_00,
+         "hs_code": "401120"},
+        {"description": "truck batteries 12V 225Ah", "quantity": 20, "unit": "pcs", "unit_price_minor": 21_000_00},
+    ]  # fmt: skip
+    onboard_and_invoice(served, "INV-API-1", "CT-API-1", "RUB", lines)
+    with served.client("ORINVECA") as importer_bank:
+        paid = post(importer_bank, "/v1/invoices/INV-API-1/payments",
+                    {"rail": "credit_transfer", "amount_minor": 500_000_00}, "pay-inv-api-1")  # fmt: skip
+        assert paid.status_code == 201, paid.text
+        deadline = time.monotonic() + 20
+        while True:
+            shown = importer_bank.get("/v1/invoices/INV-API-1").json()
+            if shown["status"] != "open" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert shown["status"] == "partially_paid" and shown["total"]["text"] == "1 160 000.00 RUB"
+    assert shown["outstanding"]["minor"] == 660_000_00 and shown["reconciled"], shown["mismatches"]
+
+
+def test_an_oil_token_invoice_is_paid_by_an_escrow_the_importer_signed_and_released_by_the_document(
+    served: Served,
+) -> None:
+    lines = [{"description": "truck parts, packing list PL-77", "quantity": 1, "unit": "lot",
+              "unit_price_minor": 120_0000}]  # fmt: skip
+    onboard_and_invoice(served, "INV-API-2", "CT-API-2", "VOIL", lines)
+    digital = served.corridor.digital
+    assert digital is not None
+    caracas = SigningKey.load(served.data_dir / "wallets" / "CBXVVECA" / f"{CARACAS}.pem")
+    volga = SigningKey.load(served.data_dir / "wallets" / "CBXVVECA" / f"{VOLGA}.pem")
+    document = b"BILL OF LADING NVS-2026-0099"
+    with served.client("ORINVECA") as bank:
+        nonce = bank.get(f"/v1/platforms/CBXVVECA/wallets/{caracas.public_key.hex()}").json()["nonce"]
+        lock = Wallet(caracas, "CBXVVECA", last_nonce=nonce).escrow(
+            "VOIL", volga.public_key, 120_0000, document, int(time.time()) + 86_400
+        )
+        sent = post(bank, "/v1/platforms/CBXVVECA/transactions", {"wire": lock.wire.hex()}, f"{uuid.uuid4()}")
+        assert sent.status_code == 201, sent.text
+        recorded = post(bank, "/v1/invoices/INV-API-2/payments", {"rail": "escrow", "reference": lock.id.hex()},
+                        "escrow-inv-api-2")  # fmt: skip
+        assert recorded.status_code == 201 and recorded.json()["status"] == "pending", recorded.text
+        nonce = bank.get(f"/v1/platforms/CBXVVECA/wallets/{volga.public_key.hex()}").json()["nonce"]
+        claim = Wallet(volga, "CBXVVECA", last_nonce=nonce).claim(lock.id, document)
+        assert post(bank, "/v1/platforms/CBXVVECA/transactions", {"wire": claim.wire.hex()}, f"{uuid.uuid4()}").json()[
+            "committed"
+        ]
+        shown = bank.get("/v1/invoices/INV-API-2").json()
+    assert shown["status"] == "paid" and shown["reconciled"], shown
+
+
+def test_another_banks_key_cannot_see_an_invoice(served: Served) -> None:
+    spares = {"description": "spare parts", "quantity": 1, "unit": "set", "unit_price_minor": 1_00}
+    onboard_and_invoice(served, "INV-API-3", "CT-API-3", "RUB", [spares])
+    with served.client("KAMARUMM") as other:
+        assert other.get("/v1/invoices/INV-API-3").status_code == 404

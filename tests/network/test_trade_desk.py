@@ -38,7 +38,8 @@ def run(tmp_path: Path, test: Callable[[TradeDesk], Awaitable[None]], clock: Clo
     async def main() -> None:
         corridor = EmbeddedCorridor(load_scenario(), tmp_path, clock=clock or Clock())
         await corridor.start()
-        desk = TradeDesk(corridor)
+        assert corridor.trade is not None
+        desk = corridor.trade
         try:
             desk.onboard(exporter())
             desk.onboard(importer())
@@ -49,7 +50,6 @@ def run(tmp_path: Path, test: Callable[[TradeDesk], Awaitable[None]], clock: Clo
             )  # fmt: skip
             await test(desk)
         finally:
-            desk.close()
             await corridor.stop()
 
     asyncio.run(main())
@@ -136,5 +136,3 @@ def test_paying_again_under_the_same_key_pays_once(tmp_path: Path) -> None:
         assert desk.standing("INV-2026-0042", MARCH).totals.paid == Money.parse("100 000.00 RUB")
 
     run(tmp_path, check)
-
-

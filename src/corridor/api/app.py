@@ -17,7 +17,7 @@ from corridor.api.common import Api
 from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
 from corridor.api.problems import install
-from corridor.api.routes import activity, network, payments, settlement, tokens
+from corridor.api.routes import activity, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
 from corridor.node.embedded import EmbeddedCorridor
 
@@ -30,7 +30,7 @@ def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStor
     )
     install(app)
     api = Api(keys, store)
-    for area in (network, activity, payments, tokens, settlement):
+    for area in (network, activity, payments, tokens, invoices, settlement):
         app.include_router(area.router(api, corridor))
     metrics.install(app, corridor)
 

@@ -268,6 +268,12 @@ class Platform:
         sealed = blocks.SealedBlock(blocks.decode_header(header), signature, leaves)
         return blocks.make_proof(sealed, self.spec.operator_key, index)
 
+    def transaction(self, tx_id: bytes) -> SignedTx | None:
+        """A committed transaction, as its block holds it (a claim without its preimage), or None."""
+        with self._lock:
+            leaf = self.store.entry_leaf(tx_id)
+        return None if leaf is None else txmod.decode(leaf)
+
     def ledger_transfer(self, tx_id: bytes) -> LedgerTransfer | None:
         """The ledger transfer a committed transaction's first leg made (a lock's pending transfer, a claim's post),
         found by its derived id: what a reconciliation ties a payment to."""

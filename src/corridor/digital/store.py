@@ -226,6 +226,11 @@ class PlatformStore:
         row = self._conn.execute("SELECT height, idx FROM entries WHERE tx_id = ?", (tx_id,)).fetchone()
         return None if row is None else (int(row[0]), int(row[1]))
 
+    def entry_leaf(self, tx_id: bytes) -> bytes | None:
+        """A committed transaction's signed bytes as its block holds them, or None."""
+        row = self._conn.execute("SELECT leaf FROM entries WHERE tx_id = ?", (tx_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
     def recent_entries(self, limit: int) -> list[tuple[int, int, bytes, bytes]]:
         """The last `limit` committed transactions as (height, index, tx id, leaf), oldest first."""
         rows = self._conn.execute(

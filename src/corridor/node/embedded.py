@@ -2,8 +2,8 @@
 
 This is what `corridor up` serves on the embedded default and what `corridor demo` drives: every participant a node
 with its own files on the in-process transport (node/network.py), the card scheme's endpoints on loopback
-(node/cardnet.py) and the central banks' token platforms beside them (node/digitalnet.py). The API and the dashboard
-talk to this object, never to a rail directly.
+(node/cardnet.py) and the central banks' token platforms beside them (node/digitalnet.py). Invoices are paid through
+its trade desk (node/tradedesk.py). The API and the dashboard talk to this object, never to a rail directly.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from corridor.network.transport.memory import MemoryTransport
 from corridor.node.cardnet import CardScheme
 from corridor.node.digitalnet import DigitalNetwork
 from corridor.node.network import EmbeddedNetwork, wall_clock
+from corridor.node.tradedesk import TradeDesk
 from corridor.scenario.model import Scenario
 
 
@@ -28,6 +29,7 @@ class EmbeddedCorridor:
         self.network = EmbeddedNetwork(scenario, data_dir, MemoryTransport(), clock=clock)
         self.cards: CardScheme | None = None
         self.digital: DigitalNetwork | None = None
+        self.trade: TradeDesk | None = None
         self.started = False
 
     async def start(self) -> None:
@@ -41,11 +43,15 @@ class EmbeddedCorridor:
             self.digital = DigitalNetwork(self.network)
             await self.digital.start()
             await self.network.quiesce()
+        self.trade = TradeDesk(self)
         self.started = True
 
     async def stop(self) -> None:
         """The reverse order; the network is let go quiet first, so nothing it owes is left in flight."""
         self.started = False
+        if self.trade is not None:
+            self.trade.close()
+            self.trade = None
         if self.digital is not None:
             await self.digital.stop()
         if self.cards is not None:

@@ -27,19 +27,20 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from corridor.digital.platform import Platform
+from corridor.digital.tx import Transfer
 from corridor.money import Money, currency
 from corridor.network.context import uetr_for
 from corridor.node.digitalnet import DigitalNetwork
-from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.network import FINAL_STATES
 from corridor.trade import (
     Contract,
     Invoice,
     Party,
     Payment,
+    PaymentRefused,
     Rail,
     Reconciliation,
     Standing,
@@ -49,6 +50,9 @@ from corridor.trade import (
     reconcile,
     standing,
 )
+
+if TYPE_CHECKING:
+    from corridor.node.embedded import EmbeddedCorridor
 
 PLATFORM_SUFFIX = "/platform"
 T = TypeVar("T")
@@ -165,6 +169,71 @@ class TradeDesk:
             Payment(f"PAY-{key}", number, "escrow", lock.lock_id.hex(), billed, "pending", _now(), paid_in=paid_in)
         )
 
+    def record_token_payment(self, number: str, tx_id: bytes) -> Payment:
+        """Record a token transfer the importer's wallet signed itself (through the API, say), once it is checked on
+        its platform: committed, from the importer's wallet to the exporter's, in the invoice's token or one at par."""
+        invoice = self.invoice(number)
+        importer, exporter = self.parties(invoice)
+        for operator, platform in self._digital().platforms.items():
+            signed = platform.transaction(tx_id)
+            if signed is None:
+                continue
+            body = signed.body
+            if not isinstance(body, Transfer):
+                raise PaymentRefused(
+                    f"transaction {tx_id.hex()[:16]}... is a {signed.kind.name.lower()}, not a transfer"
+                )
+            digital = self._digital()
+            if signed.signer != digital.key_of(operator, importer.account):
+                raise PaymentRefused("the transfer was not signed by the importer's wallet")
+            if body.to != digital.key_of(operator, exporter.account):
+                raise PaymentRefused("the transfer does not pay the exporter's wallet")
+            amount = Money(body.amount, currency(body.token))
+            _operator, paid_in = self._token_route(invoice, amount)
+            billed = self._billed(invoice, amount)
+            if self.store.payment("token", tx_id.hex()) is None:
+                self._check(invoice, "token", tx_id.hex(), billed, paid_in)
+            ref = self._platform_ref(platform, tx_id)
+            return self.store.record_payment(
+                Payment(
+                    f"PAY-{tx_id.hex()[:16]}",
+                    number,
+                    "token",
+                    tx_id.hex(),
+                    billed,
+                    "settled",
+                    _now(),
+                    (ref,),
+                    paid_in=paid_in,
+                )
+            )
+        raise UnknownRecord(f"no platform has committed transaction {tx_id.hex()[:16]}...")
+
+    def record_escrow(self, number: str, lock_id: bytes) -> Payment:
+        """Record an escrow the importer's wallet locked itself, checked on its platform (payer, payee, token)."""
+        invoice = self.invoice(number)
+        importer, exporter = self.parties(invoice)
+        operator = self._operator_for_lock(lock_id)
+        row = self._platform(operator).lock(lock_id)
+        assert row is not None
+        digital = self._digital()
+        if row.payer != digital.key_of(operator, importer.account) or row.payee != digital.key_of(
+            operator, exporter.account
+        ):
+            raise PaymentRefused("the escrow is not from the importer's wallet to the exporter's")
+        amount = Money(row.amount, currency(row.token))
+        _operator, paid_in = self._token_route(invoice, amount)
+        billed = self._billed(invoice, amount)
+        if self.store.payment("escrow", lock_id.hex()) is None:
+            self._check(invoice, "escrow", lock_id.hex(), billed, paid_in)
+        payment = self.store.record_payment(
+            Payment(
+                f"PAY-{lock_id.hex()[:16]}", number, "escrow", lock_id.hex(), billed, "pending", _now(), paid_in=paid_in
+            )
+        )
+        self.follow(number)
+        return self.store.payment("escrow", lock_id.hex()) or payment
+
     def present_document(self, number: str, lock_id: bytes, document: bytes, *, key: str) -> Payment:
         """The exporter presents the shipping document: the escrow pays it, and the payment is settled."""
         invoice = self.invoice(number)
@@ -198,7 +267,10 @@ class TradeDesk:
             elif payment.rail == "escrow":
                 operator = self._operator_for_lock(bytes.fromhex(payment.reference))
                 row = self._platform(operator).lock(bytes.fromhex(payment.reference))
-                if row is not None and row.status == "refunded" and row.closed_by is not None:
+                if row is not None and row.status == "claimed" and row.closed_by is not None:
+                    ref = self._platform_ref(self._platform(operator), row.closed_by)
+                    self.store.advance_payment("escrow", payment.reference, "settled", ledger_refs=[ref])
+                elif row is not None and row.status == "refunded" and row.closed_by is not None:
                     platform = self._platform(operator)
                     lock_ref = self._platform_ref(platform, row.lock_id)
                     void_ref = self._platform_ref(platform, row.closed_by)
