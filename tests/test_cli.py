@@ -313,6 +313,17 @@ def test_the_demo_pays_for_trade_in_digital_currency_and_leaves_proofs_anyone_ca
     assert holder.exit_code == 0 and json.loads(holder.output)["balance"] == 350_0000, holder.output
 
 
+def test_the_demo_pays_two_invoices_and_writes_a_settlement_report_that_says_they_reconcile(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    result = corridor("demo", "--data-dir", str(data))
+    assert result.exit_code == 0, result.output
+    report = (data / "report.txt").read_text()
+    assert "INV-2026-0042: paid, paid 1 480 000.00 RUB of 1 480 000.00 RUB; reconciled with the ledgers: yes" in report
+    assert "INV-2026-0043: paid, paid 350.0000 VOIL of 350.0000 VOIL; reconciled with the ledgers: yes" in report
+    assert "Central banks' settlement cycle" in report and "Card scheme, day" in report
+    assert "corridor up --data-dir" in result.output
+
+
 def test_track_shows_every_hop_of_a_demo_payment(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     demo_run = corridor("demo", "--data-dir", str(data))

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.markup import escape
-from rich.panel import Panel
 from rich.table import Table
 
 from corridor.cards.iso8583 import Fields
@@ -24,7 +23,6 @@ from corridor.cards.responses import Response, describe
 from corridor.cli.common import console
 from corridor.money import Money, currency
 from corridor.node.cardnet import CardScheme, DayClosed
-from corridor.node.network import EmbeddedNetwork
 
 IRINA, LUIS = "RU0440701810000000013", "VE0102010000000000033"
 MOSCOW_TERMINAL, MARACAIBO_TERMINAL = "KAMA0001", "ANDS0001"
@@ -59,49 +57,49 @@ async def _terminal(cards: CardScheme, terminal: str, request: Fields) -> Fields
         await link.close()
 
 
-async def card_day(net: EmbeddedNetwork, data_dir: Path, cycle: str) -> DayClosed:
-    """Run the story's card payments and close the day; print both and write the settlement report."""
-    cards = CardScheme(net)
-    await cards.start()
-    try:
-        table = Table(title="card payments (ISO 8583: terminal -> acquirer -> switch -> issuer)", title_justify="left")
-        for column in ("payment", "card", "merchant", "amount", "cardholder billed", "response"):
-            table.add_column(column)
-        merchants = {m.terminal: net.scenario.account(m.account).name for m in cards.scheme.merchants}
-        for stan, payment in enumerate(STORY, start=1):
-            card = cards.cards[payment.holder]
-            amount = Money.parse(payment.amount)
-            request: Fields = {
-                "t": payment.kind,
-                "2": card.pan,
-                "3": payment.processing,
-                "4": f"{amount.minor:012d}",
-                "11": f"{stan:06d}",
-                "14": card.expires,
-                "41": payment.terminal,
-            }
-            answer = await _terminal(cards, payment.terminal, request)
-            code = str(answer.get("39"))
-            billed = amount
-            if "6" in answer and "51" in answer:
-                billed = Money(int(str(answer["6"])), currency(int(str(answer["51"]))))
-            outcome = describe(code)
-            if payment.void and code == Response.APPROVED:
-                void = await _terminal(cards, payment.terminal, request | {"t": "0400", "37": answer["37"]})
-                outcome += f", then voided: {describe(str(void.get('39')))}"
-            table.add_row(
-                payment.title,
-                mask(card.pan),
-                merchants[payment.terminal],
-                str(amount),
-                str(billed) if code in (Response.APPROVED, Response.PARTIAL_APPROVAL) else "-",
-                outcome,
-            )
-        console.print(table)
-        closed = await cards.end_of_day(cycle)
-    finally:
-        await cards.stop()
-    console.print(Panel.fit(escape(closed.report), title="card scheme: end of day"))
+async def card_payments(cards: CardScheme) -> None:
+    """Run the story's card payments on the running scheme and print them."""
+    net = cards.network
+    table = Table(title="card payments (ISO 8583: terminal -> acquirer -> switch -> issuer)", title_justify="left")
+    for column in ("payment", "card", "merchant", "amount", "cardholder billed", "response"):
+        table.add_column(column)
+    merchants = {m.terminal: net.scenario.account(m.account).name for m in cards.scheme.merchants}
+    for stan, payment in enumerate(STORY, start=1):
+        card = cards.cards[payment.holder]
+        amount = Money.parse(payment.amount)
+        request: Fields = {
+            "t": payment.kind,
+            "2": card.pan,
+            "3": payment.processing,
+            "4": f"{amount.minor:012d}",
+            "11": f"{stan:06d}",
+            "14": card.expires,
+            "41": payment.terminal,
+        }
+        answer = await _terminal(cards, payment.terminal, request)
+        code = str(answer.get("39"))
+        billed = amount
+        if "6" in answer and "51" in answer:
+            billed = Money(int(str(answer["6"])), currency(int(str(answer["51"]))))
+        outcome = describe(code)
+        if payment.void and code == Response.APPROVED:
+            void = await _terminal(cards, payment.terminal, request | {"t": "0400", "37": answer["37"]})
+            outcome += f", then voided: {describe(str(void.get('39')))}"
+        table.add_row(
+            payment.title,
+            mask(card.pan),
+            merchants[payment.terminal],
+            str(amount),
+            str(billed) if code in (Response.APPROVED, Response.PARTIAL_APPROVAL) else "-",
+            outcome,
+        )
+    console.print(table)
+
+
+async def close_card_day(cards: CardScheme, data_dir: Path, cycle: str) -> DayClosed:
+    """The scheme's end of day (presentments, clearing, settlement at both central banks, merchants' payouts); its
+    report written to <data dir>/cards/."""
+    closed = await cards.end_of_day(cycle)
     _write_report(closed, data_dir / "cards")
     return closed
 

@@ -19,17 +19,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from corridor.cli.common import console
+from corridor.cli.trade_demo import OIL_PARTS
 from corridor.digital.blocks import verify_proof
 from corridor.digital.reserves import new_seed
 from corridor.money import Money, currency, round_fraction
 from corridor.node.digitalnet import DigitalNetwork, DigitalRefused
-from corridor.node.network import EmbeddedNetwork
+from corridor.node.tradedesk import TradeDesk
 
 RU, VE = "CBXRRUMM", "CBXVVECA"
 VOLGA, KAMA = "RU0440701810000000011", "RU0440701810000000012"
 CARACAS, ORINOCO = "VE0102010000000000031", "VE0102010000000000032"
 FX = "FXCRRUMM"
-INVOICE = "INV-2026-0042 truck parts: tyres, batteries, spare parts (FCA Novorossiysk)"
 BILL_OF_LADING = (
     b"BILL OF LADING NVS-2026-0042\nshipper: Volga Truck Parts, Novorossiysk\nconsignee: Caracas Transportes, "
     b"La Guaira\ngoods: 40 truck tyres 315/80R22.5, 60 batteries 6CT-190, 1 pallet spare parts\n"
@@ -47,25 +47,21 @@ class DigitalSummary:
     platform_key: str
 
 
-async def digital_story(net: EmbeddedNetwork, data_dir: Path) -> DigitalSummary:
-    digital = DigitalNetwork(net)
-    await digital.start()
-    try:
-        await net.quiesce()
-        _issued(digital)
-        proof_file = await _trade(digital, data_dir / "proofs")
-        _reserves(digital, data_dir / "proofs")
-        await net.quiesce()
-        problems = digital.reconcile()
-        if problems:
-            raise RuntimeError("the platforms do not reconcile with the books: " + "; ".join(problems))
-        console.print(
-            "platforms reconcile: each CBDC's supply is its central bank's CBDC account, each bank's wallet its books'"
-            " holdings, every token within its backing, both platform ledgers balanced and verified"
-        )
-        return DigitalSummary(proof_file, digital.operators[VE].public_key.hex())
-    finally:
-        await digital.stop()
+async def digital_story(digital: DigitalNetwork, desk: TradeDesk, data_dir: Path) -> DigitalSummary:
+    """Run the digital part on the corridor's running platforms; the oil-token invoice is paid through `desk`."""
+    net = digital.network
+    _issued(digital)
+    proof_file = await _trade(digital, desk, data_dir / "proofs")
+    _reserves(digital, data_dir / "proofs")
+    await net.quiesce()
+    problems = digital.reconcile()
+    if problems:
+        raise RuntimeError("the platforms do not reconcile with the books: " + "; ".join(problems))
+    console.print(
+        "platforms reconcile: each CBDC's supply is its central bank's CBDC account, each bank's wallet its books'"
+        " holdings, every token within its backing, both platform ledgers balanced and verified"
+    )
+    return DigitalSummary(proof_file, digital.operators[VE].public_key.hex())
 
 
 def _issued(digital: DigitalNetwork) -> None:
@@ -87,7 +83,7 @@ def _issued(digital: DigitalNetwork) -> None:
     console.print(table)
 
 
-async def _trade(digital: DigitalNetwork, proofs: Path) -> Path:
+async def _trade(digital: DigitalNetwork, desk: TradeDesk, proofs: Path) -> Path:
     console.print("[bold]paying for trade in digital currency[/]")
     names = {a.number: a.name for a in digital.scenario.accounts}
     for price in BRENT.values():
@@ -95,17 +91,22 @@ async def _trade(digital: DigitalNetwork, proofs: Path) -> Path:
     amount = Money.parse(ESCROW)
     worth = " or ".join(str(digital.value(amount, code)[0]) for code in BRENT)
     expires = digital.clock() // 1_000_000_000 + ESCROW_DAYS * 86_400
-    lock = digital.escrow(VE, CARACAS, VOLGA, amount, BILL_OF_LADING, expires_at=expires, key="demo-escrow")
+    escrowed = desk.pay_by_escrow(OIL_PARTS, amount, BILL_OF_LADING, expires_at=expires, key="demo-escrow")
+    lock_id = bytes.fromhex(escrowed.reference)
     console.print(
-        f"  escrow: {names[CARACAS]} locked {amount} (worth {worth} by the signed Brent quote) for "
-        f"{names[VOLGA]}, released by the bill of lading within {ESCROW_DAYS} days ({INVOICE})"
+        f"  escrow for {OIL_PARTS}: {names[CARACAS]} locked {amount} (worth {worth} by the signed Brent quote) for "
+        f"{names[VOLGA]}, released by the bill of lading within {ESCROW_DAYS} days"
     )
     try:
-        digital.present(VE, VOLGA, lock.lock_id, b"BILL OF LADING NVS-2026-0042 (altered)", key="demo-wrong-document")
+        digital.present(VE, VOLGA, lock_id, b"BILL OF LADING NVS-2026-0042 (altered)", key="demo-wrong-document")
     except DigitalRefused as refused:
         console.print(f"  an altered bill of lading presented: refused ({refused.reason})")
-    claim = digital.present(VE, VOLGA, lock.lock_id, BILL_OF_LADING, key="demo-claim")
-    console.print(f"  the bill of lading presented: {names[VOLGA]} paid {amount} (block {claim.height})")
+    settled = desk.present_document(OIL_PARTS, lock_id, BILL_OF_LADING, key="demo-claim")
+    claim_tx = digital.platforms[VE].lock(lock_id)
+    assert claim_tx is not None and claim_tx.closed_by is not None
+    claim = digital.platforms[VE].proof(claim_tx.closed_by)
+    assert claim is not None
+    console.print(f"  the bill of lading presented: {names[VOLGA]} paid {amount}, invoice payment {settled.status}")
     try:
         digital.transfer(VE, CARACAS, ORINOCO, Money.parse("1.0000 VOIL"), key="demo-off-purpose")
     except DigitalRefused as refused:
@@ -120,9 +121,8 @@ async def _trade(digital: DigitalNetwork, proofs: Path) -> Path:
         f"{receive}: {outcome.state} ({outcome.detail})"
     )
     proofs.mkdir(parents=True, exist_ok=True)
-    proof = digital.proof(VE, claim.tx_id)
-    assert proof is not None
-    proof_file = proofs / f"claim-{claim.tx_id.hex()[:16]}.json"
+    proof = claim
+    proof_file = proofs / f"claim-{claim_tx.closed_by.hex()[:16]}.json"
     proof_file.write_text(json.dumps(proof, indent=2))
     checked = verify_proof(json.loads(proof_file.read_text()), {digital.operators[VE].public_key})
     console.print(

@@ -25,14 +25,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from corridor.cli.cards_demo import card_day
+from corridor.cli.cards_demo import card_payments, close_card_day
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.cli.digital_demo import digital_story
+from corridor.cli.trade_demo import OIL_PARTS, TRUCK_PARTS, open_trade, pay_by_transfer, print_invoices
 from corridor.money import Money
 from corridor.network.context import Context, ledger_id
-from corridor.network.transport.memory import MemoryTransport
+from corridor.node.cardnet import DayClosed
+from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.network import EmbeddedNetwork
 from corridor.scenario import ScenarioError, load_scenario
 from corridor.transfers.bank import BankRole
@@ -56,7 +59,7 @@ PAYMENTS = [
         "VE0102010000000000031",
         "RU0440701810000000011",
         "1 250 000.00 RUB",
-        "INV-2026-0042 truck parts: tyres, batteries, spare parts (FCA Novorossiysk)",
+        "PO-2026-17 advance for truck parts (FCA Novorossiysk)",
     ),
     DemoPayment(
         "demo-2",
@@ -131,6 +134,22 @@ def _write_reports(net: EmbeddedNetwork, target: Path) -> int:
     return count
 
 
+STALE = (
+    *("nodes", "messages", "statements", "keys", "cards", "digital", "wallets", "proofs", "trade", "api"),
+    *("directory.json", "report.txt"),
+)
+"""What a run leaves in its data directory: removed before the next, so each demo starts from the scenario."""
+PHASES = (
+    "starting the corridor",
+    "credit transfers",
+    "card payments",
+    "trade invoices",
+    "digital currencies",
+    "end of day",
+    "artifacts and checks",
+)
+
+
 async def _run(data_dir: Path, scenario_path: Path | None) -> None:
     scenario = load_scenario(scenario_path)
     known = {account.number for account in scenario.accounts}
@@ -140,18 +159,86 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
             f"the demo's story pays between the default scenario's accounts; this scenario lacks {', '.join(missing)} "
             "(run its network with `corridor network init --scenario ...` and pay with `corridor network pay`)"
         )
-    net = EmbeddedNetwork(scenario, data_dir, MemoryTransport())
+    corridor = EmbeddedCorridor(scenario, data_dir)
     started = time.perf_counter()
-    await net.start()
-    await net.quiesce()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:  # fmt: skip
+        bar = progress.add_task(PHASES[0], total=len(PHASES))
+
+        def phase(done: str, name: str) -> None:
+            console.print(f"[green]done[/] {done}")
+            progress.update(bar, advance=1, description=name)
+
+        await corridor.start()
+        try:
+            net = corridor.network
+            phase(
+                f"{len(net.nodes)} nodes started ({escape(scenario.name)}): liquidity injected (pacs.009)"
+                + (", card scheme on loopback" if corridor.cards else "")
+                + (", token platforms open" if corridor.digital else ""),
+                PHASES[1],
+            )
+            uetrs = await _credit_transfers(net)
+            phase("credit transfers", PHASES[2])
+            if corridor.cards is not None:
+                await card_payments(corridor.cards)
+            phase("card payments both ways", PHASES[3])
+            desk = corridor.trade
+            assert desk is not None
+            open_trade(desk)
+            await pay_by_transfer(desk)
+            phase("trade: the truck parts invoice paid by credit transfer", PHASES[4])
+            digital = None
+            if corridor.digital is not None:
+                digital = await digital_story(corridor.digital, desk, data_dir)
+            print_invoices(desk)
+            phase("digital currencies", PHASES[5])
+            cycle = datetime.now(UTC).strftime("%Y%m%d")
+            closed = await close_card_day(corridor.cards, data_dir, cycle) if corridor.cards is not None else None
+            settled = await _settlement_cycle(net)
+            phase("end of day: card clearing and settlement, central banks' netting", PHASES[6])
+            problems = _check_ledgers(corridor)
+            written = _write_messages(net, data_dir / "messages")
+            reports = await _statements(net, data_dir / "statements")
+            report = settlement_report(corridor, closed, settled)
+            (data_dir / "report.txt").write_text(report + "\n", encoding="utf-8")
+            progress.update(bar, advance=1)
+        finally:
+            await corridor.stop()
+    elapsed = time.perf_counter() - started
+    console.print(Panel.fit(escape(report), title="settlement report"))
+    if problems:
+        fail(f"ledger checks failed at {', '.join(problems)}", EXIT_FAILED)
     console.print(
-        f"[bold]{len(net.nodes)} nodes[/] started ({scenario.name}); "
-        "liquidity injected by both central banks (pacs.009)"
+        f"every ledger (nodes and token platforms): double entry holds, journal verified, no reservation left open "
+        f"({elapsed:.1f} s)"
     )
+    console.print(f"{written} ISO 20022 messages written to {escape(str(data_dir / 'messages'))}/")
+    console.print(
+        f"{reports} customer documents (camt.054 notifications and camt.053 statements that reconcile with the ledgers)"
+        f" written to {escape(str(data_dir / 'statements'))}/; the report to {escape(str(data_dir / 'report.txt'))}"
+    )
+    verify = "" if digital is None else f"corridor verify-proof {digital.proof_file} --key {digital.platform_key}\n"
+    console.print(
+        Panel.fit(
+            f"corridor up --data-dir {escape(str(data_dir))}   # then open the dashboard URL it prints\n"
+            f"corridor track {uetrs[0]} --data-dir {escape(str(data_dir))}\n"
+            f"{escape(verify)}"
+            "corridor network init && corridor network run   # one process per participant on NATS\n"
+            "corridor bench transfers --json; corridor bench cards --json; corridor bench tokens --json",
+            title="next: the dashboard",
+        )
+    )
+
+
+async def _credit_transfers(net: EmbeddedNetwork) -> list[str]:
+    scenario = net.scenario
     results = Table(title="cross-border and domestic credit transfers", title_justify="left")
     for column in ("payment", "from", "to", "instructed", "payer debited", "payee credited", "outcome"):
         results.add_column(column)
-    uetrs: list[tuple[DemoPayment, str]] = []
+    uetrs: list[str] = []
     for payment in PAYMENTS:
         debtor, creditor = scenario.account(payment.debtor), scenario.account(payment.creditor)
         before = _balance(net, debtor.bank, debtor.number), _balance(net, creditor.bank, creditor.number)
@@ -184,78 +271,73 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
             str(got),
             outcome + (f" ({reason})" if reason and outcome != "completed" else ""),
         )
-        uetrs.append((payment, uetr))
+        uetrs.append(uetr)
     console.print(results)
-    if scenario.cards is not None:
-        await card_day(net, data_dir, datetime.now(UTC).strftime("%Y%m%d"))
-    digital = await digital_story(net, data_dir) if scenario.digital is not None else None
-    positions = Table(title="central banks' bilateral net position (loro balance beyond the swap line)")
-    for column in ("central bank", "counterpart", "net position", "swap line"):
-        positions.add_column(column)
-    for bic in (p.bic for p in scenario.participants if p.role == "central_bank"):
+    return uetrs
+
+
+async def _settlement_cycle(net: EmbeddedNetwork) -> list[tuple[str, str, Money]]:
+    """Each central bank settles its side of the day's net position with the FX provider."""
+    settled: list[tuple[str, str, Money]] = []
+    for bic in (p.bic for p in net.scenario.participants if p.role == "central_bank"):
         role = net.central_bank(bic)
-        for peer in role.peers:
-            positions.add_row(bic, peer.bic, str(role.net_position(peer.bic)), str(role.swap_limit()))
-    console.print(positions)
-    cycle = Table(title="end-of-day settlement cycle: each central bank settles its side with the FX provider")
-    for column in ("central bank", "counterpart", "position settled", "net position after"):
-        cycle.add_column(column)
-    for bic in (p.bic for p in scenario.participants if p.role == "central_bank"):
-        role = net.central_bank(bic)
-        settled = await net.act(bic, functools.partial(role.settle_cycle, cycle="EOD1"))
-        for peer, position in settled:
-            cycle.add_row(bic, peer, str(position), str(role.net_position(peer)))
+        for peer, position in await net.act(bic, functools.partial(role.settle_cycle, cycle="EOD1")):
+            settled.append((bic, peer, position))
     await net.quiesce()
-    console.print(cycle)
-    statements = 0
-    end_ns = net.clock() + 1
-    for spec in scenario.accounts:
-        if spec.status == "closed":
-            continue
-        bank = net.bank(spec.bank)
-        await net.act(spec.bank, functools.partial(_statement, bank, spec.number, end_ns))
-        statements += 1
+    return settled
+
+
+def _check_ledgers(corridor: EmbeddedCorridor) -> list[str]:
     problems = []
-    for bic, node in net.nodes.items():
+    for bic, node in corridor.network.nodes.items():
         if not node.ledger.check().ok or not node.ledger.verify().ok:
             problems.append(bic)
         if node.ledger.pending_transfers():
             problems.append(f"{bic} (open reservations)")
-    written = _write_messages(net, data_dir / "messages")
-    reports = _write_reports(net, data_dir / "statements")
-    elapsed = time.perf_counter() - started
-    await net.stop()
-    if problems:
-        fail(f"ledger checks failed at {', '.join(problems)}", EXIT_FAILED)
-    console.print(
-        f"every node's ledger: double entry holds, journal verified, no reservation left open "
-        f"({len(net.nodes)} ledgers, {elapsed:.1f} s)"
-    )
-    console.print(f"{written} ISO 20022 messages written to {escape(str(data_dir / 'messages'))}/")
-    console.print(
-        f"{reports} customer documents (camt.054 notifications, {statements} camt.053 statements that reconcile with "
-        f"the ledgers) written to {escape(str(data_dir / 'statements'))}/"
-    )
-    first = uetrs[0][1]
-    verify = (
-        ""
-        if digital is None
-        else f"corridor verify-proof {escape(str(digital.proof_file))} --key {digital.platform_key}\n"
-    )
-    console.print(
-        Panel.fit(
-            f"corridor track {first} --data-dir {escape(str(data_dir))}\n"
-            f"ls {escape(str(data_dir / 'messages'))}\n"
-            f"{verify}"
-            "corridor network init && corridor network run   # one process per participant on NATS\n"
-            f"cat {escape(str(data_dir / 'cards'))}/settlement-*.txt   # the card scheme's settlement report\n"
-            "corridor ledger demo          # the ledger on its own\n"
-            "corridor bench transfers --json\n"
-            "corridor bench cards --json\n"
-            "corridor bench tokens --json",
-            title="next",
-        )
-    )
+    if corridor.digital is not None:
+        problems += corridor.digital.reconcile()
+    return problems
+
+
+async def _statements(net: EmbeddedNetwork, target: Path) -> int:
+    end_ns = net.clock() + 1
+    for spec in net.scenario.accounts:
+        if spec.status == "closed":
+            continue
+        bank = net.bank(spec.bank)
+        await net.act(spec.bank, functools.partial(_statement, bank, spec.number, end_ns))
+    return _write_reports(net, target)
+
+
+def settlement_report(
+    corridor: EmbeddedCorridor, closed: DayClosed | None, settled: list[tuple[str, str, Money]]
+) -> str:
+    """The day in one text: the central banks' netting, the card scheme's settlement, tokens against their backing
+    and the invoices; printed and written to <data dir>/report.txt."""
+    lines = [f"Corridor day report: {corridor.scenario.name} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", ""]
+    lines.append("Central banks' settlement cycle EOD1 (net positions settled with the FX provider):")
+    for bic, peer, position in settled:
+        role = corridor.network.central_bank(bic)
+        lines.append(f"  {bic} against {peer}: {position} settled; net position now {role.net_position(peer)}")
+    if not settled:
+        lines.append("  nothing to settle")
+    if closed is not None:
+        lines += ["", f"Card scheme, day {closed.cycle}:"]
+        lines += ["  " + line for line in closed.report.splitlines()]
+    if corridor.digital is not None:
+        lines += ["", "Digital currencies (supply against what backs it):"]
+        for token in corridor.digital.spec.tokens:
+            lines.append(f"  {token.code:5} {token.kind:10} {corridor.digital.supply(token.code)}")
+    if corridor.trade is not None:
+        lines += ["", "Invoices:"]
+        for number in (TRUCK_PARTS, OIL_PARTS):
+            standing = corridor.trade.standing(number)
+            ok = corridor.trade.reconcile(number).ok
+            lines.append(
+                f"  {number}: {standing.status}, paid {standing.totals.paid} of {standing.totals.total}"
+                f"; reconciled with the ledgers: {'yes' if ok else 'NO'}"
+            )
+    return "\n".join(lines)
 
 
 def demo(
@@ -268,8 +350,19 @@ def demo(
 ) -> None:
     """Run the corridor on the embedded default: payments both ways, a rejection, a recall and return."""
     try:
-        stale_parts = ("nodes", "messages", "statements", "keys", "cards", "digital", "wallets", "proofs")
-        for stale in (*stale_parts, "directory.json"):
+        stale_parts = (
+            "nodes",
+            "messages",
+            "statements",
+            "keys",
+            "cards",
+            "digital",
+            "wallets",
+            "proofs",
+            "trade",
+            "api",
+        )
+        for stale in (*stale_parts, "directory.json", "report.txt"):
             path = data_dir / stale
             if path.is_dir():
                 shutil.rmtree(path)
