@@ -28,6 +28,7 @@ from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
 from corridor.node.service import load_parts
 
+from ..conftest import POSTGRES_URL, drop_schema, require_postgres
 from .conftest import (
     RU_CLOSED,
     RU_EXPORTER,
@@ -45,8 +46,10 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A running network of node processes on a stream of its own; stopped and the stream deleted afterwards."""
+    """A running network of node processes on a stream of its own, each node's ledger in a schema of its own on the
+    real PostgreSQL server; stopped, the stream and the schemas dropped afterwards."""
     nats_url = require_nats()
+    require_postgres()
     tag = uuid.uuid4().hex[:12]
     data_dir = tmp_path_factory.mktemp("distributed")
     stream = f"CORRIDOR_TEST_{tag}"
@@ -56,6 +59,8 @@ def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         stream=stream,
         subject_prefix=f"corridor.test.{tag}.inbox",
         rpc_prefix=f"corridor.test.{tag}.rpc",
+        postgres=POSTGRES_URL,
+        schema_prefix=f"corridor_t{tag}",
     )
     network = open_distributed(data_dir)
     try:
@@ -65,6 +70,10 @@ def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         for node in network.nodes.values():
             node.stop()
         asyncio.run(delete_stream(nats_url, stream))
+        for path in (data_dir / "nodes").glob("*/node.toml"):
+            schema = load_node_config(path).ledger_schema
+            if schema is not None:
+                drop_schema(schema)
 
 
 async def _start(network: DistributedNetwork) -> None:
@@ -161,10 +170,14 @@ def test_every_ledger_balances_and_verifies_with_nothing_pending_once_the_networ
         await network.wait("ANDSVECA", uetr, ("completed",))
 
     using(network_dir, settle)
-    for path in sorted((network_dir / "nodes").glob("*/ledger.db")):
-        with contextlib.closing(Ledger.open(str(path), readonly=True)) as ledger:  # beside the running writer
-            assert ledger.check().ok and ledger.verify().ok, path.parent.name
-            assert nothing_pending(ledger), path.parent.name
+    configs = sorted((network_dir / "nodes").glob("*/node.toml"))
+    assert len(configs) == 7
+    for path in configs:
+        config = load_node_config(path)
+        assert config.ledger_url is not None, "the distributed test keeps every ledger in PostgreSQL"
+        with contextlib.closing(Ledger.open(config.ledger_url, schema=config.ledger_schema, readonly=True)) as ledger:
+            assert ledger.check().ok and ledger.verify().ok, config.bic
+            assert nothing_pending(ledger), config.bic
 
 
 def test_network_init_writes_a_config_per_participant_that_loads_and_verifies(tmp_path: Path) -> None:
@@ -273,3 +286,25 @@ def test_the_fx_provider_quotes_several_payments_in_one_request_each_answered_on
     assert (first.uetr, first.buy) == (uetrs[0], Money.of("100.00", "RUB"))
     assert (second.uetr, second.sell) == (uetrs[1], Money.of("100.00", "RUB"))
     assert answers[2]["error"]["code"] == "AM03"  # no rate for that pair: this one alone is refused
+
+
+def test_network_init_with_postgres_gives_each_node_a_ledger_schema_of_its_own(tmp_path: Path) -> None:
+    configs = init_network(tmp_path, postgres="postgresql://127.0.0.1:5432/test", schema_prefix="corridor_x")
+    loaded = [load_node_config(path) for path in configs.values()]
+    assert {c.ledger_url for c in loaded} == {"postgresql://127.0.0.1:5432/test"}
+    assert sorted(c.ledger_schema or "" for c in loaded) == sorted(f"corridor_x_{bic.lower()}" for bic in configs)
+
+
+def test_a_node_config_with_a_password_in_its_ledger_url_is_refused(tmp_path: Path) -> None:
+    (path,) = list(init_network(tmp_path).values())[:1]
+    path.write_text(path.read_text() + '\n[ledger]\nurl = "postgresql://corridor:secret@db/corridor"\n')
+    with pytest.raises(ConfigError, match="must not hold a password") as refused:
+        load_node_config(path)
+    assert "secret" not in str(refused.value)
+
+
+def test_a_node_config_with_a_bad_ledger_schema_is_refused(tmp_path: Path) -> None:
+    (path,) = list(init_network(tmp_path).values())[:1]
+    path.write_text(path.read_text() + '\n[ledger]\nurl = "postgresql://db/corridor"\nschema = "x; drop"\n')
+    with pytest.raises(ConfigError, match="schema must be"):
+        load_node_config(path)

@@ -47,10 +47,16 @@ def init(
     scenario: Annotated[Path | None, typer.Option("--scenario", help="A scenario TOML file (default RU/VE).")] = None,
     nats_url: Annotated[str, typer.Option("--nats-url", help="The NATS server every node uses.")] = DEFAULT_NATS_URL,
     stream: Annotated[str, typer.Option("--stream", help="The JetStream stream of the network.")] = DEFAULT_STREAM,
+    postgres: Annotated[
+        str | None,
+        typer.Option("--postgres", help="Keep each node's ledger in this PostgreSQL server, a schema per node."),
+    ] = None,
 ) -> None:
     """Write keys, the signed directory and one node.toml per participant (existing keys are kept)."""
+    if postgres is not None and not postgres.startswith(("postgresql://", "postgres://")):
+        fail("--postgres: a postgresql://host:port/database URL")
     try:
-        configs = init_network(data_dir, scenario_path=scenario, nats_url=nats_url, stream=stream)
+        configs = init_network(data_dir, scenario_path=scenario, nats_url=nats_url, stream=stream, postgres=postgres)
     except (ScenarioError, OSError) as exc:
         fail(str(exc), EXIT_FAILED)
     for bic, path in configs.items():

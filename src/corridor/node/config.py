@@ -11,6 +11,10 @@ the config only points at it.
     operator_key = "base64 of the operator's Ed25519 public key"
     scenario = "../../scenario.toml"        # optional: the default RU/VE scenario
 
+    [ledger]                                # optional: the default is SQLite, <data_dir>/ledger.db
+    url = "postgresql://127.0.0.1:5432/corridor"
+    schema = "corridor_cbxrrumm"            # one schema per node: its own ledger in a shared server
+
     [nats]
     url = "nats://127.0.0.1:4222"
     stream = "CORRIDOR"                     # optional
@@ -23,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +56,9 @@ class NodeConfig:
     stream: str = DEFAULT_STREAM
     subject_prefix: str = DEFAULT_SUBJECT_PREFIX
     rpc_prefix: str = DEFAULT_RPC_PREFIX
+    ledger_url: str | None = None
+    """A PostgreSQL URL (no password in it: use the server's own auth or PGPASSFILE); None: SQLite in data_dir."""
+    ledger_schema: str | None = None
 
     def to_toml(self, base: Path) -> str:
         """The file's text, with paths relative to `base`, the folder the file will be written to.
@@ -78,6 +86,10 @@ class NodeConfig:
             f"subject_prefix = {_quote(self.subject_prefix)}",
             f"rpc_prefix = {_quote(self.rpc_prefix)}",
         ]
+        if self.ledger_url is not None:
+            lines += ["", "[ledger]", f"url = {_quote(self.ledger_url)}"]
+            if self.ledger_schema is not None:
+                lines.append(f"schema = {_quote(self.ledger_schema)}")
         return "\n".join(lines) + "\n"
 
 
@@ -108,7 +120,7 @@ def load_node_config(path: Path) -> NodeConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     base = path.parent.resolve()
-    known = {"bic", "data_dir", "key", "directory", "operator_key", "scenario", "nats"}
+    known = {"bic", "data_dir", "key", "directory", "operator_key", "scenario", "nats", "ledger"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
@@ -124,6 +136,24 @@ def load_node_config(path: Path) -> NodeConfig:
         raise ConfigError(f"{where}: operator_key is not base64") from None
     if len(operator_key) != 32:
         raise ConfigError(f"{where}: operator_key must be a 32-byte Ed25519 public key, got {len(operator_key)} bytes")
+    ledger = table.get("ledger", {})
+    if not isinstance(ledger, dict):
+        raise ConfigError(f"{where}: [ledger] must be a table")
+    unknown = sorted(set(ledger) - {"url", "schema"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) in [ledger]: {', '.join(unknown)}")
+    ledger_url = None if "url" not in ledger else _string(ledger, "url", f"{where} [ledger]")
+    if ledger_url is not None and not ledger_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{where} [ledger]: url must be postgresql://... (leave [ledger] out for SQLite)")
+    if (
+        ledger_url is not None
+        and "@" in ledger_url.split("//", 1)[1].split("/", 1)[0]
+        and ":" in ledger_url.split("//", 1)[1].split("@", 1)[0]
+    ):
+        raise ConfigError(f"{where} [ledger]: url must not hold a password (use the server's auth or PGPASSFILE)")
+    schema = None if "schema" not in ledger else _string(ledger, "schema", f"{where} [ledger]")
+    if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise ConfigError(f"{where} [ledger]: schema must be 1 to 63 of a-z, 0-9, _ (not starting with a digit)")
     scenario = table.get("scenario")
     return NodeConfig(
         bic=_string(table, "bic", where),
@@ -136,4 +166,6 @@ def load_node_config(path: Path) -> NodeConfig:
         stream=_string(nats, "stream", f"{where} [nats]", DEFAULT_STREAM),
         subject_prefix=_string(nats, "subject_prefix", f"{where} [nats]", DEFAULT_SUBJECT_PREFIX),
         rpc_prefix=_string(nats, "rpc_prefix", f"{where} [nats]", DEFAULT_RPC_PREFIX),
+        ledger_url=ledger_url,
+        ledger_schema=schema,
     )

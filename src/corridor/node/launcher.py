@@ -40,8 +40,13 @@ def init_network(
     stream: str = DEFAULT_STREAM,
     subject_prefix: str = "corridor.inbox",
     rpc_prefix: str = "corridor.rpc",
+    postgres: str | None = None,
+    schema_prefix: str = "corridor",
 ) -> dict[str, Path]:
-    """Keys, signed directory and one config per participant; existing keys are kept. Returns BIC -> config path."""
+    """Keys, signed directory and one config per participant; existing keys are kept. Returns BIC -> config path.
+
+    With `postgres` (a postgresql:// URL), each node keeps its ledger in that server, in a schema of its own
+    (`<schema_prefix>_<bic>`): separate books in one server, as separate databases would be on separate machines."""
     data_dir = data_dir.resolve()
     scenario = load_scenario(scenario_path)
     keys_dir = data_dir / "keys"
@@ -64,6 +69,8 @@ def init_network(
             stream=stream,
             subject_prefix=subject_prefix,
             rpc_prefix=rpc_prefix,
+            ledger_url=postgres,
+            ledger_schema=None if postgres is None else f"{schema_prefix}_{spec.bic.lower()}",
         )
         path = node_dir / "node.toml"
         path.write_text(config.to_toml(node_dir))

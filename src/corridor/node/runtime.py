@@ -97,6 +97,7 @@ class Node:
         role_factory: Callable[[NodeServices], Role],
         clock: Clock,
         ledger_url: str | None = None,
+        ledger_schema: str | None = None,
         config: dict[str, Any] | None = None,
     ) -> None:
         self.bic = bic
@@ -105,7 +106,7 @@ class Node:
         data_dir.mkdir(parents=True, exist_ok=True)
         # Handlers' transfer ids are derived from the payment and the step: random, so the filter spares a storage
         # read per transfer (ledger/idfilter.py).
-        ledger = Ledger.open(ledger_url or str(data_dir / "ledger.db"), id_filter=True)
+        ledger = Ledger.open(ledger_url or str(data_dir / "ledger.db"), schema=ledger_schema, id_filter=True)
         store = NodeStore(data_dir / "node.db")
         self.services = NodeServices(bic, key, directory, ledger, store, clock, config or {})
         self.role = role_factory(self.services)

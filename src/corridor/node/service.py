@@ -285,6 +285,8 @@ async def serve(config: NodeConfig, *, stop: asyncio.Event | None = None, announ
         transport=transport,
         role_factory=lambda services: make_role(role, services, scenario, remote_quotes(rpc, scenario.fx.provider)),
         clock=wall_clock,
+        ledger_url=config.ledger_url,
+        ledger_schema=config.ledger_schema,
     )
     server = RpcServer(control, config.rpc_prefix, config.bic, methods_for(node, scenario, role))
     try:
