@@ -324,3 +324,18 @@ def test_another_banks_key_cannot_see_an_invoice(served: Served) -> None:
     onboard_and_invoice(served, "INV-API-3", "CT-API-3", "RUB", [spares])
     with served.client("KAMARUMM") as other:
         assert other.get("/v1/invoices/INV-API-3").status_code == 404
+
+
+def test_a_web_shop_takes_a_card_payment_through_its_acquirers_gateway(served: Served) -> None:
+    import json as jsonlib
+
+    cards = served.corridor.cards
+    assert cards is not None
+    card = cards.cards[IRINA]
+    merchant_keys = jsonlib.loads((served.data_dir / "keys" / "merchant-keys.json").read_text())
+    headers = {"Authorization": f"Bearer {merchant_keys['ANDS0001']}", "Idempotency-Key": f"{uuid.uuid4()}"}
+    body = {"card_number": card.pan, "expiry": card.expires, "cvv2": card.cvv2, "amount_minor": 1_500_00,
+            "currency": "VES"}  # fmt: skip
+    answer = httpx.post(f"{served.url}/acquiring/ANDSVECA/v1/payments", json=body, headers=headers, timeout=30)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["status"] == "approved" and card.pan not in answer.text

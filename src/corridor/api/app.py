@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from corridor import __version__
 from corridor.api import metrics
 from corridor.api.common import Api
+from corridor.api.ecommerce import ecommerce_app
 from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
 from corridor.api.problems import install
@@ -49,5 +50,27 @@ def api_for(corridor: EmbeddedCorridor) -> tuple[FastAPI, dict[str, str], Idempo
     roles = participant_roles(corridor.scenario)
     keys = load_or_create_keys(keys_file, roles)
     secret_file = corridor.data_dir / "keys" / "api-idempotency.key"
-    store = IdempotencyStore(corridor.data_dir / "api" / "idempotency.db", load_or_create_secret(secret_file))
-    return create_app(corridor, KeyRing.from_keys(keys, roles), store), keys, store
+    secret = load_or_create_secret(secret_file)
+    store = IdempotencyStore(corridor.data_dir / "api" / "idempotency.db", secret)
+    app = create_app(corridor, KeyRing.from_keys(keys, roles), store)
+    app.state.stores = [store, *mount_acquiring(app, corridor, secret)]
+    return app, keys, store
+
+
+def mount_acquiring(app: FastAPI, corridor: EmbeddedCorridor, secret: bytes) -> list[IdempotencyStore]:
+    """Each acquiring bank's e-commerce gateway at /acquiring/<BIC>/ (its own OpenAPI at /acquiring/<BIC>/docs),
+    its merchants' API keys kept in <data dir>/keys/merchant-keys.json (terminal id -> key). Returns the gateways'
+    idempotency stores, for the caller to close."""
+    cards = corridor.cards
+    if cards is None:
+        return []
+    terminals = [m.terminal for m in cards.scheme.merchants]
+    merchant_keys = load_or_create_keys(corridor.data_dir / "keys" / "merchant-keys.json", terminals)
+    stores = []
+    for bic, acquirer in cards.acquirers.items():
+        accounts = {a.number for a in corridor.scenario.accounts if a.bank == bic}
+        mine = {merchant_keys[m.terminal]: m.terminal for m in cards.scheme.merchants if m.account in accounts}
+        store = IdempotencyStore(corridor.data_dir / "api" / f"acquiring-{bic}.db", secret)
+        stores.append(store)
+        app.mount(f"/acquiring/{bic}", ecommerce_app(acquirer, mine, store))
+    return stores

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from corridor import logs
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.network.transport.base import TransportError
 from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, ConfigError, load_node_config
@@ -30,9 +31,10 @@ DataDirOption = Annotated[Path, typer.Option("--data-dir", help="The network's d
 
 def node(
     config: Annotated[Path, typer.Option("--config", help="The node's TOML configuration (see `network init`).")],
+    log_json: Annotated[bool, typer.Option("--log-json", help="Logs as JSON lines on stderr.")] = False,
 ) -> None:
     """Run one participant's node until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(json=log_json, level=logging.WARNING)
     try:
         asyncio.run(serve(load_node_config(config)))
     except ConfigError as exc:

@@ -61,7 +61,8 @@ async def serve(corridor: EmbeddedCorridor, host: str, port: int, *, ready: asyn
         await task
     finally:
         server.should_exit = True
-        store.close()
+        for opened in getattr(app.state, "stores", [store]):
+            opened.close()
         await corridor.stop()
 
 
