@@ -90,9 +90,9 @@ def test_the_default_scenario_has_a_basic_and_a_business_tier_on_each_platform_w
     assert basic_ve.max_holding["VOIL"] == Money.zero("VOIL")  # a basic wallet holds no oil tokens
 
 
-def test_the_default_wallets_tell_the_escrow_and_the_pvp_stories() -> None:
+def test_the_default_wallets_tell_the_escrow_the_pvp_and_the_invoice_stories() -> None:
     digital = default_digital()
-    assert {w.holder for w in digital.wallets_of(RU)} == {KAMA_COFFEE, VOLGA_PARTS, FX, IRINA}
+    assert {w.holder for w in digital.wallets_of(RU)} == {KAMA_COFFEE, VOLGA_PARTS, FX, IRINA, CARACAS}
     assert {w.holder for w in digital.wallets_of(VE)} == {CARACAS, VOLGA_PARTS, ORINOCO_CAFE, FX, LUIS}
     importer = digital.wallet(VE, CARACAS)
     assert importer.opening["VOIL"] == Money.of("2000", "VOIL") and importer.allowed == (VOLGA_PARTS, FX)
