@@ -339,3 +339,12 @@ def test_a_web_shop_takes_a_card_payment_through_its_acquirers_gateway(served: S
     answer = httpx.post(f"{served.url}/acquiring/ANDSVECA/v1/payments", json=body, headers=headers, timeout=30)
     assert answer.status_code == 201, answer.text
     assert answer.json()["status"] == "approved" and card.pan not in answer.text
+
+
+def test_each_platforms_block_signing_key_is_published_for_proofs(served: Served) -> None:
+    digital = served.corridor.digital
+    assert digital is not None
+    with served.client("observer") as observer:
+        shown = {p["id"]: p for p in observer.get("/v1/platforms").json()}
+    assert shown["CBXVVECA"]["operator_key"] == digital.operators["CBXVVECA"].public_key.hex()
+    assert "VOIL" in shown["CBXVVECA"]["tokens"]

@@ -21,6 +21,7 @@ from corridor.api.problems import install
 from corridor.api.routes import activity, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
 from corridor.node.embedded import EmbeddedCorridor
+from corridor.web import mount as mount_dashboard
 
 
 def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
@@ -34,6 +35,7 @@ def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStor
     for area in (network, activity, payments, tokens, invoices, settlement):
         app.include_router(area.router(api, corridor))
     metrics.install(app, corridor)
+    mount_dashboard(app)
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
     async def healthz() -> Response:

@@ -41,6 +41,15 @@ class Token(BaseModel):
     covered: bool
 
 
+class PlatformView(BaseModel):
+    id: str
+    operator: str
+    operator_key: str
+    """The Ed25519 key that signs the platform's blocks (hex): pin it from a source you trust to check proofs."""
+    height: int
+    tokens: list[str]
+
+
 class Balance(BaseModel):
     token: str
     balance: Amount
@@ -119,6 +128,20 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
                 )
             )
         return found
+
+    @r.get("/v1/platforms", response_model=list[PlatformView], responses=problems(503))
+    async def platforms(caller: Caller = read) -> list[PlatformView]:
+        d = digital()
+        return [
+            PlatformView(
+                id=spec.id,
+                operator=spec.operator,
+                operator_key=d.operators[spec.operator].public_key.hex(),
+                height=d.platforms[spec.operator].height,
+                tokens=[t.code for t in d.spec.tokens_of(spec.operator)],
+            )
+            for spec in d.spec.platforms
+        ]
 
     @r.get("/v1/platforms/{platform_id}/wallets/{public_key}", response_model=WalletView, responses=problems(404, 503))
     async def wallet(platform_id: PlatformId, public_key: Hex32, caller: Caller = read) -> WalletView:
