@@ -20,7 +20,8 @@ from corridor.digital.platform import Platform
 from corridor.digital.wallet import Wallet
 from corridor.network.identity import SigningKey
 
-from .conftest import Served, Tab
+from ..serving import Served
+from .conftest import Tab
 
 KAMA, VOLGA, ORINOCO = "RU0440701810000000012", "RU0440701810000000011", "VE0102010000000000032"
 IRINA = "RU0440701810000000013"
