@@ -407,3 +407,36 @@ def test_the_wallet_cli_names_the_option_that_is_wrong(tmp_path: Path) -> None:
         "--amount", "1.00 RUBD",
     )  # fmt: skip
     assert bad.exit_code != 0 and "--to: not hexadecimal" in bad.output
+
+
+def test_corridor_up_serves_and_writes_no_api_key_into_redirected_output(tmp_path: Path) -> None:
+    """Run as a service is run, its output going to a file: it serves, and no API key lands in that file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    out = tmp_path / "up.log"
+    with out.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "corridor", "up", "--data-dir", str(tmp_path / "up"), "--port", "0", "--log-json"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url_file = tmp_path / "up" / "api" / "url"
+            deadline = time.monotonic() + 60
+            while not url_file.exists() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert url_file.exists(), out.read_text()
+            assert httpx.get(url_file.read_text().strip() + "/healthz", timeout=10).text == "ok\n"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    written = out.read_text()
+    keys = json.loads((tmp_path / "up" / "keys" / "api-keys.json").read_text())
+    assert "corridor up" in written
+    assert not any(key in written for key in keys.values())
+    assert process.returncode == 0, written

@@ -47,10 +47,13 @@ async def serve(corridor: EmbeddedCorridor, host: str, port: int, *, ready: asyn
         (corridor.data_dir / "api").mkdir(parents=True, exist_ok=True)
         (corridor.data_dir / "api" / "url").write_text(corridor_url + "\n")
         log.info("corridor up", extra={"url": corridor_url, "nodes": len(corridor.network.nodes)})
+        # The observer key opens the dashboard; it goes in the URL only on an interactive terminal, never into
+        # output that may be captured to a log file (where the page asks for the key instead).
+        fragment = f"#key={keys[OBSERVER]}" if console.is_terminal else "  (key: 'observer' in the API keys file)"
         console.print(
             Panel.fit(
                 f"API       {corridor_url}/docs\n"
-                f"dashboard {corridor_url}/#key={keys[OBSERVER]}\n"
+                f"dashboard {corridor_url}/{fragment}\n"
                 f"metrics   {corridor_url}/metrics\n"
                 f"API keys  {escape(str(corridor.data_dir / 'keys' / 'api-keys.json'))} (one per participant)",
                 title=f"corridor up: {len(corridor.network.nodes)} nodes ({escape(corridor.scenario.name)})",
