@@ -348,3 +348,11 @@ def test_each_platforms_block_signing_key_is_published_for_proofs(served: Served
         shown = {p["id"]: p for p in observer.get("/v1/platforms").json()}
     assert shown["CBXVVECA"]["operator_key"] == digital.operators["CBXVVECA"].public_key.hex()
     assert "VOIL" in shown["CBXVVECA"]["tokens"]
+
+
+def test_a_bank_gets_its_customers_camt053_statement(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        answer = post(bank, f"/v1/accounts/{KAMA}/statements", {}, f"{uuid.uuid4()}")
+    assert answer.status_code == 201, answer.text
+    xml = answer.json()["camt053"]
+    assert "urn:iso:std:iso:20022:tech:xsd:camt.053" in xml and KAMA in xml

@@ -43,6 +43,20 @@ class Account(BaseModel):
     available: Amount
 
 
+class StatementRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_ns: int = Field(default=0, ge=0, lt=2**63, description="Start of the period, UTC nanoseconds (inclusive)")
+    to_ns: int | None = Field(default=None, gt=0, lt=2**63, description="End of the period (exclusive); default now")
+
+
+class StatementOut(BaseModel):
+    account: str
+    message_id: str
+    camt053: str
+    """The ISO 20022 camt.053 document (XML), as the bank keeps it in its records."""
+
+
 class PaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,6 +148,34 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
             held=amount(Money(held, cur)),
             available=amount(Money(posted - held, cur)),
         )
+
+    @r.post(
+        "/v1/accounts/{number}/statements",
+        status_code=201,
+        response_model=StatementOut,
+        responses=problems(400, 404, 422),
+    )
+    async def statement(
+        number: AccountNumber,
+        body: StatementRequest,
+        idempotency_key: IdempotencyKey = None,
+        caller: Caller = read_accounts,
+    ) -> Any:
+        """A camt.053 statement of the account for the period: balances and every entry, from the bank's ledger."""
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            spec = own_account(caller, number)
+            if spec.status == "closed":
+                raise Problem(422, "account-closed", "Account closed", f"{number} is closed: it has no statements")
+            bank = net.bank(spec.bank)
+            end_ns = body.to_ns or net.clock() + 1
+            if end_ns <= body.from_ns:
+                raise Problem(422, "invalid-period", "Invalid period", "to_ns must be after from_ns")
+            made = await net.act(spec.bank, lambda ctx: bank.statement(ctx, number, body.from_ns, end_ns))
+            xml = made.to_xml().decode()
+            return 201, {"account": number, "message_id": made.message_id, "camt053": xml}
+
+        return await api.once(caller, idempotency_key, ("statement", number, body.model_dump()), work)
 
     @r.post("/v1/payments", status_code=202, response_model=PaymentStarted, responses=problems(400, 404, 422))
     async def pay(body: PaymentRequest, idempotency_key: IdempotencyKey = None, caller: Caller = write_payments) -> Any:
