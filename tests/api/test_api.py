@@ -356,3 +356,10 @@ def test_a_bank_gets_its_customers_camt053_statement(served: Served) -> None:
     assert answer.status_code == 201, answer.text
     xml = answer.json()["camt053"]
     assert "urn:iso:std:iso:20022:tech:xsd:camt.053" in xml and KAMA in xml
+
+
+def test_a_bank_cannot_see_a_wallet_another_bank_onboarded(served: Served) -> None:
+    key = SigningKey.load(served.data_dir / "wallets" / "CBXRRUMM" / f"{IRINA}.pem").public_key.hex()
+    with served.client("KAMARUMM") as other, served.client("VOLGRUMM") as onboarding:
+        assert other.get(f"/v1/platforms/CBXRRUMM/wallets/{key}").status_code == 404
+        assert onboarding.get(f"/v1/platforms/CBXRRUMM/wallets/{key}").status_code == 200

@@ -520,6 +520,16 @@ class NodeStore:
         rows = self._reader().execute(sql, (state,) if state else ()).fetchall()
         return [(str(u), str(s), json.loads(d)) for u, s, d in rows]
 
+    def recent_payments(self, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
+        """The `limit` payments whose records were written last (by first write), oldest first: what a live view
+        reads, without loading every payment the node ever handled."""
+        rows = (
+            self._reader()
+            .execute("SELECT uetr, state, data FROM payments ORDER BY seq DESC LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [(str(u), str(s), json.loads(d)) for u, s, d in reversed(rows)]
+
     def due_payments(self, now_ns: int) -> list[str]:
         rows = (
             self._reader()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from corridor.node.network import EmbeddedNetwork, load_or_create_key
 from corridor.scenario.digital import DigitalPlatform, DigitalSpec, DigitalToken, DigitalWallet
 from corridor.transfers.bank import BankRole
 
+log = logging.getLogger(__name__)
 EXPIRY_POLL_S = 1.0
 """How often each platform refunds the locks whose time has passed."""
 PVP_POLL_S = 0.05
@@ -230,9 +232,13 @@ class DigitalNetwork:
             self.outbox = None
 
     async def _expire_locks(self, operator: str) -> None:
-        """Refund expired locks without anyone asking: what lets the other leg of a PvP trust the timeout."""
+        """Refund expired locks without anyone asking: what lets the other leg of a PvP trust the timeout. A
+        platform that breaks (PlatformBroken) is logged and the timer goes on trying: refunds are owed."""
         while True:
-            self.platforms[operator].expire_locks()
+            try:
+                self.platforms[operator].expire_locks()
+            except Exception:
+                log.exception("refunding %s's expired locks failed", operator)
             await asyncio.sleep(EXPIRY_POLL_S)
 
     # --- signing and sending -------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     async def activity(limit: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = 100, caller: Caller = read) -> list[Activity]:
         found: list[Activity] = []
         for bic, node in corridor.network.nodes.items():
-            for uetr, state, data in node.store.payments():
+            for uetr, state, data in node.store.recent_payments(limit):
                 if data.get("role") != "debtor_agent":
                     continue
                 instructed = data.get("instructed")

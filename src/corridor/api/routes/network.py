@@ -3,9 +3,9 @@ rates, the central banks' net positions and swap-line use, and the ledger explor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from corridor.api.common import Amount, Api, amount, problems, scoped
@@ -18,6 +18,7 @@ from corridor.rtgs.central_bank import CentralBankRole
 from corridor.transfers.bank import BankRole
 
 LEDGER_PAGE_MAX = 200
+PAYMENTS_PAGE_MAX = 1_000
 
 
 class Node(BaseModel):
@@ -136,13 +137,15 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         return found
 
     @r.get("/v1/payments", response_model=list[PaymentSummary], responses=problems())
-    async def recent_payments(caller: Caller = read_payments) -> list[PaymentSummary]:
-        """The credit transfers each node holds a record of (a bank sees only its own)."""
+    async def recent_payments(
+        limit: Annotated[int, Query(ge=1, le=PAYMENTS_PAGE_MAX)] = 100, caller: Caller = read_payments
+    ) -> list[PaymentSummary]:
+        """The last `limit` credit transfers each node holds a record of (a bank sees only its own)."""
         found = []
         for bic, node in corridor.network.nodes.items():
             if caller.role == "bank" and bic != caller.participant:
                 continue
-            for uetr, state, data in node.store.payments():
+            for uetr, state, data in node.store.recent_payments(limit):
                 role = data.get("role") if isinstance(data, dict) else None
                 found.append(PaymentSummary(uetr=uetr, node=bic, state=state, final=state in FINAL_STATES, role=role))
         return found

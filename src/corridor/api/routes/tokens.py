@@ -148,7 +148,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         p = platform(platform_id)
         key = bytes.fromhex(public_key)
         row = p.wallet(key)
-        if row is None:
+        if row is None or not _may_see(digital(), caller, p, key, row.bank):
             raise Problem(404, "not-found", "No such wallet", f"no wallet {public_key[:16]}... on {platform_id}")
         balances = [
             Balance(token=t.code, balance=amount(Money(p.balance(key, t.code), currency(t.code))))
@@ -216,6 +216,22 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         }
 
     return r
+
+
+def _may_see(d: DigitalNetwork, caller: Caller, platform: Platform, key: bytes, onboarded_by: bytes | None) -> bool:
+    """A bank sees the wallets it onboarded and its own; the FX provider its own; central banks and the observer all
+    (a wallet's balance is its holder's business, as an account's is)."""
+    if caller.role not in ("bank", "fx_provider"):
+        return True
+    own = d.institutions.get((_operator(d, platform), caller.participant))
+    if own is not None and own.public_key in (key, onboarded_by):
+        return True
+    holder = d.holders.get((_operator(d, platform), caller.participant))
+    return holder is not None and holder.public_key == key
+
+
+def _operator(d: DigitalNetwork, platform: Platform) -> str:
+    return next(spec.operator for spec in d.spec.platforms if spec.id == platform.spec.id)
 
 
 def _seed(d: DigitalNetwork, token: str) -> bytes:
