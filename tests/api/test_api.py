@@ -210,10 +210,14 @@ def test_the_ledger_explorer_lists_named_accounts_and_their_transfers(served: Se
     assert transfers and all(isinstance(t["amount"], int) for t in transfers)
 
 
-def test_metrics_expose_payments_and_queues_for_prometheus(served: Served) -> None:
+def test_metrics_expose_payments_latencies_and_queues_for_prometheus(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        started = post(bank, "/v1/payments", payment(amount_minor=1_00), f"{uuid.uuid4()}")
+    assert settle(served, started.json()["uetr"])["state"] == "completed"
     text = httpx.get(f"{served.url}/metrics").text
     assert "corridor_payments{" in text and "corridor_outbox_unsent{" in text
     assert "corridor_api_request_seconds_bucket{" in text
+    assert 'corridor_payment_seconds{bank="VOLGRUMM",quantile="0.99"}' in text
 
 
 def test_every_documented_route_says_it_may_answer_401_and_403(served: Served) -> None:

@@ -1,9 +1,9 @@
 """Prometheus metrics: the API's own request latencies, and the corridor's state read at each scrape.
 
-The corridor's figures (payments by node and state, messages waiting to be sent, the transport's queue, token supply
-and backing, central banks' net positions) are read from the nodes when Prometheus scrapes, by a collector, rather
-than counted along the way: they are then always what the ledgers and stores say, a restart loses nothing, and the
-hot paths carry no instrumentation. Each app has its own registry, so two corridors in one process (tests) never
+The corridor's figures (payments by node and state, each bank's recent end-to-end payment latencies, messages waiting
+to be sent, the transport's queue, token supply, central banks' net positions) are read from the nodes when
+Prometheus scrapes, by a collector, rather than counted along the way: they are then always what the ledgers and
+stores say, a restart loses nothing, and the hot paths carry no instrumentation. Each app has its own registry, so two corridors in one process (tests) never
 share a series.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -20,7 +21,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from corridor.node.embedded import EmbeddedCorridor
+from corridor.node.network import FINAL_STATES
 
+LATENCY_WINDOW = 200
+QUANTILES = (0.5, 0.9, 0.99)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -60,12 +64,39 @@ class CorridorCollector(Collector):
                     position = role.net_position(peer.bic)
                     positions.add_metric([p.bic, peer.bic, position.currency.code], position.minor)
         yield positions
+        yield self._payment_latencies()
         digital = self.corridor.digital
         if digital is not None and digital.platforms:
             supply = GaugeMetricFamily("corridor_token_supply_minor", "Tokens in circulation", labels=["token"])
             for token in digital.spec.tokens:
                 supply.add_metric([token.code], digital.supply(token.code).minor)
             yield supply
+
+    def _payment_latencies(self) -> Metric:
+        """Each bank's recent credit transfers, from its first event to its final one (its own record's times):
+        the end-to-end latency a payer sees, as quantiles over the last LATENCY_WINDOW finished payments."""
+        summary = GaugeMetricFamily(
+            "corridor_payment_seconds",
+            f"End-to-end latency of each bank's last {LATENCY_WINDOW} finished credit transfers, by quantile",
+            labels=["bank", "quantile"],
+        )
+        for bic, node in self.corridor.network.nodes.items():
+            spent = []
+            for uetr, state, data in node.store.recent_payments(LATENCY_WINDOW):
+                if data.get("role") != "debtor_agent" or state not in FINAL_STATES:
+                    continue
+                events = node.store.events(uetr)
+                if len(events) >= 2:
+                    spent.append((_instant(events[-1].at) - _instant(events[0].at)).total_seconds())
+            if spent:
+                spent.sort()
+                for q in QUANTILES:
+                    summary.add_metric([bic, str(q)], spent[min(len(spent) - 1, int(q * len(spent)))])
+        return summary
+
+
+def _instant(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
 def install(app: FastAPI, corridor: EmbeddedCorridor) -> CollectorRegistry:
