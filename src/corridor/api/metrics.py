@@ -3,8 +3,8 @@
 The corridor's figures (payments by node and state, each bank's recent end-to-end payment latencies, messages waiting
 to be sent, the transport's queue, token supply, central banks' net positions) are read from the nodes when
 Prometheus scrapes, by a collector, rather than counted along the way: they are then always what the ledgers and
-stores say, a restart loses nothing, and the hot paths carry no instrumentation. Each app has its own registry, so two corridors in one process (tests) never
-share a series.
+stores say, a restart loses nothing, and the hot paths carry no instrumentation. Each app has its own registry, so
+two corridors in one process (tests) never share a series.
 """
 
 from __future__ import annotations
