@@ -127,6 +127,23 @@ def test_an_escrow_that_expires_fails_gives_the_invoice_its_room_back_and_still_
     run(tmp_path, check, clock)
 
 
+def test_a_transfer_the_importers_bank_refuses_fails_and_gives_the_room_back(tmp_path: Path) -> None:
+    async def check(desk: TradeDesk) -> None:
+        from corridor.transfers.bank import PaymentRefused as BankRefused
+
+        desk.onboard(importer(id="poor-importer", account="VE0102010000000000033", name="Luis Rojas"))
+        desk.add_contract(contract(id="CT-2026-009", importer="poor-importer"))
+        desk.add_invoice(Invoice("INV-2026-0099", "CT-2026-009", date(2026, 2, 1), date(2026, 3, 31), "RUB",
+                                 (BATTERIES,)))  # fmt: skip
+        with pytest.raises(BankRefused):
+            await desk.pay_by_transfer("INV-2026-0099", Money.parse("420 000.00 RUB"), key="no-funds")
+        (failed,) = desk.store.payments("INV-2026-0099")
+        assert failed.status == "failed"
+        assert desk.standing("INV-2026-0099", MARCH).totals.room == Money.parse("420 000.00 RUB")
+
+    run(tmp_path, check)
+
+
 def test_paying_again_under_the_same_key_pays_once(tmp_path: Path) -> None:
     async def check(desk: TradeDesk) -> None:
         for _ in range(2):

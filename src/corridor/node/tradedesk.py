@@ -50,6 +50,7 @@ from corridor.trade import (
     reconcile,
     standing,
 )
+from corridor.transfers.bank import PaymentRefused as BankRefused
 
 if TYPE_CHECKING:
     from corridor.node.embedded import EmbeddedCorridor
@@ -126,13 +127,18 @@ class TradeDesk:
         payment = self.store.record_payment(
             Payment(f"PAY-{key}", number, "credit_transfer", uetr, amount, "pending", _now())
         )
-        await self.corridor.network.pay(
-            debtor_account=importer.account,
-            creditor_account=exporter.account,
-            amount=amount,
-            idempotency_key=f"trade:{key}",
-            remittance=f"{number} {invoice.lines[0].description}"[:140],
-        )
+        try:
+            await self.corridor.network.pay(
+                debtor_account=importer.account,
+                creditor_account=exporter.account,
+                amount=amount,
+                idempotency_key=f"trade:{key}",
+                remittance=f"{number} {invoice.lines[0].description}"[:140],
+            )
+        except BankRefused:
+            # The importer's bank would not send it (AM04, say): it failed, and gives the invoice its room back.
+            self.store.advance_payment("credit_transfer", uetr, "failed")
+            raise
         return payment
 
     async def pay_by_token(self, number: str, amount: Money, *, key: str) -> Payment:
