@@ -367,6 +367,9 @@ def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
     )
 
 
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -375,6 +378,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     # several times a second, most of a busy node's disk writes.
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA wal_autocheckpoint=10000")
+    # A checkpoint leaves the WAL file at its largest size; after a burst that was hundreds of MB for good. The limit
+    # truncates it back once checkpointed (it bounds the file, not the work between checkpoints).
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     return conn
 
 
