@@ -440,3 +440,15 @@ def test_corridor_up_serves_and_writes_no_api_key_into_redirected_output(tmp_pat
     assert "corridor up" in written
     assert not any(key in written for key in keys.values())
     assert process.returncode == 0, written
+
+
+def test_the_demo_runs_twice_in_a_relative_data_directory_keeping_every_file_inside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo` runs `corridor demo` with the relative data/demo: every file must stay under it, and a second run
+    must start again from the scenario (a file that escaped it would survive the cleanup and break the next run)."""
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        result = corridor("demo", "--data-dir", "data/demo")
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "data" / "demo" / "digital" / "CBXRRUMM" / "ledger.db").exists()

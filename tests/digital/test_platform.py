@@ -345,3 +345,16 @@ def test_a_forged_copy_ahead_of_the_signed_transaction_is_refused_and_only_the_s
     assert bad.reason is Reason.BAD_SIGNATURE and good.committed
     proof = world.platform.proof(t.id)
     assert proof is not None and blocks.verify_proof(proof, {OPERATOR.public_key}).tx_id == t.id.hex()
+
+
+def test_a_platform_opened_under_a_relative_directory_keeps_its_files_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative directory must not become an absolute path on the way to the ledger (sqlite:///data/... is /data)."""
+    monkeypatch.chdir(tmp_path)
+    world = make_world(Path("relative") / "platform")
+    try:
+        assert (tmp_path / "relative" / "platform" / "ledger.db").exists()
+        assert world.platform.ledger.url.endswith(str(tmp_path / "relative" / "platform" / "ledger.db"))
+    finally:
+        world.platform.close()

@@ -179,7 +179,7 @@ class Platform:
     ) -> Platform:
         """Open (or create) a platform's ledger and store under `directory`, recovering a batch cut by a crash."""
         directory.mkdir(parents=True, exist_ok=True)
-        ledger = Ledger.open(f"sqlite:///{directory / 'ledger.db'}", id_filter=True)
+        ledger = Ledger.open(str(directory / "ledger.db"), id_filter=True)
         store = PlatformStore(directory / "platform.db")
         try:
             return cls(spec, key, ledger, store, clock=clock, backing=backing, verifiers=verifiers)

@@ -42,7 +42,9 @@ class SqliteStorage(SqlStorage):
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         super().__init__()
         self.path = Path(path)
-        self.url = f"sqlite:///{self.path}"
+        # Absolute, so that the url opens the same file from any working directory ("sqlite:///data/x.db" of a
+        # relative path would be read back as /data/x.db).
+        self.url = f"sqlite:///{self.path.resolve()}"
         self.readonly = readonly
         self._lock_file: IO[str] | None = None
         self._writer: sqlite3.Connection | None = None
