@@ -111,7 +111,7 @@ async def _trade(digital: DigitalNetwork, desk: TradeDesk, proofs: Path) -> Path
         digital.transfer(VE, CARACAS, ORINOCO, Money.parse("1.0000 VOIL"), key="demo-off-purpose")
     except DigitalRefused as refused:
         console.print(
-            f"  purpose-bound: {names[CARACAS]}'s oil tokens paying {names[ORINOCO]}: refused ({refused.reason})"
+            f"  purpose-bound: the oil tokens of {names[CARACAS]} paying {names[ORINOCO]}: refused ({refused.reason})"
         )
     pay = Money.parse(PVP_PAY)
     receive = _converted(digital, pay, "VESD")
