@@ -367,3 +367,27 @@ def test_a_bank_cannot_see_a_wallet_another_bank_onboarded(served: Served) -> No
     with served.client("KAMARUMM") as other, served.client("VOLGRUMM") as onboarding:
         assert other.get(f"/v1/platforms/CBXRRUMM/wallets/{key}").status_code == 404
         assert onboarding.get(f"/v1/platforms/CBXRRUMM/wallets/{key}").status_code == 200
+
+
+def test_an_unexpected_failure_is_still_answered_as_problem_json_without_its_details() -> None:
+    import asyncio
+
+    from fastapi import FastAPI
+
+    from corridor.api.problems import install
+
+    app = FastAPI()
+    install(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("account RU0440701810000000012 secret detail")
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/boom")
+
+    answer = asyncio.run(call())
+    assert answer.status_code == 500 and answer.headers["content-type"] == PROBLEM
+    assert "secret" not in answer.text and "RU0440701810000000012" not in answer.text

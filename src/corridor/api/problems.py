@@ -6,6 +6,7 @@ handler here names the field and the rule and nothing of the value.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
+log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:corridor:problem:"
 
@@ -68,7 +70,14 @@ def install(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(_allowed(request))
         return problem_response(problem, request.url.path, headers)
 
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the caller's fault: say so in the same format, and nothing of the exception (it may quote data).
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        problem = Problem(500, "internal", "Internal error", "the server failed on this request; it was logged")
+        return problem_response(problem, request.url.path)
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http)
 
