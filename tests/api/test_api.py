@@ -391,3 +391,13 @@ def test_an_unexpected_failure_is_still_answered_as_problem_json_without_its_det
     answer = asyncio.run(call())
     assert answer.status_code == 500 and answer.headers["content-type"] == PROBLEM
     assert "secret" not in answer.text and "RU0440701810000000012" not in answer.text
+
+
+def test_a_bank_lists_its_customers_invoices_and_another_bank_does_not_see_them(served: Served) -> None:
+    spares = {"description": "spare parts", "quantity": 2, "unit": "set", "unit_price_minor": 5_00}
+    onboard_and_invoice(served, "INV-API-4", "CT-API-4", "RUB", [spares])
+    with served.client("VOLGRUMM") as exporter_bank, served.client("KAMARUMM") as other:
+        mine = {i["number"]: i for i in exporter_bank.get("/v1/invoices").json()}
+        theirs = {i["number"] for i in other.get("/v1/invoices").json()}
+    assert mine["INV-API-4"]["status"] == "open" and mine["INV-API-4"]["total"]["minor"] == 10_00
+    assert "INV-API-4" not in theirs

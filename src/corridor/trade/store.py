@@ -326,6 +326,21 @@ class TradeStore:
         ).fetchall()
         return [invoice for (number,) in rows if (invoice := self._invoice(self._db, number)) is not None]
 
+    def invoice_numbers(self, *, bank: str | None = None, limit: int = 100) -> list[str]:
+        """The latest `limit` invoices' numbers (by issue date, newest last), or only those whose importer or
+        exporter banks with `bank`: what a bank's or an analyst's list shows."""
+        assert 1 <= limit <= 10_000
+        query = "SELECT i.number FROM invoices i JOIN contracts c ON c.id = i.contract"
+        args: tuple[object, ...] = ()
+        if bank is not None:
+            query += (
+                " WHERE c.importer IN (SELECT id FROM parties WHERE bank = ?)"
+                " OR c.exporter IN (SELECT id FROM parties WHERE bank = ?)"
+            )
+            args = (bank, bank)
+        rows = self._db.execute(f"{query} ORDER BY i.issued_on DESC, i.number DESC LIMIT ?", (*args, limit))
+        return [str(number) for (number,) in reversed(rows.fetchall())]
+
     @staticmethod
     def _invoice(db: sqlite3.Connection, number: str) -> Invoice | None:
         row = db.execute("SELECT * FROM invoices WHERE number = ?", (number,)).fetchone()

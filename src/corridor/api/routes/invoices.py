@@ -138,6 +138,16 @@ class LineOut(BaseModel):
     hs_code: str | None
 
 
+class InvoiceSummary(BaseModel):
+    number: str
+    importer: str
+    exporter: str
+    currency: str
+    total: Amount
+    status: str
+    outstanding: Amount
+
+
 class InvoiceOut(BaseModel):
     number: str
     contract: str
@@ -236,6 +246,30 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
             return _invoice(desk(), invoice, _today()).model_dump(mode="json")
 
         return await once(caller, idempotency_key, ("invoice", body.model_dump(mode="json")), make)
+
+    @r.get("/v1/invoices", response_model=list[InvoiceSummary], responses=problems(503))
+    async def invoices(
+        limit: Annotated[int, Query(ge=1, le=1_000)] = 100, caller: Caller = read
+    ) -> list[InvoiceSummary]:
+        """The latest invoices (a bank's key: those of its customers), each with where it stands today."""
+        bank = caller.participant if caller.role == "bank" else None
+        found = []
+        for number in desk().store.invoice_numbers(bank=bank, limit=limit):
+            invoice = desk().invoice(number)
+            importer, exporter = desk().parties(invoice)
+            now = desk().standing(number, _today())
+            found.append(
+                InvoiceSummary(
+                    number=number,
+                    importer=importer.name,
+                    exporter=exporter.name,
+                    currency=invoice.currency,
+                    total=amount(invoice.total),
+                    status=now.status,
+                    outstanding=amount(now.totals.outstanding),
+                )
+            )
+        return found
 
     @r.get("/v1/invoices/{number}", response_model=InvoiceOut, responses=problems(404, 503))
     async def invoice(
