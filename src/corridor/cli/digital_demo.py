@@ -69,16 +69,13 @@ def _issued(digital: DigitalNetwork) -> None:
     for column in ("token", "kind", "platform", "in circulation", "backed by"):
         table.add_column(column)
     for token in digital.spec.tokens:
-        fiat = currency(token.currency or token.code)
+        held = digital.backing(token.code) or Money.zero(token.code)
         if token.kind == "cbdc":
-            held = Money(digital.network.central_bank(token.platform).cbdc_outstanding(), fiat)
             backing = f"{held} of banks' reserves at {token.platform}"
         elif token.kind == "stablecoin":
-            held = Money(digital.network.bank(token.issuer).stablecoin_reserve(token.code), fiat)
             backing = f"{held} of reserve deposits at {token.issuer}"
         else:
-            attested = digital.platforms[token.platform].attested_reserve(token.code) or 0
-            backing = f"{Money(attested, currency(token.code))} attested by its custodian ({token.unit} each)"
+            backing = f"{held} attested by its custodian ({token.unit} each)"
         table.add_row(token.code, token.kind, token.platform, str(digital.supply(token.code)), backing)
     console.print(table)
 

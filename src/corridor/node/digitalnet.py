@@ -180,15 +180,27 @@ class DigitalNetwork:
             return self.desks[operator].public_key
         return self.institutions[(operator, token.issuer)].public_key
 
+    def backing(self, code: str) -> Money | None:
+        """What backs a token now, read where it is held: for a CBDC its central bank's CBDC account, for a
+        stablecoin its issuer's reserve deposits (both in their currency), for a commodity token the latest attested
+        reserve (in the token; None before any attestation)."""
+        token = self.spec.token(code)
+        if token.kind == "cbdc":
+            return Money(self.network.central_bank(token.platform).cbdc_outstanding(), currency(token.currency or ""))
+        if token.kind == "stablecoin":
+            return Money(self.network.bank(token.issuer).stablecoin_reserve(code), currency(token.currency or ""))
+        attested = self.platforms[token.platform].attested_reserve(code)
+        return None if attested is None else Money(attested, currency(code))
+
     def _backing(self, operator: str) -> BackingLimit:
-        """What bounds each token's supply, read from the ledger that holds what backs it."""
+        """What bounds each token's supply at a mint, read from the ledger that holds what backs it."""
 
         def bound(token: TokenSpec) -> int | None:
-            if token.kind is TokenKind.CBDC:
-                return self.network.central_bank(operator).cbdc_outstanding()
-            if token.kind is TokenKind.STABLECOIN:
-                return self.network.bank(self.spec.token(token.code).issuer).stablecoin_reserve(token.code)
-            return None  # a commodity token: the platform's own record of the attested reserve
+            if token.kind is TokenKind.COMMODITY:
+                return None  # the platform's own record of the attested reserve
+            backing = self.backing(token.code)
+            assert backing is not None
+            return backing.minor
 
         return bound
 
@@ -400,21 +412,20 @@ class DigitalNetwork:
         for token in self.spec.tokens:
             platform = self.platforms[token.platform]
             supply = platform.supply(token.code)
+            backing = self.backing(token.code)
+            backed = 0 if backing is None else backing.minor
             if token.kind == "cbdc":
-                backing = self.network.central_bank(token.platform).cbdc_outstanding()
-                if supply != backing:
-                    problems.append(f"{token.code}: supply {supply}, central bank's CBDC account {backing}")
+                if supply != backed:
+                    problems.append(f"{token.code}: supply {supply}, central bank's CBDC account {backed}")
                 for (operator, bic), wallet in self.institutions.items():
                     if operator == token.platform:
                         held, books = platform.balance(wallet.public_key, token.code), self.network.bank(bic)
                         if held != books.digital_held():
                             problems.append(f"{bic}: wallet holds {held} {token.code}, books {books.digital_held()}")
-            elif token.kind == "stablecoin":
-                reserve = self.network.bank(token.issuer).stablecoin_reserve(token.code)
-                if supply > reserve:
-                    problems.append(f"{token.code}: supply {supply} beyond reserve deposits {reserve}")
-            elif supply > (platform.attested_reserve(token.code) or 0):
-                problems.append(f"{token.code}: supply {supply} beyond the attested reserve")
+            elif token.kind == "stablecoin" and supply > backed:
+                problems.append(f"{token.code}: supply {supply} beyond reserve deposits {backed}")
+            elif token.kind == "commodity" and supply > backed:
+                problems.append(f"{token.code}: supply {supply} beyond the attested reserve {backed}")
         for operator, platform in self.platforms.items():
             if not platform.ledger.check().ok or not platform.ledger.verify().ok:
                 problems.append(f"{operator}'s platform ledger does not balance or verify")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -367,7 +366,3 @@ class TradeDesk:
 
 def _now() -> datetime:
     return datetime.fromtimestamp(time.time(), UTC)
-
-
-def new_key() -> str:
-    return uuid.uuid4().hex

@@ -104,17 +104,11 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         found = []
         for t in d.spec.tokens:
             supply = d.supply(t.code)
-            fiat = currency(t.currency) if t.currency else None
-            if t.kind == "cbdc" and fiat is not None:
-                backing: Money | None = Money(d.network.central_bank(t.platform).cbdc_outstanding(), fiat)
-                kind = "central bank reserves exchanged for it"
-            elif t.kind == "stablecoin" and fiat is not None:
-                backing = Money(d.network.bank(t.issuer).stablecoin_reserve(t.code), fiat)
-                kind = f"reserve deposits at {t.issuer}"
-            else:
-                attested = d.platforms[t.platform].attested_reserve(t.code)
-                backing = None if attested is None else Money(attested, supply.currency)
-                kind = f"{t.commodity} attested by its custodian"
+            backing = d.backing(t.code)
+            kind = {
+                "cbdc": "central bank reserves exchanged for it",
+                "stablecoin": f"reserve deposits at {t.issuer}",
+            }.get(t.kind, f"{t.commodity} attested by its custodian")
             found.append(
                 Token(
                     code=t.code,
