@@ -259,13 +259,14 @@ class DigitalNetwork:
         """Sign with `wallet` and send once per `key` (journaled first); DigitalRefused with the platform's reason
         if it refused."""
         assert self.outbox is not None, "start the digital network first"
-        operator = self._operator_of(wallet.platform)
+        operator = self.operator_of(wallet.platform)
         receipt = self.outbox.send(self.platforms[operator], key, wallet, build)
         if receipt.reason is not None:
             raise DigitalRefused(receipt.reason.value, receipt.detail)
         return receipt
 
-    def _operator_of(self, platform_id: str) -> str:
+    def operator_of(self, platform_id: str) -> str:
+        """The BIC of the central bank that operates the platform with this id."""
         for platform in self.spec.platforms:
             if platform.id == platform_id:
                 return platform.operator

@@ -93,10 +93,10 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
 
     def platform(platform_id: str) -> Platform:
         d = digital()
-        for spec in d.spec.platforms:
-            if spec.id == platform_id:
-                return d.platforms[spec.operator]
-        raise Problem(404, "not-found", "No such platform", f"no token platform {platform_id}")
+        try:
+            return d.platforms[d.operator_of(platform_id)]
+        except KeyError:
+            raise Problem(404, "not-found", "No such platform", f"no token platform {platform_id}") from None
 
     @r.get("/v1/tokens", response_model=list[Token], responses=problems(503))
     async def tokens(caller: Caller = read) -> list[Token]:
@@ -217,15 +217,12 @@ def _may_see(d: DigitalNetwork, caller: Caller, platform: Platform, key: bytes, 
     (a wallet's balance is its holder's business, as an account's is)."""
     if caller.role not in ("bank", "fx_provider"):
         return True
-    own = d.institutions.get((_operator(d, platform), caller.participant))
+    operator = d.operator_of(platform.spec.id)
+    own = d.institutions.get((operator, caller.participant))
     if own is not None and own.public_key in (key, onboarded_by):
         return True
-    holder = d.holders.get((_operator(d, platform), caller.participant))
+    holder = d.holders.get((operator, caller.participant))
     return holder is not None and holder.public_key == key
-
-
-def _operator(d: DigitalNetwork, platform: Platform) -> str:
-    return next(spec.operator for spec in d.spec.platforms if spec.id == platform.spec.id)
 
 
 def _seed(d: DigitalNetwork, token: str) -> bytes:
