@@ -3,6 +3,8 @@ by hop, client-signed token transactions with their proofs, settlement cycles an
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 import uuid
 from typing import Any
@@ -19,6 +21,7 @@ PROBLEM = "application/problem+json"
 KAMA, VOLGA, ORINOCO = "RU0440701810000000012", "RU0440701810000000011", "VE0102010000000000032"
 IRINA = "RU0440701810000000013"
 CARACAS = "VE0102010000000000031"
+MARACAIBO = "VE0134020000000000043"
 
 
 def payment(**change: Any) -> dict[str, Any]:
@@ -343,6 +346,47 @@ def test_a_web_shop_takes_a_card_payment_through_its_acquirers_gateway(served: S
     answer = httpx.post(f"{served.url}/acquiring/ANDSVECA/v1/payments", json=body, headers=headers, timeout=30)
     assert answer.status_code == 201, answer.text
     assert answer.json()["status"] == "approved" and card.pan not in answer.text
+
+
+def test_an_invoice_paid_by_card_at_the_exporters_web_shop_is_recorded_by_its_bank_and_settles_at_clearing(
+    served: Served,
+) -> None:
+    cards = served.corridor.cards
+    assert cards is not None
+    card = cards.cards[IRINA]
+    shop = {"id": "maracaibo-repuestos", "name": "Maracaibo Repuestos", "role": "exporter", "country": "VE",
+            "account": MARACAIBO, "registration_number": "J-40000001-0", "tax_id": "J400000010",
+            "address": "Av. 5 de Julio, Maracaibo", "email": "ventas@maracaibo.example", "kyc_tier": 2}  # fmt: skip
+    buyer = {"id": "irina-petrova", "name": "Irina Petrova", "role": "importer", "country": "RU", "account": IRINA,
+             "registration_number": "IP-7700001", "tax_id": "770000000001", "address": "Moscow",
+             "email": "irina@petrova.example", "kyc_tier": 1}  # fmt: skip
+    terms = {"id": "CT-API-CARD", "importer": "irina-petrova", "exporter": "maracaibo-repuestos", "currency": "VES",
+             "incoterm": "DAP", "place": "Moscow", "description": "spare parts from the web shop",
+             "signed_on": "2026-01-15"}  # fmt: skip
+    pads = {"description": "brake pads", "quantity": 2, "unit": "set", "unit_price_minor": 750_00}
+    invoice = {"number": "INV-API-CARD", "contract": "CT-API-CARD", "issued_on": "2026-02-01", "due_on": "2027-03-31",
+               "lines": [pads]}  # fmt: skip
+    merchant_keys = json.loads((served.data_dir / "keys" / "merchant-keys.json").read_text())
+    headers = {"Authorization": f"Bearer {merchant_keys['ANDS0001']}", "Idempotency-Key": f"{uuid.uuid4()}"}
+    charge = {"card_number": card.pan, "expiry": card.expires, "cvv2": card.cvv2, "amount_minor": 1_500_00,
+              "currency": "VES"}  # fmt: skip
+    with served.client("ANDSVECA") as exporter_bank, served.client("VOLGRUMM") as importer_bank:
+        assert post(exporter_bank, "/v1/parties", shop, "party-maracaibo").status_code == 201
+        assert post(importer_bank, "/v1/parties", buyer, "party-irina").status_code == 201
+        assert post(importer_bank, "/v1/contracts", terms, "contract-card").status_code == 201
+        assert post(exporter_bank, "/v1/invoices", invoice, "invoice-card").status_code == 201
+        taken = httpx.post(f"{served.url}/acquiring/ANDSVECA/v1/payments", json=charge, headers=headers, timeout=30)
+        assert taken.status_code == 201, taken.text
+        reference = f"928002:{taken.json()['payment_id']}"
+        recorded = post(exporter_bank, "/v1/invoices/INV-API-CARD/payments", {"rail": "card", "reference": reference},
+                        "card-inv-api")  # fmt: skip
+        assert recorded.status_code == 201 and recorded.json()["status"] == "pending", recorded.text
+        assert card.pan not in recorded.text
+        # The scheme closes its day (no API route: the scheme's own operation), and the sale is paid out.
+        asyncio.run_coroutine_threadsafe(cards.end_of_day("20261201"), served.loop).result(60)
+        shown = exporter_bank.get("/v1/invoices/INV-API-CARD").json()
+    assert shown["status"] == "paid" and shown["reconciled"], shown
+    assert [p["status"] for p in shown["payments"]] == ["settled"]
 
 
 def test_each_platforms_block_signing_key_is_published_for_proofs(served: Served) -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from corridor.cards.authlog import AUTHORIZATION_KIND, PURCHASE, REFUND
 from corridor.cards.billing import conversion_rate, convert, mid_rate
 from corridor.cards.clearing import Cleared
-from corridor.cards.settlement import Conversion, SettlementError, SettlementPlan, plan, report
+from corridor.cards.settlement import Conversion, MerchantLine, SettlementError, SettlementPlan, plan, report
 from corridor.money import currency, round_fraction
 
 from .helpers import SCENARIO, SCHEME
@@ -266,6 +266,25 @@ def test_each_acquiring_banks_merchants_are_paid_its_whole_position(specs: list[
     for code, bank in ACQUIRERS.items():
         position = result.currencies[code].members.get(bank, 0)
         assert sum(result.merchants.get(bank, {}).values()) == position
+
+
+@settings(max_examples=100, deadline=None)
+@given(sales)
+def test_each_merchants_statement_lines_add_up_to_what_it_is_paid(specs: list[tuple[str, str, str, int]]) -> None:
+    items = [cleared(kind, card, merchant, amount) for kind, card, merchant, amount in specs]
+    result = settle(items)
+    for bank, merchants in result.lines.items():
+        for account, lines in merchants.items():
+            assert sum(line.net for line in lines) == result.merchants.get(bank, {}).get(account, 0)
+    assert sum(len(lines) for merchants in result.lines.values() for lines in merchants.values()) == len(items)
+
+
+def test_a_sale_is_a_statement_line_at_its_full_amount_with_its_fees_apart() -> None:
+    sale, refund = cleared(PURCHASE, "RUB", "VES", 452_000), cleared(REFUND, "VES", "VES", 20_000)
+    result = settle([sale, refund])
+    lines = {line.request_key: line for line in result.lines["ANDSVECA"][MERCHANT_ACCOUNTS["ANDS0001"]]}
+    assert lines[sale.request_key] == MerchantLine(sale.request_key, PURCHASE, 452_000, 6_780 + 226)
+    assert lines[refund.request_key] == MerchantLine(refund.request_key, REFUND, -20_000, 0)
 
 
 def test_a_presentment_in_a_currency_the_plan_does_not_settle_is_refused() -> None:

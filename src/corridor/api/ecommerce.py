@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.idempotency import MAX_KEY_LENGTH, IdempotencyStore
 from corridor.api.problems import MEDIA_TYPE, Problem, install
-from corridor.cards.acquirer import Acquirer
-from corridor.cards.iso8583 import AUTHORIZATION, FINANCIAL, Fields
+from corridor.cards.acquirer import Acquirer, ecommerce_request
+from corridor.cards.iso8583 import Fields
 from corridor.cards.pan import mask
 from corridor.cards.responses import Response, describe
 from corridor.keylocks import KeyLocks
@@ -39,8 +39,6 @@ from corridor.money import MoneyError, currency
 from corridor.network.context import iso_time
 from corridor.scenario.cards import MerchantSpec
 
-ECOMMERCE_ENTRY_MODE = "810"
-"""Field 22: PAN entered for an e-commerce transaction, no PIN."""
 NOTED = ("t", "3", "4", "7", "11", "32", "37", "41", "49")
 """What the gateway keeps of a request before sending it: enough to reverse it, and no card data."""
 
@@ -257,24 +255,18 @@ def _terminal_request(merchant: MerchantSpec, body: CardPayment | Refund) -> Fie
         reason = "not an ISO 4217 currency with a number"
         errors = [{"field": "currency", "reason": reason}]
         raise Problem(422, "invalid-request", "The request is not valid", f"currency: {reason}", errors=errors)
-    refund = isinstance(body, Refund)
-    manual = isinstance(body, CardPayment) and body.capture == "manual"
-    request: Fields = {
-        "t": AUTHORIZATION if manual else FINANCIAL,
-        "2": body.card_number,
-        "3": "200000" if refund else "000000",
-        "4": f"{body.amount_minor:012d}",
-        "14": body.expiry,
-        "22": ECOMMERCE_ENTRY_MODE,
-        "41": merchant.terminal,
-        "49": f"{numeric:03d}",
-    }
-    if isinstance(body, CardPayment):
-        if body.cvv2:
-            request["48"] = f"92{len(body.cvv2):02d}{body.cvv2}"
-        if body.device:
-            request["62"] = body.device
-    return request
+    card = body if isinstance(body, CardPayment) else None
+    return ecommerce_request(
+        merchant,
+        pan=body.card_number,
+        expiry=body.expiry,
+        amount_minor=body.amount_minor,
+        currency_numeric=numeric,
+        cvv2=card.cvv2 if card else None,
+        device=card.device if card else None,
+        refund=isinstance(body, Refund),
+        manual=card is not None and card.capture == "manual",
+    )
 
 
 def _approved(answer: Fields, request: Fields) -> dict[str, Any]:

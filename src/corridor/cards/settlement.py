@@ -22,8 +22,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from corridor.cards.authlog import REFUND
 from corridor.cards.billing import convert, mid_rate
-from corridor.cards.clearing import Cleared
+from corridor.cards.clearing import RETURNED, Cleared
 from corridor.money import Money, currency
 from corridor.scenario.cards import CardSchemeSpec
 from corridor.scenario.model import FxRate
@@ -57,12 +58,38 @@ class CurrencySettlement:
 
 
 @dataclass(frozen=True, slots=True)
+class MerchantLine:
+    """One clearing record as its merchant's statement shows it: the sale (or what went back) at its full amount,
+    and the fees taken from it, so each sale is its own ledger entry that an invoice paid by card can name."""
+
+    request_key: str
+    kind: str
+    gross: int
+    """The transaction amount in the merchant's currency: positive for a sale or a representment, negative for a
+    refund, a chargeback or an arbitration the issuer won."""
+    fee: int
+    """What the merchant gives up on it (interchange and scheme fee passed through; negative: given back)."""
+
+    @property
+    def net(self) -> int:
+        return self.gross - self.fee
+
+
+def merchant_line(item: Cleared) -> MerchantLine:
+    gross = -item.amount if item.kind == REFUND or item.kind in RETURNED else item.amount
+    return MerchantLine(item.request_key, item.kind, gross, gross - item.acquirer_net)
+
+
+@dataclass(frozen=True, slots=True)
 class SettlementPlan:
     cycle: str
     currencies: dict[str, CurrencySettlement]
     conversions: tuple[Conversion, ...]
     merchants: dict[str, dict[str, int]] = field(default_factory=dict)
     """Acquiring bank BIC -> merchant account -> what the merchant is paid (negative: what it gives back)."""
+    lines: dict[str, dict[str, tuple[MerchantLine, ...]]] = field(default_factory=dict)
+    """Acquiring bank BIC -> merchant account -> the cycle's records, each as the merchant's statement shows it;
+    their nets add up to `merchants`."""
 
     def money(self, code: str, amount: int) -> Money:
         return Money(amount, currency(code))
@@ -75,6 +102,7 @@ def plan(
     members: dict[str, dict[str, int]] = {code: defaultdict(int) for code in currencies}
     fees: dict[str, int] = dict.fromkeys(members, 0)
     merchants: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    lines: dict[str, dict[str, list[MerchantLine]]] = defaultdict(lambda: defaultdict(list))
     accounts = {merchant.terminal: merchant.account for merchant in scheme.merchants}
     for item in items:
         if item.currency not in members or item.card_currency not in members:
@@ -84,6 +112,7 @@ def plan(
         fees[item.currency] += item.fee_acquirer
         fees[item.card_currency] += item.fee_issuer
         merchants[item.acquirer][accounts.get(item.terminal, item.terminal)] += item.acquirer_net
+        lines[item.acquirer][accounts.get(item.terminal, item.terminal)].append(merchant_line(item))
     collected = {code: -sum(positions.values()) for code, positions in members.items()}
     conversion = dict.fromkeys(members, 0)
     conversions: list[Conversion] = []
@@ -115,6 +144,7 @@ def plan(
         settlements,
         tuple(conversions),
         {bank: {account: amount for account, amount in paid.items() if amount} for bank, paid in merchants.items()},
+        {bank: {account: tuple(items) for account, items in paid.items()} for bank, paid in lines.items()},
     )
 
 

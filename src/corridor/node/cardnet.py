@@ -197,8 +197,9 @@ class CardScheme:
             settled[code] = await self.network.act(cb, _settle(role, cycle, legs.members, conversion))
         await self.network.quiesce()
         receivables: dict[str, list[str]] = {}
-        for bank, payouts in settlement.merchants.items():
-            short = await self.network.act(bank, _pay_merchants(self.network.bank(bank), cycle, payouts))
+        for bank, merchants in settlement.lines.items():
+            lines = {account: [(x.request_key, x.gross, x.fee) for x in items] for account, items in merchants.items()}
+            short = await self.network.act(bank, _pay_merchants(self.network.bank(bank), cycle, lines))
             if short:
                 receivables[bank] = short
         await self.network.quiesce()
@@ -239,8 +240,10 @@ def _settle(
     return lambda ctx: role.settle_card_cycle(ctx, cycle, members, conversion)
 
 
-def _pay_merchants(role: BankRole, cycle: str, payouts: dict[str, int]) -> Callable[[Context], Any]:
-    return lambda ctx: role.pay_merchants(ctx, cycle, payouts)
+def _pay_merchants(
+    role: BankRole, cycle: str, lines: dict[str, list[tuple[str, int, int]]]
+) -> Callable[[Context], Any]:
+    return lambda ctx: role.pay_merchants(ctx, cycle, lines)
 
 
 def load_issuer_keys(path: Path) -> tuple[IssuerKeys, PanVault]:

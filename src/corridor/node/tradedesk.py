@@ -10,6 +10,10 @@ moves it through the running corridor and tells the trade store what happened:
   platform ledger's transfer;
 - by escrow: the importer's wallet locks tokens to the exporter's until the shipping document is presented; recorded
   pending under the lock's id, settled when the exporter presents the document, failed if it expired;
+- by card: the exporter, a merchant of the card scheme, charges the importer's card in the invoice's currency (its
+  own) through its acquirer's gateway; recorded pending under `<acquirer institution id>:<RRN>` before the request
+  is sent, failed if declined or reversed, settled once clearing has paid the sale out, which the acquiring bank
+  books at its full amount (fees apart, `BankRole.pay_merchants`): that entry is the payment's ledger reference;
 
 Every step is once per key (the rails' own idempotency: a UETR derives from the key, a platform transaction is
 journaled by the outbox, a card request is reversed if its answer was lost), and the trade store's writes are
@@ -28,12 +32,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from corridor.cards.acquirer import Acquirer, ecommerce_request
+from corridor.cards.authlog import REFUND, Approval
+from corridor.cards.issuer import IssuedCard
+from corridor.cards.responses import Response, describe
 from corridor.digital.platform import Platform
 from corridor.digital.tx import Transfer
 from corridor.money import Money, currency
 from corridor.network.context import uetr_for
+from corridor.node.cardnet import CardScheme
 from corridor.node.digitalnet import DigitalNetwork
 from corridor.node.network import FINAL_STATES
+from corridor.scenario.cards import MerchantSpec
 from corridor.trade import (
     Contract,
     Invoice,
@@ -50,12 +60,21 @@ from corridor.trade import (
     standing,
 )
 from corridor.transfers.bank import PaymentRefused as BankRefused
+from corridor.transfers.bank import card_sale_id
 
 if TYPE_CHECKING:
     from corridor.node.embedded import EmbeddedCorridor
 
 PLATFORM_SUFFIX = "/platform"
 T = TypeVar("T")
+
+
+class CardDeclined(PaymentRefused):
+    """The card payment was not approved; `response_code` is the ISO 8583 answer (51: insufficient funds ...)."""
+
+    def __init__(self, response_code: str) -> None:
+        super().__init__(f"the card payment was declined: {response_code} {describe(response_code)}")
+        self.response_code = response_code
 
 
 class TradeDesk:
@@ -174,6 +193,76 @@ class TradeDesk:
             Payment(f"PAY-{key}", number, "escrow", lock.lock_id.hex(), billed, "pending", _now(), paid_in=paid_in)
         )
 
+    async def pay_by_card(self, number: str, card: IssuedCard, amount: Money, *, key: str) -> Payment:
+        """The exporter's merchant charges `card` (the importer's, as its holder keyed it in) for `amount` in the
+        invoice's currency: an e-commerce purchase through the exporter's acquirer. Pending once approved (settled
+        when clearing pays the sale out, `follow`); CardDeclined, and failed, if not.
+
+        At most one charge per `key`: an attempt approved before is returned as it is now. One whose answer was lost
+        with this process (recorded, never logged by the acquirer) is marked failed, and so is a declined one; then
+        a new attempt is made. A hold the lost one may have left expires unpresented: the acquirer presents only
+        what it logged."""
+        invoice = self.invoice(number)
+        _importer, exporter = self.parties(invoice)
+        merchant, acquirer = self._merchant(exporter.account)
+        if amount.currency.code != invoice.currency:
+            raise PaymentRefused(
+                f"the merchant charges in {invoice.currency}, the invoice's currency, not {amount.currency.code}"
+            )
+        attempts = [p for p in self.store.payments(number) if p.rail == "card" and p.id.split("~")[0] == f"PAY-{key}"]
+        for attempt in attempts:
+            if attempt.status == "failed":
+                continue
+            if acquirer.approval(attempt.reference.partition(":")[2]) is not None:
+                self.follow(number)
+                return self.store.payment("card", attempt.reference) or attempt
+            self.store.advance_payment("card", attempt.reference, "failed")  # its answer was lost: see above
+        numeric = amount.currency.numeric
+        assert numeric is not None, "a merchant's currency has an ISO 4217 number"
+        request = ecommerce_request(
+            merchant, pan=card.pan, expiry=card.expires, amount_minor=amount.minor, currency_numeric=numeric,
+            cvv2=card.cvv2,
+        )  # fmt: skip
+        prepared = acquirer.prepare(request, merchant)
+        if "39" in prepared:
+            raise CardDeclined(str(prepared["39"]))
+        reference = f"{prepared['32']!s}:{prepared['37']!s}"
+        payment_id = f"PAY-{key}" if not attempts else f"PAY-{key}~{len(attempts) + 1}"
+        self._check(invoice, "card", reference, amount, None)
+        self.store.record_payment(Payment(payment_id, number, "card", reference, amount, "pending", _now()))
+        answer = await acquirer.send(prepared)
+        if answer.get("39") != Response.APPROVED:
+            self.store.advance_payment("card", reference, "failed")
+            raise CardDeclined(str(answer.get("39")))
+        recorded = self.store.payment("card", reference)
+        assert recorded is not None
+        return recorded
+
+    def record_card_payment(self, number: str, reference: str) -> Payment:
+        """Record a card payment the exporter's merchant took itself (through its acquirer's e-commerce gateway),
+        named `<acquirer institution id>:<RRN>`, once its acquirer's log shows it: an approved purchase at the
+        exporter's terminal, in the invoice's currency, not reversed."""
+        invoice = self.invoice(number)
+        _importer, exporter = self.parties(invoice)
+        merchant, acquirer = self._merchant(exporter.account)
+        institution, _, rrn = reference.partition(":")
+        if institution != self._institution_of(exporter.bank):
+            raise PaymentRefused(f"{reference} was not taken by the exporter's acquirer, {exporter.bank}")
+        approval = acquirer.approval(rrn)
+        if approval is None or approval.terminal != merchant.terminal:
+            raise UnknownRecord(f"the exporter's acquirer has no approved card payment {reference}")
+        if approval.kind == REFUND or approval.reversed:
+            raise PaymentRefused(f"card payment {reference} is a refund or was reversed")
+        amount = Money(approval.amount, currency(approval.currency))
+        if self.store.payment("card", reference) is None:
+            self._check(invoice, "card", reference, amount, None)
+        payment_id = f"PAY-{institution}-{rrn}"
+        self.store.record_payment(Payment(payment_id, number, "card", reference, amount, "pending", _now()))
+        self.follow(number)
+        found = self.store.payment("card", reference)
+        assert found is not None
+        return found
+
     def record_token_payment(self, number: str, tx_id: bytes) -> Payment:
         """Record a token transfer the importer's wallet signed itself (through the API, say), once it is checked on
         its platform: committed, from the importer's wallet to the exporter's, in the invoice's token or one at par."""
@@ -269,6 +358,8 @@ class TradeDesk:
                     debtor = self.corridor.network.state(_importer.bank, payment.reference)
                     if debtor in ("rejected", "aborted", "returned"):
                         self.store.advance_payment("credit_transfer", payment.reference, "failed")
+            elif payment.rail == "card":
+                self._follow_card(payment, exporter.bank, exporter.account)
             elif payment.rail == "escrow":
                 operator = self._operator_for_lock(bytes.fromhex(payment.reference))
                 row = self._platform(operator).lock(bytes.fromhex(payment.reference))
@@ -325,6 +416,41 @@ class TradeDesk:
         return Money(moved.amount, bank.currency)
 
     # --- helpers -------------------------------------------------------------------------------------------------
+
+    def _cards(self) -> CardScheme:
+        cards = self.corridor.cards
+        if cards is None:
+            raise UnknownRecord("this corridor runs no card scheme")
+        return cards
+
+    def _merchant(self, account: str) -> tuple[MerchantSpec, Acquirer]:
+        """The card scheme's merchant whose account this is, and its acquirer's gateway."""
+        cards = self._cards()
+        merchant = next((m for m in cards.scheme.merchants if m.account == account), None)
+        bank = self.corridor.scenario.account(account).bank
+        if merchant is None or bank not in cards.acquirers:
+            raise PaymentRefused(f"the exporter's account {account} is not a card merchant's: it cannot take cards")
+        return merchant, cards.acquirers[bank]
+
+    def _institution_of(self, bank: str) -> str:
+        return next((a.institution_id for a in self._cards().scheme.acquirers if a.bank == bank), "")
+
+    def _follow_card(self, payment: Payment, merchant_bank: str, merchant_account: str) -> None:
+        """Settled once the acquiring bank has booked the sale to the merchant (its clearing cycle's payout);
+        failed if it was reversed."""
+        cards = self._cards()
+        approval: Approval | None = cards.acquirers[merchant_bank].approval(payment.reference.partition(":")[2])
+        if approval is None:
+            return  # recorded, its answer not heard yet (or lost: pay_by_card fails it when tried again)
+        if approval.reversed:
+            self.store.advance_payment("card", payment.reference, "failed")
+            return
+        cleared = cards.clearing.find(approval.request_key)
+        if cleared is None:
+            return
+        sale = card_sale_id(merchant_bank, cleared[0].cycle, merchant_account, approval.request_key)
+        if self.corridor.network.nodes[merchant_bank].ledger.view_transfer(sale) is not None:
+            self.store.advance_payment("card", payment.reference, "settled", ledger_refs=[f"{merchant_bank}:{sale}"])
 
     def _digital(self) -> DigitalNetwork:
         digital = self.corridor.digital

@@ -12,7 +12,7 @@ the set.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -272,38 +272,58 @@ class BankRole:
         ctx.save(uetr, "recall_requested", record)
         ctx.event(uetr, "RECALL", f"recall requested ({describe(reason)}); camt.056 sent to {self.central_bank}")
 
-    async def pay_merchants(self, ctx: Context, cycle: str, payouts: Mapping[str, int]) -> list[str]:
-        """Pay each merchant what the card scheme's clearing of `cycle` owes it (negative: take back what refunds
-        and chargebacks returned), from the bank's card settlement account, once, with a camt.054 to the merchant.
+    async def pay_merchants(
+        self, ctx: Context, cycle: str, lines: Mapping[str, Sequence[tuple[str, int, int]]]
+    ) -> list[str]:
+        """Book what the card scheme's clearing of `cycle` owes each merchant, once, line by line as its statement
+        shows it (`(request key, gross, fee)`): a sale at its full amount, then the fee taken from it; what goes
+        back (negative gross: a refund, a chargeback) at its net, in one entry. Each is a transfer against the
+        bank's card settlement account, with a camt.054 to the merchant. A sale is so its own ledger entry
+        (`card_sale_id`), which an invoice paid by card reconciles against; the balance moves by the net all the same.
 
         A merchant whose account cannot give back what it owes is not overdrawn: the bank books the amount as a
         receivable from the merchant (what acquirers collect from a merchant's later sales or reserve) and
-        returns the merchants it did so for."""
+        returns the merchants it did so for. Credits go first, so a cycle's sales cover its refunds."""
         short = []
-        for number, amount in sorted(payouts.items()):
+        for number, items in sorted(lines.items()):
             customer = self.customer(number)
-            transfer_id = ledger_id(self.s.bic, "card-payout", cycle, number)
-            if self.s.ledger.view_transfer(transfer_id) is not None or not amount:
-                continue
-            debit, credit = (self.cards, customer.account_id) if amount > 0 else (customer.account_id, self.cards)
-            payout = Transfer(
-                id=transfer_id,
-                debit_account_id=debit,
-                credit_account_id=credit,
-                amount=abs(amount),
-                ledger=self.ledger_no,
-                code=CARDS,
-            )
-            try:
-                await ctx.transfer(payout)
-            except TransferFailed as exc:
-                if exc.result is not CreateTransferResult.exceeds_credits:
-                    raise
-                await ctx.transfer(replace(payout, debit_account_id=self.card_receivable))
+            owed = False
+            for key, gross, fee in sorted(items, key=lambda line: (line[1] < 0, line[0])):
+                sale = card_sale_id(self.s.bic, cycle, number, key)
+                bookings = [(sale, gross), (ledger_id(self.s.bic, "card-fee", cycle, number, key), -fee)]
+                if gross < 0:  # what goes back is one entry, at its net: the merchant owes that, no more
+                    bookings = [(sale, gross - fee)]
+                for transfer_id, amount in bookings:
+                    if not amount or self.s.ledger.view_transfer(transfer_id) is not None:
+                        continue
+                    if await self._card_booking(ctx, customer.account_id, transfer_id, amount):
+                        owed = True  # booked against the receivable: the merchant's account did not move
+                    else:
+                        self._notify(ctx, number, transfer_id)
+            if owed:
                 short.append(number)
-                continue
-            self._notify(ctx, number, transfer_id)
         return short
+
+    async def _card_booking(self, ctx: Context, account_id: int, transfer_id: int, amount: int) -> bool:
+        """Credit (positive) or debit the merchant's account from the card settlement account; a debit the account
+        cannot cover goes to the card receivable instead (True)."""
+        debit, credit = (self.cards, account_id) if amount > 0 else (account_id, self.cards)
+        booking = Transfer(
+            id=transfer_id,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount=abs(amount),
+            ledger=self.ledger_no,
+            code=CARDS,
+        )
+        try:
+            await ctx.transfer(booking)
+        except TransferFailed as exc:
+            if exc.result is not CreateTransferResult.exceeds_credits:
+                raise
+            await ctx.transfer(replace(booking, debit_account_id=self.card_receivable))
+            return True
+        return False
 
     def _notify(self, ctx: Context, account_number: str, transfer_id: int) -> None:
         """A camt.054 to the customer for a booked movement (kept in the bank's records for the customer)."""
@@ -706,6 +726,11 @@ class BankRole:
 
     async def on_deadline(self, ctx: Context, uetr: str) -> None:
         return None
+
+
+def card_sale_id(bic: str, cycle: str, merchant_account: str, request_key: str) -> int:
+    """The ledger id of the acquiring bank's booking of one card sale (its gross amount) to its merchant."""
+    return ledger_id(bic, "card-sale", cycle, merchant_account, request_key)
 
 
 def new_uetr() -> str:

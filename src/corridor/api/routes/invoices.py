@@ -111,11 +111,15 @@ class InvoiceIn(BaseModel):
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rail: Literal["credit_transfer", "token", "escrow"]
+    rail: Literal["credit_transfer", "token", "escrow", "card"]
     amount_minor: Annotated[int | None, Field(gt=0, lt=MAX_MINOR, description="credit_transfer: the amount")] = None
     reference: Annotated[
         str | None,
-        Field(pattern=r"^[0-9a-f]{64}$", description="token: the transfer's id; escrow: the lock's id (hex)"),
+        Field(
+            pattern=r"^([0-9a-f]{64}|[0-9]{1,11}:[A-Za-z0-9]{12})$",
+            description="token: the transfer's id; escrow: the lock's id (hex); card: '<acquirer institution id>:"
+            "<RRN>' of a payment the exporter's merchant took through its acquirer's gateway",
+        ),
     ] = None
 
 
@@ -294,9 +298,15 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
             found = desk().store.invoice(number)
             if found is None:
                 raise Problem(404, "not-found", "No such invoice", f"no invoice {number}")
-            importer, _exporter = desk().parties(found)
-            if importer.bank != caller.participant:
-                raise Problem(403, "forbidden", "Not allowed", "only the importer's bank pays its invoices")
+            importer, exporter = desk().parties(found)
+            takes_cards = body.rail == "card" and exporter.bank == caller.participant
+            if importer.bank != caller.participant and not takes_cards:
+                raise Problem(
+                    403,
+                    "forbidden",
+                    "Not allowed",
+                    "only the importer's bank pays its invoices (the exporter's records its merchant's card payments)",
+                )
             if body.rail == "credit_transfer":
                 if body.amount_minor is None:
                     raise Problem(422, "invalid-request", "Amount required", "amount_minor: a credit transfer needs it")
@@ -304,6 +314,12 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
                 payment = await desk().pay_by_transfer(number, money, key=namespaced(caller, idempotency_key or ""))
             elif body.reference is None:
                 raise Problem(422, "invalid-request", "Reference required", "reference: the token transaction's id")
+            elif body.rail == "card":
+                if ":" not in body.reference:
+                    raise Problem(422, "invalid-request", "Card reference", "reference: '<institution id>:<RRN>'")
+                payment = desk().record_card_payment(number, body.reference)
+            elif ":" in body.reference:
+                raise Problem(422, "invalid-request", "Token reference", "reference: the transaction's id in hex")
             elif body.rail == "token":
                 payment = desk().record_token_payment(number, bytes.fromhex(body.reference))
             else:
