@@ -15,6 +15,15 @@ the config only points at it.
     url = "postgresql://127.0.0.1:5432/corridor"
     schema = "corridor_cbxrrumm"            # one schema per node: its own ledger in a shared server
 
+    [cards]                                 # optional: a card-issuing or acquiring bank's endpoints (loopback or LAN)
+    issuer = "127.0.0.1:7101"               # where this bank's issuer processor listens for the switch
+    acquirer = "127.0.0.1:7102"             # where this bank's acquirer gateway listens for its terminals
+    switch = "127.0.0.1:7100"               # the scheme's switch, where an acquirer sends
+    keys = "../../keys/cards-VOLGRUMM.json" # an issuer's card keys (0600): CVK, PVK, ZPK, PAN vault keys
+
+    [digital]                               # optional: a central bank that operates a token platform
+    keys = "../../keys/digital"             # the platforms' public institution keys and this operator's own
+
     [nats]
     url = "nats://127.0.0.1:4222"
     stream = "CORRIDOR"                     # optional
@@ -34,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_CONFIG_BYTES = 64 * 1024
+Endpoint = tuple[str, int]
+"""A host and TCP port."""
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_STREAM = "CORRIDOR"
 DEFAULT_SUBJECT_PREFIX = "corridor.inbox"
@@ -59,6 +70,11 @@ class NodeConfig:
     ledger_url: str | None = None
     """A PostgreSQL URL (no password in it: use the server's own auth or PGPASSFILE); None: SQLite in data_dir."""
     ledger_schema: str | None = None
+    card_issuer: Endpoint | None = None
+    card_acquirer: Endpoint | None = None
+    card_switch: Endpoint | None = None
+    card_keys: Path | None = None
+    digital_keys: Path | None = None
 
     def to_toml(self, base: Path) -> str:
         """The file's text, with paths relative to `base`, the folder the file will be written to.
@@ -90,6 +106,14 @@ class NodeConfig:
             lines += ["", "[ledger]", f"url = {_quote(self.ledger_url)}"]
             if self.ledger_schema is not None:
                 lines.append(f"schema = {_quote(self.ledger_schema)}")
+        cards = {"issuer": self.card_issuer, "acquirer": self.card_acquirer, "switch": self.card_switch}
+        if any(cards.values()):
+            lines += ["", "[cards]"]
+            lines += [f"{name} = {_quote(f'{at[0]}:{at[1]}')}" for name, at in cards.items() if at is not None]
+            if self.card_keys is not None:
+                lines.append(f"keys = {path(self.card_keys)}")
+        if self.digital_keys is not None:
+            lines += ["", "[digital]", f"keys = {path(self.digital_keys)}"]
         return "\n".join(lines) + "\n"
 
 
@@ -120,28 +144,18 @@ def load_node_config(path: Path) -> NodeConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     base = path.parent.resolve()
-    known = {"bic", "data_dir", "key", "directory", "operator_key", "scenario", "nats", "ledger"}
+    known = {"bic", "data_dir", "key", "directory", "operator_key", "scenario", "nats", "ledger", "cards", "digital"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    nats = table.get("nats", {})
-    if not isinstance(nats, dict):
-        raise ConfigError(f"{where}: [nats] must be a table")
-    unknown = sorted(set(nats) - {"url", "stream", "subject_prefix", "rpc_prefix"})
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) in [nats]: {', '.join(unknown)}")
+    nats = _table(table, "nats", {"url", "stream", "subject_prefix", "rpc_prefix"}, where)
     try:
         operator_key = base64.b64decode(_string(table, "operator_key", where), validate=True)
     except binascii.Error:
         raise ConfigError(f"{where}: operator_key is not base64") from None
     if len(operator_key) != 32:
         raise ConfigError(f"{where}: operator_key must be a 32-byte Ed25519 public key, got {len(operator_key)} bytes")
-    ledger = table.get("ledger", {})
-    if not isinstance(ledger, dict):
-        raise ConfigError(f"{where}: [ledger] must be a table")
-    unknown = sorted(set(ledger) - {"url", "schema"})
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) in [ledger]: {', '.join(unknown)}")
+    ledger = _table(table, "ledger", {"url", "schema"}, where)
     ledger_url = None if "url" not in ledger else _string(ledger, "url", f"{where} [ledger]")
     if ledger_url is not None and not ledger_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{where} [ledger]: url must be postgresql://... (leave [ledger] out for SQLite)")
@@ -154,6 +168,11 @@ def load_node_config(path: Path) -> NodeConfig:
     schema = None if "schema" not in ledger else _string(ledger, "schema", f"{where} [ledger]")
     if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
         raise ConfigError(f"{where} [ledger]: schema must be 1 to 63 of a-z, 0-9, _ (not starting with a digit)")
+    cards = _table(table, "cards", {"issuer", "acquirer", "switch", "keys"}, where)
+    card_keys = None if "keys" not in cards else base / _string(cards, "keys", f"{where} [cards]")
+    endpoints = {name: _endpoint(cards, name, f"{where} [cards]") for name in ("issuer", "acquirer", "switch")}
+    digital = _table(table, "digital", {"keys"}, where)
+    digital_keys = None if "keys" not in digital else base / _string(digital, "keys", f"{where} [digital]")
     scenario = table.get("scenario")
     return NodeConfig(
         bic=_string(table, "bic", where),
@@ -168,4 +187,30 @@ def load_node_config(path: Path) -> NodeConfig:
         rpc_prefix=_string(nats, "rpc_prefix", f"{where} [nats]", DEFAULT_RPC_PREFIX),
         ledger_url=ledger_url,
         ledger_schema=schema,
+        card_issuer=endpoints["issuer"],
+        card_acquirer=endpoints["acquirer"],
+        card_switch=endpoints["switch"],
+        card_keys=card_keys,
+        digital_keys=digital_keys,
     )
+
+
+def _table(table: dict[str, Any], name: str, fields: set[str], where: str) -> dict[str, Any]:
+    found = table.get(name, {})
+    if not isinstance(found, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table")
+    unknown = sorted(set(found) - fields)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) in [{name}]: {', '.join(unknown)}")
+    return found
+
+
+def _endpoint(table: dict[str, Any], key: str, where: str) -> Endpoint | None:
+    """`host:port`, or None when the key is absent."""
+    if key not in table:
+        return None
+    text = _string(table, key, where)
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{where}: {key} must be host:port with a port from 1 to 65535, not {text!r}")
+    return host, int(port)

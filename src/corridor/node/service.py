@@ -28,6 +28,7 @@ from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import NatsTransport, connect_bounded
 from corridor.node import actions
 from corridor.node.config import ConfigError, NodeConfig
+from corridor.node.hosted import Hosted, hosted_services
 from corridor.node.network import wall_clock
 from corridor.node.roles import make_role
 from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer
@@ -288,10 +289,18 @@ async def serve(config: NodeConfig, *, stop: asyncio.Event | None = None, announ
         ledger_url=config.ledger_url,
         ledger_schema=config.ledger_schema,
     )
-    server = RpcServer(control, config.rpc_prefix, config.bic, methods_for(node, scenario, role))
+    extras = hosted_services(config, node, scenario, rpc)
+    methods = methods_for(node, scenario, role)
+    for extra in extras:
+        methods |= extra.methods
+    server = RpcServer(control, config.rpc_prefix, config.bic, methods)
+    started: list[Hosted] = []
     try:
         await transport.start()
         await node.start()
+        for extra in extras:
+            await extra.start()
+            started.append(extra)
         await server.start()
         await control.flush()
         if announce:
@@ -299,6 +308,8 @@ async def serve(config: NodeConfig, *, stop: asyncio.Event | None = None, announ
         await stop.wait()
     finally:
         await server.stop()
+        for extra in reversed(started):
+            await extra.stop()
         await node.stop()
         await transport.close()
         await control.close()
