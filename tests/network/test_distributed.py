@@ -74,6 +74,7 @@ def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             schema = load_node_config(path).ledger_schema
             if schema is not None:
                 drop_schema(schema)
+                drop_schema(f"{schema}_platform")  # a central bank's token platform, beside its node's ledger
 
 
 async def _start(network: DistributedNetwork) -> None:

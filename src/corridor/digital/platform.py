@@ -176,10 +176,15 @@ class Platform:
         clock: Callable[[], int] = time.time_ns,
         backing: BackingLimit | None = None,
         verifiers: int = 2,
+        ledger_url: str | None = None,
+        ledger_schema: str | None = None,
     ) -> Platform:
-        """Open (or create) a platform's ledger and store under `directory`, recovering a batch cut by a crash."""
+        """Open (or create) a platform's ledger and store under `directory`, recovering a batch cut by a crash.
+
+        The ledger is `<directory>/ledger.db` (SQLite), or in the PostgreSQL server `ledger_url`, in its own
+        schema: a node's platform beside its node's ledger."""
         directory.mkdir(parents=True, exist_ok=True)
-        ledger = Ledger.open(str(directory / "ledger.db"), id_filter=True)
+        ledger = Ledger.open(ledger_url or str(directory / "ledger.db"), schema=ledger_schema, id_filter=True)
         store = PlatformStore(directory / "platform.db")
         try:
             return cls(spec, key, ledger, store, clock=clock, backing=backing, verifiers=verifiers)

@@ -46,12 +46,20 @@ from corridor.digital.reserves import (
     reserve_report,
     sign_attestation,
 )
-from corridor.digital.spec import InstitutionRole, InstitutionSpec, PlatformSpec, TierSpec, TokenKind, TokenSpec
+from corridor.digital.spec import PlatformSpec, TokenKind, TokenSpec
 from corridor.digital.wallet import Wallet
 from corridor.money import Money, currency
 from corridor.network.context import Context
 from corridor.network.identity import SigningKey
 from corridor.node.network import EmbeddedNetwork, load_or_create_key
+from corridor.node.platformkeys import (
+    PlatformKeys,
+    bank_key,
+    banks_of,
+    custodian_key,
+    operator_keys,
+    platform_spec,
+)
 from corridor.scenario.digital import DigitalPlatform, DigitalSpec, DigitalToken, DigitalWallet
 from corridor.transfers.bank import BankRole
 
@@ -106,7 +114,7 @@ class DigitalNetwork:
         for token in digital.tokens:
             _check_one_to_one(token)
             if token.kind == "commodity":
-                self.custodians[token.code] = load_or_create_key(self.keys_dir / f"custodian-{token.code}.pem")
+                self.custodians[token.code] = custodian_key(self.keys_dir, token.code)
         self.reporter = load_or_create_key(self.keys_dir / "price-reporter.pem")
         """The commodity price reporter's key: the feed believes quotes it signed, and no others."""
         self.prices = PriceFeed([self.reporter.public_key])
@@ -114,71 +122,32 @@ class DigitalNetwork:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _load_keys(self, platform: DigitalPlatform) -> None:
-        where = self.keys_dir / platform.id
-        self.operators[platform.operator] = load_or_create_key(where / "operator.pem")
-        self.desks[platform.operator] = Wallet(load_or_create_key(where / "issuing-desk.pem"), platform.id)
-        for bank in self._banks_of(platform):
-            key = load_or_create_key(where / f"{bank}.pem")
-            self.institutions[(platform.operator, bank)] = Wallet(key, platform.id)
+        own = operator_keys(self.keys_dir, platform)
+        self.operators[platform.operator] = own.operator
+        self.desks[platform.operator] = own.desk
+        for bank in banks_of(self.scenario, platform):
+            self.institutions[(platform.operator, bank)] = bank_key(self.keys_dir, platform, bank)
         for spec in self.spec.wallets_of(platform.operator):
             key = load_or_create_key(self.wallets_dir / platform.id / f"{spec.holder}.pem")
             self.holders[(platform.operator, spec.holder)] = Wallet(key, platform.id)
 
-    def _banks_of(self, platform: DigitalPlatform) -> list[str]:
-        return [p.bic for p in self.scenario.participants if p.role == "bank" and p.country == platform.country]
-
     # --- the platforms' configuration ----------------------------------------------------------------------------
 
-    def platform_spec(self, operator: str) -> PlatformSpec:
+    def public_keys(self, operator: str) -> PlatformKeys:
         platform = self.spec.platform(operator)
-        institutions = [
-            InstitutionSpec(self.operators[operator].public_key, f"{operator} platform", InstitutionRole.OPERATOR),
-            InstitutionSpec(self.desks[operator].public_key, f"{operator} issuing desk", InstitutionRole.ISSUER),
-        ]
-        institutions += [
-            InstitutionSpec(self.institutions[(operator, bank)].public_key, bank, InstitutionRole.BANK)
-            for bank in self._banks_of(platform)
-        ]
-        tokens = tuple(
-            TokenSpec(
-                code=t.code,
-                name=t.name,
-                kind=TokenKind(t.kind),
-                exponent=t.exponent,
-                ledger=t.ledger,
-                issuer=self._issuer_key(operator, t),
-                currency=t.currency,
-                commodity=t.commodity,
-                unit=t.unit,
-            )
-            for t in self.spec.tokens_of(operator)
-        )
-        tiers = tuple(
-            TierSpec(
-                level=t.level,
-                name=t.name,
-                max_holding={code: m.minor for code, m in t.max_holding.items()},
-                max_transaction={code: m.minor for code, m in t.max_transaction.items()},
-            )
-            for t in self.spec.tiers_of(operator)
-        )
-        custodians = tuple(
-            self.custodians[t.code].public_key for t in self.spec.tokens_of(operator) if t.code in self.custodians
-        )
-        return PlatformSpec(
-            id=platform.id,
-            operator_key=self.operators[operator].public_key,
-            tokens=tokens,
-            tiers=tiers,
-            institutions=tuple(institutions),
-            max_lock_seconds=platform.max_lock_s,
-            custodians=custodians,
+        return PlatformKeys(
+            self.operators[operator].public_key,
+            self.desks[operator].public_key,
+            {bank: self.institutions[(operator, bank)].public_key for bank in banks_of(self.scenario, platform)},
+            {
+                t.code: self.custodians[t.code].public_key
+                for t in self.spec.tokens_of(operator)
+                if t.code in self.custodians
+            },
         )
 
-    def _issuer_key(self, operator: str, token: DigitalToken) -> bytes:
-        if token.issuer == operator:
-            return self.desks[operator].public_key
-        return self.institutions[(operator, token.issuer)].public_key
+    def platform_spec(self, operator: str) -> PlatformSpec:
+        return platform_spec(self.spec, operator, self.public_keys(operator))
 
     def backing(self, code: str) -> Money | None:
         """What backs a token now, read where it is held: for a CBDC its central bank's CBDC account, for a

@@ -25,6 +25,7 @@ from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import connect_bounded
 from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, NodeConfig, load_node_config
 from corridor.node.network import FINAL_STATES, build_directory, load_or_create_key
+from corridor.node.platformkeys import write_public_keys
 from corridor.node.rpc import RpcClient, RpcError
 from corridor.scenario.model import Scenario, load_scenario
 
@@ -55,6 +56,7 @@ def init_network(
     directory_path = data_dir / "directory.json"
     build_directory(scenario, keys, operator).save(directory_path)
     configs: dict[str, Path] = {}
+    operators = set() if scenario.digital is None else set(write_public_keys(scenario, keys_dir / "digital"))
     for spec in scenario.participants:
         node_dir = data_dir / "nodes" / spec.bic
         node_dir.mkdir(parents=True, exist_ok=True)
@@ -71,6 +73,7 @@ def init_network(
             rpc_prefix=rpc_prefix,
             ledger_url=postgres,
             ledger_schema=None if postgres is None else f"{schema_prefix}_{spec.bic.lower()}",
+            digital_keys=keys_dir / "digital" if spec.bic in operators else None,
         )
         path = node_dir / "node.toml"
         path.write_text(config.to_toml(node_dir))
