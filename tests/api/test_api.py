@@ -230,6 +230,14 @@ def test_every_documented_route_says_it_may_answer_401_and_403(served: Served) -
             assert {"401", "403"} <= set(operation["responses"]), f"{method.upper()} {path}"
 
 
+def test_the_interactive_docs_are_served_from_the_package_not_a_cdn(served: Served) -> None:
+    page = httpx.get(f"{served.url}/docs", timeout=30)
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assert "cdn." not in page.text and "/swagger/swagger-ui-bundle.js" in page.text
+    bundle = httpx.get(f"{served.url}/swagger/swagger-ui-bundle.js", timeout=30)
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+
+
 def test_the_published_openapi_document_is_what_the_server_serves(served: Served) -> None:
     import json
     from pathlib import Path

@@ -8,8 +8,12 @@ say nothing about any customer.
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from corridor import __version__
 from corridor.api import metrics
@@ -29,8 +33,11 @@ def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStor
         title="Corridor API",
         version=__version__,
         description="Payments between two countries in their own currencies: credit transfers, cards, tokens.",
+        docs_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     install(app)
+    serve_docs(app)
     api = Api(keys, store)
     for area in (network, activity, payments, tokens, invoices, settlement):
         app.include_router(area.router(api, corridor))
@@ -43,6 +50,26 @@ def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStor
         return PlainTextResponse("ok\n" if up else "starting\n", status_code=200 if up else 503)
 
     return app
+
+
+SWAGGER_ASSETS = files("fastapi_swagger") / "resources"
+"""Swagger UI 5's bundle and stylesheet, as the fastapi-swagger package ships them."""
+
+
+def serve_docs(app: FastAPI) -> None:
+    """The interactive API documentation at /docs, its Swagger UI served from the installed package rather than a
+    CDN, so that it works on a machine without the internet (FastAPI's own /docs loads it from jsDelivr)."""
+    app.mount("/swagger", StaticFiles(directory=str(SWAGGER_ASSETS)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title}: interactive documentation",
+            swagger_js_url="/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/swagger/swagger-ui.css",
+            swagger_favicon_url="/swagger/favicon-32x32.png",
+        )
 
 
 def api_for(corridor: EmbeddedCorridor) -> tuple[FastAPI, dict[str, str], IdempotencyStore]:
