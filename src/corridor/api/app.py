@@ -9,6 +9,7 @@ say nothing about any customer.
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -21,14 +22,19 @@ from corridor.api.common import Api
 from corridor.api.ecommerce import ecommerce_app
 from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
+from corridor.api.ports import EmbeddedPayments, RemotePayments
 from corridor.api.problems import install
 from corridor.api.routes import activity, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
 from corridor.node.embedded import EmbeddedCorridor
+from corridor.node.launcher import DistributedNetwork
+from corridor.node.rpc import RpcError
+from corridor.scenario.model import Scenario
 from corridor.web import mount as mount_dashboard
 
 
-def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
+def _app() -> FastAPI:
+    """An app with the API's problem+json errors and its offline /docs."""
     app = FastAPI(
         title="Corridor API",
         version=__version__,
@@ -38,8 +44,16 @@ def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStor
     )
     install(app)
     serve_docs(app)
+    return app
+
+
+def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
+    app = _app()
     api = Api(keys, store)
-    for area in (network, activity, payments, tokens, invoices, settlement):
+    app.include_router(network.router(api, corridor))
+    app.include_router(activity.router(api, corridor))
+    app.include_router(payments.router(api, EmbeddedPayments(corridor)))
+    for area in (tokens, invoices, settlement):
         app.include_router(area.router(api, corridor))
     metrics.install(app, corridor)
     mount_dashboard(app)
@@ -75,15 +89,49 @@ def serve_docs(app: FastAPI) -> None:
 def api_for(corridor: EmbeddedCorridor) -> tuple[FastAPI, dict[str, str], IdempotencyStore]:
     """The app over `corridor`, with the API keys kept in its data directory (made on first use) and its
     idempotency store: what `corridor up` serves. The caller closes the store."""
-    keys_file = corridor.data_dir / "keys" / "api-keys.json"
-    roles = participant_roles(corridor.scenario)
-    keys = load_or_create_keys(keys_file, roles)
-    secret_file = corridor.data_dir / "keys" / "api-idempotency.key"
-    secret = load_or_create_secret(secret_file)
-    store = IdempotencyStore(corridor.data_dir / "api" / "idempotency.db", secret)
+    keys, roles, store, secret = _keys_and_store(corridor.data_dir, corridor.scenario)
     app = create_app(corridor, KeyRing.from_keys(keys, roles), store)
     app.state.stores = [store, *mount_acquiring(app, corridor, secret)]
     return app, keys, store
+
+
+def create_remote_app(network: DistributedNetwork, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
+    """The API over a distributed network, each node reached over its control interface: accounts, statements,
+    payments, tracking and quotes (the routes written against PaymentsPort); the other areas need the embedded
+    corridor for now (docs/api.md)."""
+    app = _app()
+    app.include_router(payments.router(Api(keys, store), RemotePayments(network)))
+    metrics.install(app, None)
+
+    @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
+    async def healthz() -> Response:
+        try:
+            for bic in network.nodes:
+                await network.call(bic, "ping", timeout_s=2.0)
+        except RpcError as exc:
+            return PlainTextResponse(f"{exc.message}\n", status_code=503)
+        return PlainTextResponse("ok\n")
+
+    return app
+
+
+def api_over(network: DistributedNetwork) -> tuple[FastAPI, dict[str, str], IdempotencyStore]:
+    """The app over a distributed network, its API keys and idempotency store kept in the network's data
+    directory (as `api_for` keeps them in the embedded corridor's). The caller closes the store."""
+    keys, roles, store, _secret = _keys_and_store(network.data_dir, network.scenario)
+    app = create_remote_app(network, KeyRing.from_keys(keys, roles), store)
+    app.state.stores = [store]
+    return app, keys, store
+
+
+def _keys_and_store(
+    data_dir: Path, scenario: Scenario
+) -> tuple[dict[str, str], dict[str, str], IdempotencyStore, bytes]:
+    """The API keys (made on first use, 0600) and the roles they are for, the idempotency store, and its secret."""
+    roles = participant_roles(scenario)
+    keys = load_or_create_keys(data_dir / "keys" / "api-keys.json", roles)
+    secret = load_or_create_secret(data_dir / "keys" / "api-idempotency.key")
+    return keys, roles, IdempotencyStore(data_dir / "api" / "idempotency.db", secret), secret
 
 
 def mount_acquiring(app: FastAPI, corridor: EmbeddedCorridor, secret: bytes) -> list[IdempotencyStore]:

@@ -99,10 +99,13 @@ def _instant(at: str) -> datetime:
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
-def install(app: FastAPI, corridor: EmbeddedCorridor) -> CollectorRegistry:
-    """Serve /metrics from a registry of this app's own, and time every request by route and status."""
+def install(app: FastAPI, corridor: EmbeddedCorridor | None) -> CollectorRegistry:
+    """Serve /metrics from a registry of this app's own, and time every request by route and status; with the
+    corridor's own figures when it runs in this process (each node process of a distributed network serves its
+    own)."""
     registry = CollectorRegistry()
-    registry.register(CorridorCollector(corridor))
+    if corridor is not None:
+        registry.register(CorridorCollector(corridor))
     latency = Histogram(
         "corridor_api_request_seconds",
         "API requests by route template and status",

@@ -1,4 +1,5 @@
-"""`corridor up`: the scenario's corridor on the embedded default, serving the REST API (and the dashboard).
+"""`corridor up`: the scenario's corridor on the embedded default, serving the REST API (and the dashboard); with
+`--config`, a network laid out by `corridor network init`, each node its own process, and the API over them.
 
 Every node, the card scheme and the token platforms run in this process (node/embedded.py), with their files under
 --data-dir, which is kept between runs: stopping and starting again continues where it stopped. The API keys are
@@ -16,14 +17,17 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.markup import escape
 from rich.panel import Panel
 
 from corridor import logs
-from corridor.api.app import api_for
+from corridor.api.app import api_for, api_over
 from corridor.api.keys import OBSERVER
 from corridor.cli.common import EXIT_FAILED, console, fail
+from corridor.network.transport.base import TransportError
 from corridor.node.embedded import EmbeddedCorridor
+from corridor.node.launcher import open_distributed
 from corridor.scenario import ScenarioError, load_scenario
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,49 @@ async def serve(corridor: EmbeddedCorridor, host: str, port: int, *, ready: asyn
     """Start the corridor, serve its API until SIGINT/SIGTERM (or the task is cancelled), then stop it all."""
     await corridor.start()
     app, keys, store = api_for(corridor)
+    title = f"corridor up: {len(corridor.network.nodes)} nodes ({escape(corridor.scenario.name)})"
+    try:
+        await _serve_app(app, keys, corridor.data_dir, host, port, title, ready=ready, dashboard=True)
+    finally:
+        for opened in getattr(app.state, "stores", [store]):
+            opened.close()
+        await corridor.stop()
+
+
+async def serve_distributed(
+    data_dir: Path, host: str, port: int, *, ready: asyncio.Event | None = None, start_nodes: bool = True
+) -> None:
+    """Start every node of the network `corridor network init` laid out in `data_dir` as its own process (or, with
+    `start_nodes=False`, use those already running), serve the API over them, then stop what it started."""
+    network = open_distributed(data_dir)
+    if start_nodes:
+        await network.start()
+    else:
+        await network.connect()
+    app, keys, store = api_over(network)
+    title = f"corridor up --config: {len(network.nodes)} node processes ({escape(network.scenario.name)})"
+    try:
+        await _serve_app(app, keys, data_dir, host, port, title, ready=ready, dashboard=False)
+    finally:
+        store.close()
+        if start_nodes:
+            await network.stop()
+        else:
+            await network.disconnect()
+
+
+async def _serve_app(
+    app: FastAPI,
+    keys: dict[str, str],
+    data_dir: Path,
+    host: str,
+    port: int,
+    title: str,
+    *,
+    ready: asyncio.Event | None,
+    dashboard: bool,
+) -> None:
+    """Serve `app` until cancelled; its URL is written to <data dir>/api/url and shown with where the keys are."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     try:
@@ -44,29 +91,25 @@ async def serve(corridor: EmbeddedCorridor, host: str, port: int, *, ready: asyn
             raise OSError(f"the API could not listen on {host}:{port}")
         bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
         corridor_url = f"http://{host}:{bound}"
-        (corridor.data_dir / "api").mkdir(parents=True, exist_ok=True)
-        (corridor.data_dir / "api" / "url").write_text(corridor_url + "\n")
-        log.info("corridor up", extra={"url": corridor_url, "nodes": len(corridor.network.nodes)})
-        # The observer key opens the dashboard; it goes in the URL only on an interactive terminal, never into
-        # output that may be captured to a log file (where the page asks for the key instead).
-        fragment = f"#key={keys[OBSERVER]}" if console.is_terminal else "  (key: 'observer' in the API keys file)"
-        console.print(
-            Panel.fit(
-                f"API       {corridor_url}/docs\n"
-                f"dashboard {corridor_url}/{fragment}\n"
-                f"metrics   {corridor_url}/metrics\n"
-                f"API keys  {escape(str(corridor.data_dir / 'keys' / 'api-keys.json'))} (one per participant)",
-                title=f"corridor up: {len(corridor.network.nodes)} nodes ({escape(corridor.scenario.name)})",
-            )
-        )
+        (data_dir / "api").mkdir(parents=True, exist_ok=True)
+        (data_dir / "api" / "url").write_text(corridor_url + "\n")
+        log.info("corridor up", extra={"url": corridor_url})
+        lines = [f"API       {corridor_url}/docs"]
+        if dashboard:
+            # The observer key opens the dashboard; it goes in the URL only on an interactive terminal, never into
+            # output that may be captured to a log file (where the page asks for the key instead).
+            fragment = f"#key={keys[OBSERVER]}" if console.is_terminal else "  (key: 'observer' in the API keys file)"
+            lines.append(f"dashboard {corridor_url}/{fragment}")
+        lines += [
+            f"metrics   {corridor_url}/metrics",
+            f"API keys  {escape(str(data_dir / 'keys' / 'api-keys.json'))} (one per participant)",
+        ]
+        console.print(Panel.fit("\n".join(lines), title=title))
         if ready is not None:
             ready.set()
         await task
     finally:
         server.should_exit = True
-        for opened in getattr(app.state, "stores", [store]):
-            opened.close()
-        await corridor.stop()
 
 
 def up(
@@ -77,13 +120,31 @@ def up(
     host: Annotated[str, typer.Option("--host", help="Where the API listens.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="The API's port (0: any free one).", min=0, max=65535)] = 8000,
     log_json: Annotated[bool, typer.Option("--log-json", help="Logs as JSON lines on stderr.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A network laid out by `corridor network init` (its data directory): run each node as its own "
+            "process (PostgreSQL, NATS JetStream) and serve the API over them.",
+        ),
+    ] = None,
+    attach: Annotated[
+        bool, typer.Option("--attach", help="With --config: the nodes run already (started elsewhere); serve only.")
+    ] = False,
 ) -> None:
-    """Run the scenario's corridor on the embedded default and serve its REST API and dashboard."""
+    """Run the scenario's corridor and serve its REST API: on the embedded default (with the dashboard), or with
+    --config as separate node processes."""
     logs.configure(json=log_json, level=logging.INFO)
-    try:
-        corridor = EmbeddedCorridor(load_scenario(scenario), data_dir)
-    except ScenarioError as exc:
-        fail(f"scenario: {exc}", EXIT_FAILED)
+    if config is not None:
+        if not (config / "nodes").is_dir():
+            fail(f"{config} holds no network: run `corridor network init --data-dir {config}` first", EXIT_FAILED)
+        work = serve_distributed(config, host, port, start_nodes=not attach)
+    else:
+        try:
+            corridor = EmbeddedCorridor(load_scenario(scenario), data_dir)
+        except ScenarioError as exc:
+            fail(f"scenario: {exc}", EXIT_FAILED)
+        work = serve(corridor, host, port)
 
     async def main() -> None:
         task = asyncio.current_task()
@@ -92,9 +153,9 @@ def up(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await serve(corridor, host, port)
+            await work
 
     try:
         asyncio.run(main())
-    except OSError as exc:
+    except (OSError, TransportError, TimeoutError, RuntimeError) as exc:
         fail(f"corridor up: {exc}", EXIT_FAILED)

@@ -35,6 +35,7 @@ from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer
 from corridor.node.runtime import Node
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.model import Scenario, ScenarioError, load_scenario
+from corridor.transfers.bank import BankRole
 
 STATE_WAIT_MAX_S = 60.0
 QUOTES_PER_REQUEST_MAX = 256
@@ -79,6 +80,31 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
         if found is None:
             return {"state": None, "reason": None}
         return {"state": found[0], "reason": found[1].get("reason")}
+
+    async def events(params: dict[str, Any]) -> dict[str, Any]:
+        """What this node recorded of a payment (its tracking events), for whoever follows it across hops."""
+        found = node.store.events(_text(params, "uetr"))
+        return {
+            "events": [
+                {"at": e.at, "node": e.node, "status": e.status, "reason": e.reason, "detail": e.detail} for e in found
+            ]
+        }
+
+    def bank() -> BankRole:
+        assert isinstance(node.role, BankRole)
+        return node.role
+
+    async def account(params: dict[str, Any]) -> dict[str, Any]:
+        posted, held = bank().balance(_text(params, "number"))
+        return {"posted": posted, "held": held, "currency": bank().currency.code}
+
+    async def statement(params: dict[str, Any]) -> dict[str, Any]:
+        """A camt.053 of a customer account for [from_ns, to_ns), kept in the bank's records."""
+        number, start, end = _text(params, "number"), params.get("from_ns"), params.get("to_ns")
+        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end:
+            raise RpcError("bad_request", "from_ns and to_ns must be integers, 0 <= from_ns < to_ns")
+        made = await node.run(lambda ctx: bank().statement(ctx, number, start, end))
+        return {"message_id": made.message_id, "camt053": made.to_xml().decode()}
 
     async def wait(params: dict[str, Any]) -> dict[str, Any]:
         states = params.get("states")
@@ -139,11 +165,11 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
     async def withdraw(params: dict[str, Any]) -> dict[str, Any]:
         return await liquidity(params, withdraw=True)
 
-    served: dict[str, Method] = {"ping": ping, "state": state, "wait": wait}
+    served: dict[str, Method] = {"ping": ping, "state": state, "wait": wait, "events": events}
     if role == "central_bank":
         served |= {"inject": inject, "withdraw": withdraw}
     if role == "bank":
-        served["pay"] = pay
+        served |= {"pay": pay, "account": account, "statement": statement}
     if role == "fx_provider":
         served |= {"quote": quote, "quote_many": quote_many}
     return served

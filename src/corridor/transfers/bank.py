@@ -149,6 +149,14 @@ class BankRole:
             raise PaymentRefused("AC01", f"{number} is not an account of {self.s.bic}")
         return found
 
+    def balance(self, number: str) -> tuple[int, int]:
+        """A customer account's posted balance and what is held on it (reserved by payments, card holds), in minor
+        units; PaymentRefused AC01 for an account this bank does not hold."""
+        found = self.s.ledger.view_account(self.customer(number).account_id)
+        if found is None:
+            return 0, 0
+        return found.credits_posted - found.debits_posted, found.debits_pending
+
     async def pay(
         self,
         ctx: Context,

@@ -17,11 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.common import Amount, Api, IdempotencyKey, amount, namespaced, problems, scoped
 from corridor.api.keys import Caller, Scope
+from corridor.api.ports import PaymentsPort
 from corridor.api.problems import Problem
 from corridor.fx.quotes import QuoteError
 from corridor.money import Money, MoneyError, currency
-from corridor.node import actions
-from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.network import FINAL_STATES
 from corridor.transfers.bank import PaymentRefused
 from corridor.transfers.codes import describe
@@ -112,10 +111,10 @@ class QuoteAnswer(BaseModel):
     expires_ns: int
 
 
-def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
+def router(api: Api, port: PaymentsPort) -> APIRouter:
+    """The routes over `port`: the embedded corridor, or a distributed network's nodes (api/ports.py)."""
     r = APIRouter(tags=["payments"])
-    net = corridor.network
-    scenario = corridor.scenario
+    scenario = port.scenario
     read_accounts = scoped(api, Scope.ACCOUNTS_READ)
     write_payments = scoped(api, Scope.PAYMENTS_WRITE)
     read_payments = scoped(api, Scope.PAYMENTS_READ)
@@ -133,11 +132,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     @r.get("/v1/accounts/{number}", response_model=Account, responses=problems(404))
     async def account(number: AccountNumber, caller: Caller = read_accounts) -> Account:
         spec = own_account(caller, number)
-        bank = net.bank(spec.bank)
-        found = net.nodes[spec.bank].ledger.view_account(bank.customer(number).account_id)
-        posted = 0 if found is None else found.credits_posted - found.debits_posted
-        held = 0 if found is None else found.debits_pending
-        cur = bank.currency
+        posted, held, cur = await port.account(spec.bank, number)
         return Account(
             number=number,
             bank=spec.bank,
@@ -167,13 +162,11 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
             spec = own_account(caller, number)
             if spec.status == "closed":
                 raise Problem(422, "account-closed", "Account closed", f"{number} is closed: it has no statements")
-            bank = net.bank(spec.bank)
-            end_ns = body.to_ns or net.clock() + 1
+            end_ns = body.to_ns or port.now_ns() + 1
             if end_ns <= body.from_ns:
                 raise Problem(422, "invalid-period", "Invalid period", "to_ns must be after from_ns")
-            made = await net.act(spec.bank, lambda ctx: bank.statement(ctx, number, body.from_ns, end_ns))
-            xml = made.to_xml().decode()
-            return 201, {"account": number, "message_id": made.message_id, "camt053": xml}
+            message_id, xml = await port.statement(spec.bank, number, body.from_ns, end_ns)
+            return 201, {"account": number, "message_id": message_id, "camt053": xml}
 
         return await api.once(caller, idempotency_key, ("statement", number, body.model_dump()), work)
 
@@ -189,7 +182,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
                 ) from None
             money = _money(body.amount_minor, body.currency)
             try:
-                uetr = await net.pay(
+                uetr, state = await port.pay(
                     debtor_account=body.debtor_account,
                     creditor_account=body.creditor_account,
                     amount=money,
@@ -200,20 +193,20 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
                 raise Problem(422, "payment-refused", "Payment refused", str(refused), reason=refused.code) from None
             except (ValueError, QuoteError) as exc:
                 raise Problem(422, "payment-refused", "Payment refused", str(exc)) from None
-            return 202, {"uetr": uetr, "state": net.state(caller.participant, uetr) or "received"}
+            return 202, {"uetr": uetr, "state": state or "received"}
 
         return await api.once(caller, idempotency_key, ("pay", body.model_dump()), work)
 
     @r.get("/v1/payments/{uetr}", response_model=Payment, responses=problems(404))
     async def payment(uetr: Uetr, caller: Caller = read_payments) -> Payment:
         uetr = uetr.lower()
-        if caller.role == "bank" and net.nodes[caller.participant].store.payment(uetr) is None:
+        if caller.role == "bank" and await port.state(caller.participant, uetr) is None:
             raise Problem(404, "not-found", "No such payment", f"{caller.participant} holds no payment {uetr}")
-        hops = sorted((event for node in net.nodes.values() for event in node.store.events(uetr)), key=lambda e: e.at)
+        hops = await port.events(uetr)
         if not hops:
             raise Problem(404, "not-found", "No such payment", f"no node has heard of payment {uetr}")
-        node = caller.participant if caller.participant in net.nodes else next(iter(h.node for h in hops))
-        state = net.state(node, uetr)
+        node = caller.participant if caller.participant in port.participants() else next(iter(h.node for h in hops))
+        state = await port.state(node, uetr)
         return Payment(
             uetr=uetr,
             state=state,
@@ -245,7 +238,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
             )
             uetr = str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
             try:
-                made = await actions.quote(net.nodes[net.fx_bic], uetr, body.sell_currency, body.buy_currency, **fixed)
+                made = await port.quote(uetr, body.sell_currency, body.buy_currency, **fixed)
             except QuoteError as exc:
                 raise Problem(422, "quote-refused", "No quote", str(exc), reason=exc.code) from None
             answer = QuoteAnswer(

@@ -1,0 +1,165 @@
+"""`corridor up --config`: the API served over a network whose every node is its own process (ledgers in PostgreSQL,
+messages over NATS JetStream), as a user runs it: one `corridor up` process that starts the nodes, serves the API on
+a free loopback port, and stops them all on SIGTERM. The routes and their answers are those of the embedded mode.
+
+Without a reachable NATS server or PostgreSQL the tests are skipped, or fail when CORRIDOR_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from corridor.network.transport.nats import delete_stream
+from corridor.node.config import load_node_config
+from corridor.node.launcher import init_network
+
+from ..conftest import POSTGRES_URL, drop_schema, require_postgres
+from ..network.conftest import RU_EXPORTER, VE_IMPORTER, require_nats
+
+START_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Up:
+    url: str
+    keys: dict[str, str]
+
+    def client(self, who: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.keys[who]}"}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    nats_url = require_nats()
+    require_postgres()
+    tag = uuid.uuid4().hex[:12]
+    data_dir = tmp_path_factory.mktemp("up-config")
+    stream = f"CORRIDOR_TEST_{tag}"
+    init_network(
+        data_dir,
+        nats_url=nats_url,
+        stream=stream,
+        subject_prefix=f"corridor.test.{tag}.inbox",
+        rpc_prefix=f"corridor.test.{tag}.rpc",
+        postgres=POSTGRES_URL,
+        schema_prefix=f"corridor_u{tag}",
+    )
+    log = (data_dir / "up.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "corridor", "up", "--config", str(data_dir), "--port", "0"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        url = _wait_for_url(data_dir, process)
+        keys = json.loads((data_dir / "keys" / "api-keys.json").read_text())
+        yield Up(url, keys)
+    finally:
+        process.send_signal(signal.SIGTERM)  # it stops the node processes it started
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        asyncio.run(delete_stream(nats_url, stream))
+        for path in (data_dir / "nodes").glob("*/node.toml"):
+            schema = load_node_config(path).ledger_schema
+            if schema is not None:
+                drop_schema(schema)
+                drop_schema(f"{schema}_platform")
+
+
+def _wait_for_url(data_dir: Path, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    url_file = data_dir / "api" / "url"
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (data_dir / "up.log").read_text()[-3000:]
+        if url_file.exists():
+            url = url_file.read_text().strip()
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return url
+        time.sleep(0.2)
+    raise TimeoutError(f"corridor up --config did not serve in {START_TIMEOUT_S} s")
+
+
+def post(client: httpx.Client, path: str, body: dict[str, Any], key: str) -> httpx.Response:
+    return client.post(path, json=body, headers={"Idempotency-Key": key})
+
+
+def followed(client: httpx.Client, uetr: str, timeout_s: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        shown: dict[str, Any] = client.get(f"/v1/payments/{uetr}").json()
+        if shown.get("final") or time.monotonic() > deadline:
+            return shown
+        time.sleep(0.1)
+
+
+def test_a_bank_sees_its_customers_account_held_in_its_node_process(up: Up) -> None:
+    with up.client("ORINVECA") as bank:
+        shown = bank.get(f"/v1/accounts/{VE_IMPORTER}")
+        other = bank.get(f"/v1/accounts/{RU_EXPORTER}")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["balance"]["currency"] == "VES" and shown.json()["balance"]["minor"] > 0
+    assert other.status_code == 404 and other.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_cross_border_payment_made_through_the_api_completes_across_the_node_processes(up: Up) -> None:
+    payment = {"debtor_account": VE_IMPORTER, "creditor_account": RU_EXPORTER, "amount_minor": 1_250_00,
+               "currency": "RUB", "remittance": "INV-UP-1"}  # fmt: skip
+    with up.client("ORINVECA") as bank, up.client("observer") as observer:
+        started = post(bank, "/v1/payments", payment, "up-pay-1")
+        assert started.status_code == 202, started.text
+        again = post(bank, "/v1/payments", payment, "up-pay-1")
+        uetr = started.json()["uetr"]
+        shown = followed(bank, uetr)
+        seen = observer.get(f"/v1/payments/{uetr}").json()
+    assert again.json()["uetr"] == uetr
+    assert shown["state"] == "completed" and shown["final"], shown
+    assert {hop["node"] for hop in seen["hops"]} >= {"ORINVECA", "CBXVVECA", "CBXRRUMM", "VOLGRUMM"}
+
+
+def test_a_payment_the_customer_cannot_cover_is_refused_with_its_iso_reason(up: Up) -> None:
+    payment = {"debtor_account": VE_IMPORTER, "creditor_account": RU_EXPORTER, "amount_minor": 10**13,
+               "currency": "VES"}  # fmt: skip
+    with up.client("ORINVECA") as bank:
+        refused = post(bank, "/v1/payments", payment, "up-pay-too-much")
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["reason"] == "AM04"
+
+
+def test_the_fx_provider_quotes_through_the_api(up: Up) -> None:
+    with up.client("FXCRRUMM") as fx:
+        quoted = post(fx, "/v1/quotes", {"sell_currency": "VES", "buy_currency": "RUB", "buy_amount_minor": 1_000_00},
+                      "up-quote-1")  # fmt: skip
+    assert quoted.status_code == 201, quoted.text
+    assert quoted.json()["buy"]["minor"] == 1_000_00 and quoted.json()["sell"]["currency"] == "VES"
+
+
+def test_a_bank_gets_its_customers_camt053_statement_from_its_node_process(up: Up) -> None:
+    with up.client("ORINVECA") as bank:
+        made = post(bank, f"/v1/accounts/{VE_IMPORTER}/statements", {}, "up-statement-1")
+    assert made.status_code == 201, made.text
+    assert "camt.053" in made.json()["camt053"] and VE_IMPORTER in made.json()["camt053"]
+
+
+def test_the_interactive_docs_are_served(up: Up) -> None:
+    page = httpx.get(f"{up.url}/docs", timeout=10)
+    assert page.status_code == 200 and "/swagger/swagger-ui-bundle.js" in page.text
