@@ -23,6 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
+from corridor.digital.blocks import verify_proof
+from corridor.digital.wallet import Wallet
+from corridor.network.identity import SigningKey
 from corridor.network.transport.nats import delete_stream
 from corridor.node.config import load_node_config
 from corridor.node.launcher import init_network
@@ -38,6 +41,7 @@ STOP_TIMEOUT_S = 30
 class Up:
     url: str
     keys: dict[str, str]
+    data_dir: Path
 
     def client(self, who: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.keys[who]}"}, timeout=30)
@@ -69,7 +73,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     try:
         url = _wait_for_url(data_dir, process)
         keys = json.loads((data_dir / "keys" / "api-keys.json").read_text())
-        yield Up(url, keys)
+        yield Up(url, keys, data_dir)
     finally:
         process.send_signal(signal.SIGTERM)  # it stops the node processes it started
         try:
@@ -163,3 +167,23 @@ def test_a_bank_gets_its_customers_camt053_statement_from_its_node_process(up: U
 def test_the_interactive_docs_are_served(up: Up) -> None:
     page = httpx.get(f"{up.url}/docs", timeout=10)
     assert page.status_code == 200 and "/swagger/swagger-ui-bundle.js" in page.text
+
+
+def test_a_bank_opens_a_wallet_through_the_api_on_its_central_banks_platform_process(up: Up) -> None:
+    bank_key = SigningKey.load(up.data_dir / "keys" / "digital" / "CBXRRUMM" / "VOLGRUMM.pem")
+    holder = SigningKey.generate()
+    with up.client("VOLGRUMM") as bank, up.client("KAMARUMM") as other, up.client("observer") as observer:
+        nonce = bank.get(f"/v1/platforms/CBXRRUMM/wallets/{bank_key.public_key.hex()}").json()["nonce"]
+        opened = Wallet(bank_key, "CBXRRUMM", last_nonce=nonce).open_wallet(holder.public_key, 1, bytes(32))
+        sent = post(bank, "/v1/platforms/CBXRRUMM/transactions", {"wire": opened.wire.hex()}, "up-open-1")
+        assert sent.status_code == 201 and sent.json()["committed"], sent.text
+        seen = bank.get(f"/v1/platforms/CBXRRUMM/wallets/{holder.public_key.hex()}")
+        hidden = other.get(f"/v1/platforms/CBXRRUMM/wallets/{holder.public_key.hex()}")
+        proof = bank.get(f"/v1/platforms/CBXRRUMM/transactions/{opened.id.hex()}/proof").json()
+        platforms = {p["id"]: p for p in observer.get("/v1/platforms").json()}
+        tokens = {t["code"]: t for t in observer.get("/v1/tokens").json()}
+    assert seen.status_code == 200 and seen.json()["tier"] == 1
+    assert hidden.status_code == 404
+    operator = bytes.fromhex(platforms["CBXRRUMM"]["operator_key"])
+    assert verify_proof(proof, {operator}).tx_id == opened.id.hex()
+    assert tokens["RUBD"]["covered"] and tokens["RUBD"]["backing"]["currency"] == "RUB"

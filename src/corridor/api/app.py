@@ -22,7 +22,7 @@ from corridor.api.common import Api
 from corridor.api.ecommerce import ecommerce_app
 from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
-from corridor.api.ports import EmbeddedPayments, RemotePayments
+from corridor.api.ports import EmbeddedPayments, EmbeddedTokens, RemotePayments, RemoteTokens
 from corridor.api.problems import install
 from corridor.api.routes import activity, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
@@ -53,7 +53,8 @@ def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStor
     app.include_router(network.router(api, corridor))
     app.include_router(activity.router(api, corridor))
     app.include_router(payments.router(api, EmbeddedPayments(corridor)))
-    for area in (tokens, invoices, settlement):
+    app.include_router(tokens.router(api, EmbeddedTokens(corridor)))
+    for area in (invoices, settlement):
         app.include_router(area.router(api, corridor))
     metrics.install(app, corridor)
     mount_dashboard(app)
@@ -97,10 +98,12 @@ def api_for(corridor: EmbeddedCorridor) -> tuple[FastAPI, dict[str, str], Idempo
 
 def create_remote_app(network: DistributedNetwork, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
     """The API over a distributed network, each node reached over its control interface: accounts, statements,
-    payments, tracking and quotes (the routes written against PaymentsPort); the other areas need the embedded
-    corridor for now (docs/api.md)."""
+    payments, tracking and quotes (PaymentsPort), tokens, platforms, wallets, transactions, proofs and reserves
+    (TokensPort); the other areas need the embedded corridor for now (docs/api.md)."""
     app = _app()
-    app.include_router(payments.router(Api(keys, store), RemotePayments(network)))
+    api = Api(keys, store)
+    app.include_router(payments.router(api, RemotePayments(network)))
+    app.include_router(tokens.router(api, RemoteTokens(network)))
     metrics.install(app, None)
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)

@@ -1,23 +1,30 @@
 """What the payments routes need from a running corridor, and its two implementations: the embedded corridor in
 this process, and a distributed network of node processes reached over their control interface (node/rpc.py).
 
-The routes (routes/payments.py) are written once against `PaymentsPort`; `corridor up` gives them an
-`EmbeddedPayments`, `corridor up --config` a `RemotePayments`. A refusal has the same shape either way: a bank's
-PaymentRefused with its ISO reason, a provider's QuoteError.
+The routes are written once against a port (routes/payments.py against `PaymentsPort`, routes/tokens.py against
+`TokensPort`); `corridor up` gives them the embedded implementations, `corridor up --config` the remote ones. A
+refusal has the same shape either way: a bank's PaymentRefused with its ISO reason, a provider's QuoteError, a
+platform's receipt with its reason.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from corridor.digital.reserves import published
 from corridor.fx.quotes import Quote, QuoteError
 from corridor.money import Currency, Money, currency
 from corridor.network.store import Event
 from corridor.node import actions
+from corridor.node.digitalnet import DigitalNetwork
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import DistributedNetwork
+from corridor.node.platformhost import receipt_json
+from corridor.node.platformkeys import PUBLIC_KEYS_FILE, PlatformKeys
 from corridor.node.rpc import RpcError
+from corridor.scenario.digital import DigitalSpec
 from corridor.scenario.model import Scenario
 from corridor.transfers.bank import PaymentRefused
 
@@ -172,3 +179,154 @@ def _refusal(exc: RpcError) -> Exception:
     if exc.code == "unreachable":
         return ConnectionError(exc.message)
     return PaymentRefused(exc.code, exc.message)
+
+
+@dataclass(frozen=True, slots=True)
+class WalletSeen:
+    kind: str
+    tier: int
+    nonce: int
+    onboarded_by: bytes | None
+    """The key of the bank that opened it (None for an institution's own)."""
+    balances: dict[str, int]
+
+
+class TokensPort(Protocol):
+    digital: DigitalSpec | None
+    """The scenario's `[digital]` section; None when the corridor runs no platforms."""
+
+    async def supply(self, code: str) -> tuple[int, int | None]:
+        """The token's supply and what backs it (None: a commodity token not yet attested), in minor units."""
+        ...
+
+    async def platform_state(self, operator: str) -> tuple[bytes, int]:
+        """The platform's operator key (it signs the blocks) and its height."""
+        ...
+
+    async def wallet(self, operator: str, key: bytes) -> WalletSeen | None: ...
+
+    async def submit(self, operator: str, wire: bytes) -> dict[str, Any]:
+        """The platform's receipt (node/platformhost.receipt_json's shape)."""
+        ...
+
+    async def proof(self, operator: str, tx_id: bytes) -> dict[str, Any] | None: ...
+
+    async def reserves(self, token: str) -> dict[str, Any] | None:
+        """The token's proof of reserves now, as published (digital/reserves.published); None before any
+        attestation."""
+        ...
+
+    def own_keys(self, operator: str, participant: str) -> set[bytes]:
+        """The keys of the wallets `participant` holds itself on the platform (a bank's institution key, the FX
+        provider's wallet)."""
+        ...
+
+
+class EmbeddedTokens:
+    """The port over the embedded corridor's platforms (node/digitalnet.py)."""
+
+    def __init__(self, corridor: EmbeddedCorridor) -> None:
+        self.corridor = corridor
+        self.digital = corridor.scenario.digital
+
+    def _network(self) -> DigitalNetwork:
+        assert self.corridor.digital is not None, "the corridor runs no platforms"
+        return self.corridor.digital
+
+    async def supply(self, code: str) -> tuple[int, int | None]:
+        d = self._network()
+        backing = d.backing(code)
+        return d.supply(code).minor, None if backing is None else backing.minor
+
+    async def platform_state(self, operator: str) -> tuple[bytes, int]:
+        d = self._network()
+        return d.operators[operator].public_key, d.platforms[operator].height
+
+    async def wallet(self, operator: str, key: bytes) -> WalletSeen | None:
+        platform = self._network().platforms[operator]
+        row = platform.wallet(key)
+        if row is None:
+            return None
+        balances = {t.code: platform.balance(key, t.code) for t in platform.spec.tokens}
+        return WalletSeen(row.kind, row.tier, row.nonce, row.bank, balances)
+
+    async def submit(self, operator: str, wire: bytes) -> dict[str, Any]:
+        [receipt] = self._network().platforms[operator].submit([wire])
+        return receipt_json(receipt)
+
+    async def proof(self, operator: str, tx_id: bytes) -> dict[str, Any] | None:
+        return self._network().platforms[operator].proof(tx_id)
+
+    async def reserves(self, token: str) -> dict[str, Any] | None:
+        d = self._network()
+        report = d.platforms[d.spec.token(token).platform].reserves_now(token)
+        return None if report is None else published(report)
+
+    def own_keys(self, operator: str, participant: str) -> set[bytes]:
+        d = self._network()
+        wallets = (d.institutions.get((operator, participant)), d.holders.get((operator, participant)))
+        return {wallet.public_key for wallet in wallets if wallet is not None}
+
+
+class RemoteTokens:
+    """The port over a distributed network: each platform in its operating central bank's process."""
+
+    def __init__(self, network: DistributedNetwork) -> None:
+        self.network = network
+        self.digital = network.scenario.digital
+        self._keys: dict[str, PlatformKeys] = {}
+
+    async def supply(self, code: str) -> tuple[int, int | None]:
+        assert self.digital is not None
+        found = (await self.network.call(self.digital.token(code).platform, "token_supply"))[code]
+        backing = found["backing"]
+        return int(found["supply"]), None if backing is None else int(backing)
+
+    async def platform_state(self, operator: str) -> tuple[bytes, int]:
+        found = await self.network.call(operator, "token_platform")
+        return bytes.fromhex(found["operator_key"]), int(found["height"])
+
+    async def wallet(self, operator: str, key: bytes) -> WalletSeen | None:
+        try:
+            found = await self.network.call(operator, "token_wallet", {"key": key.hex()})
+        except RpcError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        bank = found.get("bank")
+        return WalletSeen(
+            str(found["kind"]),
+            int(found["tier"]),
+            int(found["nonce"]),
+            None if bank is None else bytes.fromhex(bank),
+            {code: int(amount) for code, amount in found["balances"].items()},
+        )
+
+    async def submit(self, operator: str, wire: bytes) -> dict[str, Any]:
+        receipt: dict[str, Any] = await self.network.call(operator, "token_submit", {"wire": wire.hex()})
+        return receipt
+
+    async def proof(self, operator: str, tx_id: bytes) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = await self.network.call(operator, "token_proof", {"tx_id": tx_id.hex()})
+        except RpcError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        return found
+
+    async def reserves(self, token: str) -> dict[str, Any] | None:
+        assert self.digital is not None
+        found = await self.network.call(self.digital.token(token).platform, "token_reserves", {"token": token})
+        report: dict[str, Any] | None = found.get("report")
+        return report
+
+    def own_keys(self, operator: str, participant: str) -> set[bytes]:
+        """A bank's institution key, from the platform's published keys (holders' wallets are their own)."""
+        assert self.digital is not None
+        if operator not in self._keys:
+            platform = self.digital.platform(operator)
+            path = self.network.data_dir / "keys" / "digital" / platform.id / PUBLIC_KEYS_FILE
+            self._keys[operator] = PlatformKeys.load(path)
+        bank = self._keys[operator].banks.get(participant)
+        return set() if bank is None else {bank}

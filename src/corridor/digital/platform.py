@@ -27,6 +27,7 @@ from typing import Any
 
 from corridor.digital import blocks
 from corridor.digital import tx as txmod
+from corridor.digital.reserves import ReserveAttestation, ReserveReport, build_tree, reserve_report
 from corridor.digital.spec import InstitutionRole, PlatformSpec, TokenKind, TokenSpec
 from corridor.digital.store import LockRow, PlatformStore, SealWrites, WalletRow
 from corridor.digital.tx import Burn, Claim, Kind, Lock, Mint, Open, Refund, SignedTx, Swap, Transfer
@@ -320,6 +321,21 @@ class Platform:
                 if a is not None and a.credits_posted != a.debits_posted:
                     held.append((key, a.credits_posted - a.debits_posted))
         return held
+
+    def reserves_now(self, token: str) -> ReserveReport | None:
+        """The token's proof of reserves now: every holding as a Merkle-sum tree against the latest attestation,
+        whose signature by one of the platform's custodians is checked; None before any attestation.
+
+        The leaves are salted from a seed only the operator can make and fixed per token (its signature over the
+        token's code), so a holder's leaf does not change between two reads while nothing moved, and nobody else
+        can recompute another holder's salt."""
+        document = self.attestation(token)
+        if document is None:
+            return None
+        seed = hashlib.sha256(self.key.sign(b"corridor/reserve-seed/v1\x00" + token.encode())).digest()
+        held = [(key.hex(), amount) for key, amount in self.holdings(token)]
+        tree = build_tree(token, self._clock(), held, seed)
+        return reserve_report(tree, ReserveAttestation.from_json(document), trusted_keys=self.spec.custodians)
 
     # --- submitting --------------------------------------------------------------------------------------------
 

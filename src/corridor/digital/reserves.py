@@ -877,6 +877,21 @@ class ReserveReport:
     snapshot: PublishedSnapshot
 
 
+def published(report: ReserveReport) -> dict[str, Any]:
+    """A report as the platform publishes it (the API's and the control interface's answer): the figures, and the
+    snapshot each holder checks their own leaf against."""
+    return {
+        "token": report.token,
+        "holders": report.holders,
+        "liabilities": report.liabilities,
+        "reserves": report.reserves,
+        "coverage": report.coverage_text,
+        "covered": report.covered,
+        "attestation_serial": report.attestation_serial,
+        "snapshot": report.snapshot.to_dict(),
+    }
+
+
 def _coverage_text(reserves: int, liabilities: int) -> str:
     """Four places, half-even, rounded once from the exact ratio (a Decimal division would round twice)."""
     if liabilities == 0:

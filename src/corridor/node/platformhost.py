@@ -12,6 +12,8 @@ transaction's inclusion proof can be fetched and checked offline. Control method
 | `token_wallet` | `key` (hex) | a wallet's nonce, tier and balances |
 | `token_proof` | `tx_id` (hex) | a committed transaction's inclusion proof (docs/digital.md) |
 | `token_supply` | | each token's supply, and what backs it |
+| `token_platform` | | its id, operator key (signs the blocks) and height |
+| `token_reserves` | `token` | its proof of reserves now (digital/reserves.published), or null before an attestation |
 | `cbdc_issue` | `bank`, `amount`, `key` | a member's reserves exchanged for CBDC minted into its wallet, once per key |
 
 What backs a token is read where it is held: a CBDC's central bank account is in this very process; a stablecoin's
@@ -32,6 +34,7 @@ from typing import Any
 from corridor.digital import tx as txmod
 from corridor.digital.outbox import Outbox
 from corridor.digital.platform import Platform, Receipt
+from corridor.digital.reserves import published
 from corridor.digital.spec import TokenKind, TokenSpec
 from corridor.money import Money, currency
 from corridor.node.config import ConfigError, NodeConfig
@@ -129,6 +132,8 @@ class PlatformHost:
             "token_wallet": self.wallet,
             "token_proof": self.proof,
             "token_supply": self.supply,
+            "token_platform": self.state,
+            "token_reserves": self.reserves,
             "cbdc_issue": self.issue_cbdc,
         }
 
@@ -209,7 +214,18 @@ class PlatformHost:
         if row is None:
             raise RpcError("not_found", "no wallet with this key on the platform")
         balances = {t.code: platform.balance(key, t.code) for t in self.spec.tokens}
-        return {"nonce": row.nonce, "tier": row.tier, "kind": row.kind, "balances": balances}
+        bank = None if row.bank is None else row.bank.hex()
+        return {"nonce": row.nonce, "tier": row.tier, "kind": row.kind, "bank": bank, "balances": balances}
+
+    async def state(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"id": self.id, "operator_key": self.keys.operator.hex(), "height": self._platform().height}
+
+    async def reserves(self, params: dict[str, Any]) -> dict[str, Any]:
+        code = _text(params, "token")
+        if self.spec.token(code) is None:
+            raise RpcError("not_found", f"{code} is not a token of this platform")
+        report = self._platform().reserves_now(code)
+        return {"report": None if report is None else published(report)}
 
     async def proof(self, params: dict[str, Any]) -> dict[str, Any]:
         found = self._platform().proof(_hex(params, "tx_id", size=32))

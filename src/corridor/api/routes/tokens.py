@@ -8,7 +8,6 @@ can then be fetched and checked offline (`corridor verify-proof`).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -16,11 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.common import Amount, Api, IdempotencyKey, amount, problems, scoped
 from corridor.api.keys import Caller, Scope
+from corridor.api.ports import TokensPort
 from corridor.api.problems import Problem
-from corridor.digital.platform import Platform
 from corridor.money import Money, currency
-from corridor.node.digitalnet import DigitalNetwork
-from corridor.node.embedded import EmbeddedCorridor
+from corridor.scenario.digital import DigitalSpec
 
 MAX_WIRE_BYTES = 70_000
 """A transaction's largest wire form: its fixed part, a swap's second signature and a 64 KiB preimage."""
@@ -81,30 +79,30 @@ class TxReceipt(BaseModel):
     block: int | None
 
 
-def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
+def router(api: Api, port: TokensPort) -> APIRouter:
+    """The routes over `port`: the embedded corridor's platforms, or each in its central bank's process."""
     r = APIRouter(tags=["tokens"])
     read = scoped(api, Scope.TOKENS_READ)
     write = scoped(api, Scope.TOKENS_WRITE)
 
-    def digital() -> DigitalNetwork:
-        if corridor.digital is None or not corridor.digital.platforms:
+    def digital() -> DigitalSpec:
+        if port.digital is None or not port.digital.platforms:
             raise Problem(503, "not-running", "No token platforms", "this corridor runs no digital currencies")
-        return corridor.digital
+        return port.digital
 
-    def platform(platform_id: str) -> Platform:
-        d = digital()
-        try:
-            return d.platforms[d.operator_of(platform_id)]
-        except KeyError:
-            raise Problem(404, "not-found", "No such platform", f"no token platform {platform_id}") from None
+    def operator(platform_id: str) -> str:
+        found = next((p.operator for p in digital().platforms if p.id == platform_id), None)
+        if found is None:
+            raise Problem(404, "not-found", "No such platform", f"no token platform {platform_id}")
+        return found
 
     @r.get("/v1/tokens", response_model=list[Token], responses=problems(503))
     async def tokens(caller: Caller = read) -> list[Token]:
         d = digital()
         found = []
-        for t in d.spec.tokens:
-            supply = d.supply(t.code)
-            backing = d.backing(t.code)
+        for t in d.tokens:
+            supply, backing = await port.supply(t.code)
+            backed_in = currency(t.currency if t.currency is not None else t.code)
             kind = {
                 "cbdc": "central bank reserves exchanged for it",
                 "stablecoin": f"reserve deposits at {t.issuer}",
@@ -114,11 +112,11 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
                     code=t.code,
                     name=t.name,
                     kind=t.kind,
-                    platform=d.spec.platform(t.platform).id,
-                    supply=amount(supply),
-                    backing=None if backing is None else amount(backing),
+                    platform=d.platform(t.platform).id,
+                    supply=amount(Money(supply, currency(t.code))),
+                    backing=None if backing is None else amount(Money(backing, backed_in)),
                     backing_kind=kind,
-                    covered=backing is not None and backing.minor >= supply.minor,
+                    covered=backing is not None and backing >= supply,
                 )
             )
         return found
@@ -126,30 +124,32 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     @r.get("/v1/platforms", response_model=list[PlatformView], responses=problems(503))
     async def platforms(caller: Caller = read) -> list[PlatformView]:
         d = digital()
-        return [
-            PlatformView(
-                id=spec.id,
-                operator=spec.operator,
-                operator_key=d.operators[spec.operator].public_key.hex(),
-                height=d.platforms[spec.operator].height,
-                tokens=[t.code for t in d.spec.tokens_of(spec.operator)],
+        shown = []
+        for spec in d.platforms:
+            key, height = await port.platform_state(spec.operator)
+            shown.append(
+                PlatformView(
+                    id=spec.id,
+                    operator=spec.operator,
+                    operator_key=key.hex(),
+                    height=height,
+                    tokens=[t.code for t in d.tokens_of(spec.operator)],
+                )
             )
-            for spec in d.spec.platforms
-        ]
+        return shown
 
     @r.get("/v1/platforms/{platform_id}/wallets/{public_key}", response_model=WalletView, responses=problems(404, 503))
     async def wallet(platform_id: PlatformId, public_key: Hex32, caller: Caller = read) -> WalletView:
-        p = platform(platform_id)
+        op = operator(platform_id)
         key = bytes.fromhex(public_key)
-        row = p.wallet(key)
-        if row is None or not _may_see(digital(), caller, p, key, row.bank):
+        seen = await port.wallet(op, key)
+        if seen is None or not _may_see(port, caller, op, key, seen.onboarded_by):
             raise Problem(404, "not-found", "No such wallet", f"no wallet {public_key[:16]}... on {platform_id}")
         balances = [
-            Balance(token=t.code, balance=amount(Money(p.balance(key, t.code), currency(t.code))))
-            for t in p.spec.tokens
+            Balance(token=code, balance=amount(Money(minor, currency(code)))) for code, minor in seen.balances.items()
         ]
         return WalletView(
-            platform=platform_id, public_key=public_key.lower(), kind=row.kind, tier=row.tier, nonce=row.nonce,
+            platform=platform_id, public_key=public_key.lower(), kind=seen.kind, tier=seen.tier, nonce=seen.nonce,
             balances=balances,
         )  # fmt: skip
 
@@ -162,21 +162,21 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     async def submit(
         platform_id: PlatformId, body: Submission, idempotency_key: IdempotencyKey = None, caller: Caller = write
     ) -> Any:
-        p = platform(platform_id)
+        op = operator(platform_id)
 
         async def work() -> tuple[int, dict[str, Any]]:
-            (receipt,) = p.submit([bytes.fromhex(body.wire)])
+            receipt = await port.submit(op, bytes.fromhex(body.wire))
             answer = TxReceipt(
-                tx_id=receipt.tx_id.hex(),
-                committed=receipt.committed,
-                reason=None if receipt.reason is None else receipt.reason.value,
-                detail=receipt.detail,
-                block=receipt.height,
+                tx_id=receipt["tx_id"],
+                committed=receipt["committed"],
+                reason=receipt["reason"],
+                detail=receipt["detail"],
+                block=receipt["height"],
             )
-            if not receipt.committed and receipt.reason is not None and receipt.reason.value != "replayed":
+            if not answer.committed and answer.reason is not None and answer.reason != "replayed":
                 raise Problem(
-                    422, "transaction-refused", "Transaction refused", receipt.detail or receipt.reason.value,
-                    reason=receipt.reason.value, tx_id=answer.tx_id,
+                    422, "transaction-refused", "Transaction refused", answer.detail or answer.reason,
+                    reason=answer.reason, tx_id=answer.tx_id,
                 )  # fmt: skip
             return 201, answer.model_dump()
 
@@ -184,7 +184,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
 
     @r.get("/v1/platforms/{platform_id}/transactions/{tx_id}/proof", responses=problems(404, 503))
     async def proof(platform_id: PlatformId, tx_id: Hex32, caller: Caller = read) -> dict[str, Any]:
-        found = platform(platform_id).proof(bytes.fromhex(tx_id))
+        found = await port.proof(operator(platform_id), bytes.fromhex(tx_id))
         if found is None:
             raise Problem(404, "not-found", "No such transaction", f"transaction {tx_id[:16]}... is in no block")
         return found
@@ -192,41 +192,20 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     @r.get("/v1/tokens/{token}/reserves", responses=problems(404, 503))
     async def reserves(token: TokenCode, caller: Caller = read) -> dict[str, Any]:
         """The token's proof of reserves now: the published liabilities snapshot against the latest attestation."""
-        d = digital()
-        if token not in {t.code for t in d.spec.tokens}:
+        if token not in {t.code for t in digital().tokens}:
             raise Problem(404, "not-found", "No such token", f"no token {token}")
-        if d.platforms[d.spec.token(token).platform].attestation(token) is None:
+        report = await port.reserves(token)
+        if report is None:
             raise Problem(404, "not-found", "No attestation", f"no reserve attestation was recorded for {token}")
-        report = d.reserve_report(d.liabilities(token, _seed(d, token)))
-        return {
-            "token": token,
-            "holders": report.holders,
-            "liabilities": report.liabilities,
-            "reserves": report.reserves,
-            "coverage": report.coverage_text,
-            "covered": report.covered,
-            "attestation_serial": report.attestation_serial,
-            "snapshot": report.snapshot.to_dict(),
-        }
+        return report
 
     return r
 
 
-def _may_see(d: DigitalNetwork, caller: Caller, platform: Platform, key: bytes, onboarded_by: bytes | None) -> bool:
+def _may_see(port: TokensPort, caller: Caller, operator: str, key: bytes, onboarded_by: bytes | None) -> bool:
     """A bank sees the wallets it onboarded and its own; the FX provider its own; central banks and the observer all
     (a wallet's balance is its holder's business, as an account's is)."""
     if caller.role not in ("bank", "fx_provider"):
         return True
-    operator = d.operator_of(platform.spec.id)
-    own = d.institutions.get((operator, caller.participant))
-    if own is not None and own.public_key in (key, onboarded_by):
-        return True
-    holder = d.holders.get((operator, caller.participant))
-    return holder is not None and holder.public_key == key
-
-
-def _seed(d: DigitalNetwork, token: str) -> bytes:
-    """The salt seed of a token's published snapshots: kept by the platform operator, fixed per token, so a holder's
-    leaf does not change between two reads while nothing moved."""
-    operator = d.operators[d.spec.token(token).platform]
-    return hashlib.sha256(operator.sign(b"corridor/reserve-seed/v1\x00" + token.encode())).digest()
+    own = port.own_keys(operator, caller.participant)
+    return key in own or (onboarded_by is not None and onboarded_by in own)
