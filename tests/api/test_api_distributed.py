@@ -187,3 +187,38 @@ def test_a_bank_opens_a_wallet_through_the_api_on_its_central_banks_platform_pro
     operator = bytes.fromhex(platforms["CBXRRUMM"]["operator_key"])
     assert verify_proof(proof, {operator}).tx_id == opened.id.hex()
     assert tokens["RUBD"]["covered"] and tokens["RUBD"]["backing"]["currency"] == "RUB"
+
+
+def test_the_dashboards_views_are_served_from_the_node_processes(up: Up) -> None:
+    payment = {"debtor_account": VE_IMPORTER, "creditor_account": RU_EXPORTER, "amount_minor": 75_00,
+               "currency": "RUB"}  # fmt: skip
+    with up.client("ORINVECA") as bank, up.client("observer") as observer:
+        uetr = post(bank, "/v1/payments", payment, "up-dashboard-1").json()["uetr"]
+        assert followed(bank, uetr)["state"] == "completed"
+        shown = observer.get("/v1/network").json()
+        feed = observer.get("/v1/activity").json()
+        positions = observer.get("/v1/settlement/positions").json()
+        accounts = observer.get("/v1/ledgers/ORINVECA/accounts").json()
+        page = httpx.get(f"{up.url}/", timeout=10)
+    assert {n["bic"] for n in shown["nodes"]} >= {"CBXRRUMM", "CBXVVECA", "ORINVECA", "VOLGRUMM"}
+    assert any(item["id"] == uetr and item["rail"] == "credit_transfer" for item in feed)
+    assert any(item["rail"] == "token" for item in feed)  # the platforms' blocks, from the central banks' processes
+    assert {(p["central_bank"], p["counterpart"]) for p in positions} == {
+        ("CBXRRUMM", "CBXVVECA"),
+        ("CBXVVECA", "CBXRRUMM"),
+    }
+    nostro = next(a for a in accounts if a["name"] == "nostro")
+    with up.client("observer") as observer:
+        moved = observer.get(f"/v1/ledgers/ORINVECA/accounts/{nostro['id']}/transfers").json()
+    assert moved and all(t["amount"] > 0 for t in moved)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_a_central_bank_settles_its_cycle_across_the_node_processes(up: Up) -> None:
+    with up.client("CBXVVECA") as central, up.client("ORINVECA") as bank, up.client("observer") as observer:
+        settled = post(central, "/v1/settlement/cycles", {"cycle": "UP-C1"}, "up-cycle-1")
+        refused = post(bank, "/v1/settlement/cycles", {"cycle": "UP-C1"}, "up-cycle-1")
+        legs = observer.get("/v1/settlement/cycles").json()
+    assert settled.status_code == 201 and settled.json()["central_bank"] == "CBXVVECA", settled.text
+    assert refused.status_code == 403
+    assert all(leg["kind"] in ("interbank", "cards") for leg in legs)

@@ -22,7 +22,14 @@ from corridor.api.common import Api
 from corridor.api.ecommerce import ecommerce_app
 from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
-from corridor.api.ports import EmbeddedPayments, EmbeddedTokens, RemotePayments, RemoteTokens
+from corridor.api.ports import (
+    EmbeddedNetworkView,
+    EmbeddedPayments,
+    EmbeddedTokens,
+    RemoteNetworkView,
+    RemotePayments,
+    RemoteTokens,
+)
 from corridor.api.problems import install
 from corridor.api.routes import activity, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
@@ -50,12 +57,13 @@ def _app() -> FastAPI:
 def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
     app = _app()
     api = Api(keys, store)
-    app.include_router(network.router(api, corridor))
-    app.include_router(activity.router(api, corridor))
+    view = EmbeddedNetworkView(corridor)
+    app.include_router(network.router(api, view))
+    app.include_router(activity.router(api, view))
     app.include_router(payments.router(api, EmbeddedPayments(corridor)))
     app.include_router(tokens.router(api, EmbeddedTokens(corridor)))
-    for area in (invoices, settlement):
-        app.include_router(area.router(api, corridor))
+    app.include_router(invoices.router(api, corridor))
+    app.include_router(settlement.router(api, view))
     metrics.install(app, corridor)
     mount_dashboard(app)
 
@@ -96,21 +104,26 @@ def api_for(corridor: EmbeddedCorridor) -> tuple[FastAPI, dict[str, str], Idempo
     return app, keys, store
 
 
-def create_remote_app(network: DistributedNetwork, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
-    """The API over a distributed network, each node reached over its control interface: accounts, statements,
-    payments, tracking and quotes (PaymentsPort), tokens, platforms, wallets, transactions, proofs and reserves
-    (TokensPort); the other areas need the embedded corridor for now (docs/api.md)."""
+def create_remote_app(distributed: DistributedNetwork, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
+    """The API and the dashboard over a distributed network, each node reached over its control interface: every
+    area written against a port (api/ports.py); invoices and card acquiring need the embedded corridor for now
+    (docs/api.md)."""
     app = _app()
     api = Api(keys, store)
-    app.include_router(payments.router(api, RemotePayments(network)))
-    app.include_router(tokens.router(api, RemoteTokens(network)))
+    view = RemoteNetworkView(distributed)
+    app.include_router(network.router(api, view))
+    app.include_router(activity.router(api, view))
+    app.include_router(payments.router(api, RemotePayments(distributed)))
+    app.include_router(tokens.router(api, RemoteTokens(distributed)))
+    app.include_router(settlement.router(api, view))
     metrics.install(app, None)
+    mount_dashboard(app)
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
     async def healthz() -> Response:
         try:
-            for bic in network.nodes:
-                await network.call(bic, "ping", timeout_s=2.0)
+            for bic in distributed.nodes:
+                await distributed.call(bic, "ping", timeout_s=2.0)
         except RpcError as exc:
             return PlainTextResponse(f"{exc.message}\n", status_code=503)
         return PlainTextResponse("ok\n")

@@ -1,10 +1,10 @@
-"""What the payments routes need from a running corridor, and its two implementations: the embedded corridor in
+"""What the API's routes need from a running corridor, and two implementations of each: the embedded corridor in
 this process, and a distributed network of node processes reached over their control interface (node/rpc.py).
 
-The routes are written once against a port (routes/payments.py against `PaymentsPort`, routes/tokens.py against
-`TokensPort`); `corridor up` gives them the embedded implementations, `corridor up --config` the remote ones. A
-refusal has the same shape either way: a bank's PaymentRefused with its ISO reason, a provider's QuoteError, a
-platform's receipt with its reason.
+The routes are written once against a port: routes/payments.py against `PaymentsPort`, routes/tokens.py against
+`TokensPort`, the network, activity and settlement routes against `NetworkPort`. `corridor up` gives them the
+embedded implementations, `corridor up --config` the remote ones. A refusal has the same shape either way: a bank's
+PaymentRefused with its ISO reason, a provider's QuoteError, a platform's receipt with its reason.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from corridor.cards.authlog import Approval
+from corridor.digital import tx as txmod
 from corridor.digital.reserves import published
+from corridor.digital.tx import SignedTx
 from corridor.fx.quotes import Quote, QuoteError
 from corridor.money import Currency, Money, currency
 from corridor.network.store import Event
-from corridor.node import actions
+from corridor.node import actions, explorer
 from corridor.node.digitalnet import DigitalNetwork
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import DistributedNetwork
@@ -330,3 +333,130 @@ class RemoteTokens:
             self._keys[operator] = PlatformKeys.load(path)
         bank = self._keys[operator].banks.get(participant)
         return set() if bank is None else {bank}
+
+
+class NetworkPort(Protocol):
+    """What the network, activity and settlement routes (and so the dashboard) read and do."""
+
+    scenario: Scenario
+
+    def participants(self) -> list[str]: ...
+
+    async def recent_payments(self, bic: str, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
+        """The node's `limit` latest payment records: (UETR, state, record), oldest first."""
+        ...
+
+    async def positions(self, central_bank: str) -> list[dict[str, str]]:
+        """node/explorer.positions of the central bank."""
+        ...
+
+    async def settlement_legs(self, central_bank: str) -> list[tuple[str, dict[str, Any]]]: ...
+
+    async def settle_cycle(self, central_bank: str, cycle: str) -> list[tuple[str, Money]]: ...
+
+    async def ledger_accounts(self, bic: str) -> list[dict[str, Any]]: ...
+
+    async def ledger_transfers(self, bic: str, account_id: int) -> list[dict[str, Any]] | None: ...
+
+    async def card_approvals(self, limit: int) -> list[Approval]:
+        """The card switch's latest approvals (empty where the switch's log is not reachable from here)."""
+        ...
+
+    async def token_transactions(self, operator: str, limit: int) -> list[tuple[int, SignedTx]]:
+        """The platform's latest committed transactions with their block heights."""
+        ...
+
+
+class EmbeddedNetworkView:
+    """The port over the embedded corridor: every node's records in this process."""
+
+    def __init__(self, corridor: EmbeddedCorridor) -> None:
+        self.corridor = corridor
+        self.scenario = corridor.scenario
+
+    def participants(self) -> list[str]:
+        return list(self.corridor.network.nodes)
+
+    async def recent_payments(self, bic: str, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
+        return self.corridor.network.nodes[bic].store.recent_payments(limit)
+
+    async def positions(self, central_bank: str) -> list[dict[str, str]]:
+        return explorer.positions(self.corridor.network.central_bank(central_bank))
+
+    async def settlement_legs(self, central_bank: str) -> list[tuple[str, dict[str, Any]]]:
+        return explorer.settlement_legs(self.corridor.network.nodes[central_bank].store)
+
+    async def settle_cycle(self, central_bank: str, cycle: str) -> list[tuple[str, Money]]:
+        net = self.corridor.network
+        role = net.central_bank(central_bank)
+        settled: list[tuple[str, Money]] = await net.act(central_bank, lambda ctx: role.settle_cycle(ctx, cycle))
+        await net.quiesce()
+        return settled
+
+    async def ledger_accounts(self, bic: str) -> list[dict[str, Any]]:
+        node = self.corridor.network.nodes[bic]
+        return explorer.ledger_accounts(node.role, node.ledger, self.scenario, bic)
+
+    async def ledger_transfers(self, bic: str, account_id: int) -> list[dict[str, Any]] | None:
+        return explorer.ledger_transfers(self.corridor.network.nodes[bic].ledger, account_id)
+
+    async def card_approvals(self, limit: int) -> list[Approval]:
+        cards = self.corridor.cards
+        return [] if cards is None else cards.switch_log.recent(limit)
+
+    async def token_transactions(self, operator: str, limit: int) -> list[tuple[int, SignedTx]]:
+        digital = self.corridor.digital
+        platform = None if digital is None else digital.platforms.get(operator)
+        return [] if platform is None else [(height, signed) for height, _i, signed in platform.recent(limit)]
+
+
+class RemoteNetworkView:
+    """The port over a distributed network: each node's records asked over its control interface."""
+
+    def __init__(self, network: DistributedNetwork) -> None:
+        self.network = network
+        self.scenario = network.scenario
+
+    def participants(self) -> list[str]:
+        return list(self.network.nodes)
+
+    async def recent_payments(self, bic: str, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
+        found = (await self.network.call(bic, "recent_payments", {"limit": limit}))["payments"]
+        return [(str(p["uetr"]), str(p["state"]), dict(p["data"])) for p in found]
+
+    async def positions(self, central_bank: str) -> list[dict[str, str]]:
+        found: list[dict[str, str]] = (await self.network.call(central_bank, "positions"))["positions"]
+        return found
+
+    async def settlement_legs(self, central_bank: str) -> list[tuple[str, dict[str, Any]]]:
+        found = (await self.network.call(central_bank, "settlement_legs"))["legs"]
+        return [(str(leg["state"]), dict(leg["data"])) for leg in found]
+
+    async def settle_cycle(self, central_bank: str, cycle: str) -> list[tuple[str, Money]]:
+        try:
+            found = (await self.network.call(central_bank, "settle_cycle", {"cycle": cycle}, timeout_s=30))["settled"]
+        except RpcError as exc:
+            raise _refusal(exc) from None
+        return [(str(leg["counterpart"]), Money.parse(str(leg["position"]))) for leg in found]
+
+    async def ledger_accounts(self, bic: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await self.network.call(bic, "ledger_accounts"))["accounts"]
+        return found
+
+    async def ledger_transfers(self, bic: str, account_id: int) -> list[dict[str, Any]] | None:
+        try:
+            found: list[dict[str, Any]] = (
+                await self.network.call(bic, "ledger_transfers", {"account_id": account_id})
+            )["transfers"]
+        except RpcError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        return found
+
+    async def card_approvals(self, limit: int) -> list[Approval]:
+        return []  # the switch runs in the card scheme's own process; its feed is not served here yet
+
+    async def token_transactions(self, operator: str, limit: int) -> list[tuple[int, SignedTx]]:
+        found = (await self.network.call(operator, "token_recent", {"limit": limit}))["transactions"]
+        return [(int(t["height"]), txmod.decode(bytes.fromhex(t["wire"]))) for t in found]

@@ -13,6 +13,7 @@ transaction's inclusion proof can be fetched and checked offline. Control method
 | `token_proof` | `tx_id` (hex) | a committed transaction's inclusion proof (docs/digital.md) |
 | `token_supply` | | each token's supply, and what backs it |
 | `token_platform` | | its id, operator key (signs the blocks) and height |
+| `token_recent` | `limit` | the latest committed transactions, with their blocks |
 | `token_reserves` | `token` | its proof of reserves now (digital/reserves.published), or null before an attestation |
 | `cbdc_issue` | `bank`, `amount`, `key` | a member's reserves exchanged for CBDC minted into its wallet, once per key |
 
@@ -49,6 +50,7 @@ from corridor.transfers.bank import BankRole
 log = logging.getLogger(__name__)
 EXPIRY_POLL_S = 1.0
 MAX_WIRE_BYTES = 16 * 1024
+RECENT_MAX = 500
 
 
 def platform_services(config: NodeConfig, node: Node, scenario: Scenario, rpc: RpcClient) -> list[Any]:
@@ -134,6 +136,7 @@ class PlatformHost:
             "token_supply": self.supply,
             "token_platform": self.state,
             "token_reserves": self.reserves,
+            "token_recent": self.recent,
             "cbdc_issue": self.issue_cbdc,
         }
 
@@ -219,6 +222,14 @@ class PlatformHost:
 
     async def state(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"id": self.id, "operator_key": self.keys.operator.hex(), "height": self._platform().height}
+
+    async def recent(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The latest committed transactions (oldest first), each with its block: what a live feed shows."""
+        limit = params.get("limit", 100)
+        if not isinstance(limit, int) or not 1 <= limit <= RECENT_MAX:
+            raise RpcError("bad_request", f"limit must be an integer from 1 to {RECENT_MAX}")
+        found = self._platform().recent(limit)
+        return {"transactions": [{"height": h, "index": i, "wire": signed.wire.hex()} for h, i, signed in found]}
 
     async def reserves(self, params: dict[str, Any]) -> dict[str, Any]:
         code = _text(params, "token")

@@ -26,7 +26,7 @@ from corridor.network.directory import Directory, DirectoryError
 from corridor.network.identity import SigningKey
 from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import NatsTransport, connect_bounded
-from corridor.node import actions
+from corridor.node import actions, explorer
 from corridor.node.config import ConfigError, NodeConfig
 from corridor.node.hosted import Hosted, hosted_services
 from corridor.node.network import wall_clock
@@ -38,6 +38,8 @@ from corridor.scenario.model import Scenario, ScenarioError, load_scenario
 from corridor.transfers.bank import BankRole
 
 STATE_WAIT_MAX_S = 60.0
+RECENT_MAX = 1_000
+"""The most payment records one `recent_payments` answer carries."""
 QUOTES_PER_REQUEST_MAX = 256
 QUOTE_REQUESTS_IN_FLIGHT = 2
 """A bank's quote requests on their way to the FX provider at once; more payments wait and share the next one."""
@@ -106,6 +108,41 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
         made = await node.run(lambda ctx: bank().statement(ctx, number, start, end))
         return {"message_id": made.message_id, "camt053": made.to_xml().decode()}
 
+    async def recent_payments(params: dict[str, Any]) -> dict[str, Any]:
+        limit = params.get("limit", 100)
+        if not isinstance(limit, int) or not 1 <= limit <= RECENT_MAX:
+            raise RpcError("bad_request", f"limit must be an integer from 1 to {RECENT_MAX}")
+        found = node.store.recent_payments(limit)
+        return {"payments": [{"uetr": uetr, "state": state, "data": data} for uetr, state, data in found]}
+
+    async def ledger_accounts(params: dict[str, Any]) -> dict[str, Any]:
+        return {"accounts": explorer.ledger_accounts(node.role, node.ledger, scenario, node.bic)}
+
+    async def ledger_transfers(params: dict[str, Any]) -> dict[str, Any]:
+        account_id = params.get("account_id")
+        if not isinstance(account_id, int):
+            raise RpcError("bad_request", "account_id must be an integer")
+        found = explorer.ledger_transfers(node.ledger, account_id)
+        if found is None:
+            raise RpcError("not_found", f"{node.bic}'s ledger has no account {account_id}")
+        return {"transfers": found}
+
+    def central_bank() -> CentralBankRole:
+        assert isinstance(node.role, CentralBankRole)
+        return node.role
+
+    async def positions(params: dict[str, Any]) -> dict[str, Any]:
+        return {"positions": explorer.positions(central_bank())}
+
+    async def settlement_legs(params: dict[str, Any]) -> dict[str, Any]:
+        return {"legs": [{"state": state, "data": data} for state, data in explorer.settlement_legs(node.store)]}
+
+    async def settle_cycle(params: dict[str, Any]) -> dict[str, Any]:
+        """Settle the cycle `cycle` (once per name): each peer's net position brought back through the FX provider."""
+        cycle = _text(params, "cycle")
+        settled = await node.run(lambda ctx: central_bank().settle_cycle(ctx, cycle), lock=f"cycle:{cycle}")
+        return {"settled": [{"counterpart": peer, "position": str(position)} for peer, position in settled]}
+
     async def wait(params: dict[str, Any]) -> dict[str, Any]:
         states = params.get("states")
         if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
@@ -165,9 +202,23 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
     async def withdraw(params: dict[str, Any]) -> dict[str, Any]:
         return await liquidity(params, withdraw=True)
 
-    served: dict[str, Method] = {"ping": ping, "state": state, "wait": wait, "events": events}
+    served: dict[str, Method] = {
+        "ping": ping,
+        "state": state,
+        "wait": wait,
+        "events": events,
+        "recent_payments": recent_payments,
+        "ledger_accounts": ledger_accounts,
+        "ledger_transfers": ledger_transfers,
+    }
     if role == "central_bank":
-        served |= {"inject": inject, "withdraw": withdraw}
+        served |= {
+            "inject": inject,
+            "withdraw": withdraw,
+            "positions": positions,
+            "settlement_legs": settlement_legs,
+            "settle_cycle": settle_cycle,
+        }
     if role == "bank":
         served |= {"pay": pay, "account": account, "statement": statement}
     if role == "fx_provider":

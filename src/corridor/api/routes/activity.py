@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from corridor.api.common import Amount, Api, amount, problems, scoped
 from corridor.api.keys import Caller, Scope
+from corridor.api.ports import NetworkPort
 from corridor.digital import tx as txmod
 from corridor.money import Money, currency
-from corridor.node.embedded import EmbeddedCorridor
 from corridor.transfers.records import load_money
 
 MAX_ITEMS = 500
@@ -30,15 +30,15 @@ class Activity(BaseModel):
     target: str
 
 
-def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
+def router(api: Api, port: NetworkPort) -> APIRouter:
     r = APIRouter(tags=["network"])
     read = scoped(api, Scope.NETWORK_READ)
 
     @r.get("/v1/activity", response_model=list[Activity], responses=problems())
     async def activity(limit: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = 100, caller: Caller = read) -> list[Activity]:
         found: list[Activity] = []
-        for bic, node in corridor.network.nodes.items():
-            for uetr, state, data in node.store.recent_payments(limit):
+        for bic in port.participants():
+            for uetr, state, data in await port.recent_payments(bic, limit):
                 if data.get("role") != "debtor_agent":
                     continue
                 instructed = data.get("instructed")
@@ -55,26 +55,22 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
                     )
                 )
         found = found[-limit:]
-        if corridor.cards is not None:
-            for approval in corridor.cards.switch_log.recent(limit):
-                found.append(
-                    Activity(
-                        rail="card",
-                        id=approval.rrn,
-                        where="switch",
-                        kind=approval.kind,
-                        state="reversed" if approval.reversed else "approved",
-                        amount=amount(Money(approval.amount, currency(approval.currency))),
-                        source=approval.issuer,
-                        target=approval.terminal,
-                    )
+        for approval in await port.card_approvals(limit):
+            found.append(
+                Activity(
+                    rail="card",
+                    id=approval.rrn,
+                    where="switch",
+                    kind=approval.kind,
+                    state="reversed" if approval.reversed else "approved",
+                    amount=amount(Money(approval.amount, currency(approval.currency))),
+                    source=approval.issuer,
+                    target=approval.terminal,
                 )
-        if corridor.digital is not None:
-            for spec in corridor.digital.spec.platforms:
-                platform = corridor.digital.platforms.get(spec.operator)
-                if platform is None:
-                    continue
-                for height, _index, signed in platform.recent(limit):
+            )
+        if port.scenario.digital is not None:
+            for spec in port.scenario.digital.platforms:
+                for height, signed in await port.token_transactions(spec.operator, limit):
                     found.append(_token_activity(spec.id, height, signed))
         return found
 

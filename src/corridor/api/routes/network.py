@@ -3,21 +3,18 @@ rates, the central banks' net positions and swap-line use, and the ledger explor
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from corridor.api.common import Amount, Api, amount, problems, scoped
 from corridor.api.keys import Caller, Scope
+from corridor.api.ports import NetworkPort
 from corridor.api.problems import Problem
 from corridor.money import Money
-from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.network import FINAL_STATES
-from corridor.rtgs.central_bank import CentralBankRole
-from corridor.transfers.bank import BankRole
 
-LEDGER_PAGE_MAX = 200
 PAYMENTS_PAGE_MAX = 1_000
 
 
@@ -88,9 +85,9 @@ class PaymentSummary(BaseModel):
     role: str | None = None
 
 
-def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
+def router(api: Api, port: NetworkPort) -> APIRouter:
     r = APIRouter(tags=["network"])
-    scenario = corridor.scenario
+    scenario = port.scenario
     read = scoped(api, Scope.NETWORK_READ)
     read_settlement = scoped(api, Scope.SETTLEMENT_READ)
     read_payments = scoped(api, Scope.PAYMENTS_READ)
@@ -121,17 +118,14 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         for p in scenario.participants:
             if p.role != "central_bank":
                 continue
-            role = corridor.network.central_bank(p.bic)
-            for peer in role.peers:
-                net = role.net_position(peer.bic)
-                used = Money(max(0, -net.minor), net.currency)
+            for position in await port.positions(p.bic):
                 found.append(
                     Position(
                         central_bank=p.bic,
-                        counterpart=peer.bic,
-                        net_position=amount(net),
-                        swap_line=amount(role.swap_limit()),
-                        swap_line_used=amount(used),
+                        counterpart=position["counterpart"],
+                        net_position=amount(Money.parse(position["net_position"])),
+                        swap_line=amount(Money.parse(position["swap_line"])),
+                        swap_line_used=amount(Money.parse(position["swap_line_used"])),
                     )
                 )
         return found
@@ -142,33 +136,18 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     ) -> list[PaymentSummary]:
         """The last `limit` credit transfers each node holds a record of (a bank sees only its own)."""
         found = []
-        for bic, node in corridor.network.nodes.items():
+        for bic in port.participants():
             if caller.role == "bank" and bic != caller.participant:
                 continue
-            for uetr, state, data in node.store.recent_payments(limit):
+            for uetr, state, data in await port.recent_payments(bic, limit):
                 role = data.get("role") if isinstance(data, dict) else None
                 found.append(PaymentSummary(uetr=uetr, node=bic, state=state, final=state in FINAL_STATES, role=role))
         return found
 
     @r.get("/v1/ledgers/{bic}/accounts", response_model=list[LedgerAccount], responses=problems(404))
     async def ledger_accounts(bic: str, caller: Caller = read) -> list[LedgerAccount]:
-        ledger = _ledger(corridor, caller, bic)
-        named = _named_accounts(corridor, bic)
-        found = {a.id: a for a in ledger.lookup_accounts([account_id for _, account_id in named])}
-        return [
-            LedgerAccount(
-                name=name,
-                id=str(a.id),
-                code=a.code,
-                ledger=a.ledger,
-                debits_posted=a.debits_posted,
-                credits_posted=a.credits_posted,
-                debits_pending=a.debits_pending,
-                credits_pending=a.credits_pending,
-            )
-            for name, account_id in named[:LEDGER_PAGE_MAX]
-            if (a := found.get(account_id)) is not None
-        ]
+        visible(caller, bic)
+        return [LedgerAccount(**found) for found in await port.ledger_accounts(bic)]
 
     @r.get(
         "/v1/ledgers/{bic}/accounts/{account_id}/transfers",
@@ -176,47 +155,14 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         responses=problems(404),
     )
     async def ledger_transfers(bic: str, account_id: int, caller: Caller = read) -> list[LedgerTransfer]:
-        ledger = _ledger(corridor, caller, bic)
-        if not 0 < account_id < 2**128 or ledger.view_account(account_id) is None:
+        visible(caller, bic)
+        found = await port.ledger_transfers(bic, account_id)
+        if found is None:
             raise Problem(404, "not-found", "No such account", f"{bic}'s ledger has no account {account_id}")
-        return [
-            LedgerTransfer(
-                id=str(t.id),
-                debit_account_id=str(t.debit_account_id),
-                credit_account_id=str(t.credit_account_id),
-                amount=t.amount,
-                ledger=t.ledger,
-                code=t.code,
-                flags=int(t.flags),
-                timestamp=t.timestamp,
-            )
-            for t in ledger.account_transfers(account_id, limit=LEDGER_PAGE_MAX)
-        ]
+        return [LedgerTransfer(**transfer) for transfer in found]
+
+    def visible(caller: Caller, bic: str) -> None:
+        if bic not in port.participants() or (caller.role == "bank" and bic != caller.participant):
+            raise Problem(404, "not-found", "No such ledger", f"no ledger of {bic!r} is visible to this key")
 
     return r
-
-
-def _ledger(corridor: EmbeddedCorridor, caller: Caller, bic: str) -> Any:
-    node = corridor.network.nodes.get(bic)
-    if node is None or (caller.role == "bank" and bic != caller.participant):
-        raise Problem(404, "not-found", "No such ledger", f"no ledger of {bic!r} is visible to this key")
-    return node.ledger
-
-
-def _named_accounts(corridor: EmbeddedCorridor, bic: str) -> list[tuple[str, int]]:
-    """The accounts a node's role opens, by what they are: what the ledger explorer lists."""
-    role = corridor.network.nodes[bic].role
-    named: list[tuple[str, int]] = []
-    if isinstance(role, BankRole):
-        named += [("nostro", role.nostro), ("equity", role.equity), ("cards settlement", role.cards)]
-        named += [("card receivables", role.card_receivable), ("CBDC holdings", role.digital_holdings)]
-        named += [(f"{code} reserve deposits", account) for code, account in role.stablecoin_reserves.items()]
-        named += [(f"{c.spec.name} ({number})", c.account_id) for number, c in role.customers.items()]
-    elif isinstance(role, CentralBankRole):
-        named += [("issuance", role.issuance), ("card scheme", role.card_scheme), ("CBDC in circulation", role.cbdc)]
-        for p in corridor.scenario.participants:
-            if p.bic != bic and role.is_member(p.bic):
-                named.append((f"settlement: {p.bic}", role.settlement(p.bic)))
-        for peer in role.peers:
-            named.append((f"loro: {peer.bic}", role.loro(peer.bic)))
-    return named

@@ -3,7 +3,6 @@ provider (pacs.009 for each leg), once per cycle name."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.common import Amount, Api, IdempotencyKey, amount, problems, scoped
 from corridor.api.keys import Caller, Scope
+from corridor.api.ports import NetworkPort
 from corridor.api.problems import Problem
-from corridor.node.embedded import EmbeddedCorridor
 from corridor.transfers.records import load_money
 
 
@@ -43,7 +42,7 @@ class CycleLeg(BaseModel):
     state: str
 
 
-def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
+def router(api: Api, port: NetworkPort) -> APIRouter:
     r = APIRouter(tags=["settlement"])
     write = scoped(api, Scope.SETTLEMENT_WRITE)
     read = scoped(api, Scope.SETTLEMENT_READ)
@@ -52,10 +51,10 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     async def cycles(caller: Caller = read) -> list[CycleLeg]:
         """Every settlement leg each central bank booked: interbank cycles and the card scheme's days."""
         legs = []
-        for p in corridor.scenario.participants:
+        for p in port.scenario.participants:
             if p.role != "central_bank":
                 continue
-            for _uetr, state, data in corridor.network.nodes[p.bic].store.payments():
+            for state, data in await port.settlement_legs(p.bic):
                 if data.get("role") == "cycle":
                     position = amount(load_money(data["position"]))
                     legs.append(CycleLeg(central_bank=p.bic, cycle=str(data["cycle"]), kind="interbank",
@@ -70,11 +69,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         async def work() -> tuple[int, dict[str, Any]]:
             if caller.role != "central_bank":
                 raise Problem(403, "forbidden", "Not allowed", "only a central bank settles its cycle")
-            role = corridor.network.central_bank(caller.participant)
-            settled = await corridor.network.act(
-                caller.participant, functools.partial(role.settle_cycle, cycle=body.cycle)
-            )
-            await corridor.network.quiesce()
+            settled = await port.settle_cycle(caller.participant, body.cycle)
             result = CycleResult(
                 central_bank=caller.participant,
                 cycle=body.cycle,
