@@ -23,15 +23,18 @@ from typing import Any
 import httpx
 import pytest
 
+from corridor.cards.responses import Response
 from corridor.digital.blocks import verify_proof
 from corridor.digital.wallet import Wallet
 from corridor.network.identity import SigningKey
 from corridor.network.transport.nats import delete_stream
 from corridor.node.config import load_node_config
-from corridor.node.launcher import init_network
+from corridor.node.launcher import init_network, open_distributed
 
 from ..conftest import POSTGRES_URL, drop_schema, require_postgres
 from ..network.conftest import RU_EXPORTER, VE_IMPORTER, require_nats
+from ..network.test_distributed_cards import IRINA
+from ..network.test_distributed_cards import pay as card_payment
 
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 30
@@ -222,3 +225,11 @@ def test_a_central_bank_settles_its_cycle_across_the_node_processes(up: Up) -> N
     assert settled.status_code == 201 and settled.json()["central_bank"] == "CBXVVECA", settled.text
     assert refused.status_code == 403
     assert all(leg["kind"] in ("interbank", "cards") for leg in legs)
+
+
+def test_a_card_payment_at_a_terminal_shows_in_the_live_feed_from_the_schemes_process(up: Up) -> None:
+    answer = asyncio.run(card_payment(open_distributed(up.data_dir), IRINA, "000000120000", "700001"))
+    assert answer["39"] == Response.APPROVED
+    with up.client("observer") as observer:
+        feed = observer.get("/v1/activity").json()
+    assert any(item["rail"] == "card" and item["id"] == answer["37"] for item in feed)

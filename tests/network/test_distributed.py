@@ -67,8 +67,8 @@ def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         asyncio.run(_start(network))
         yield data_dir
     finally:
-        for node in network.nodes.values():
-            node.stop()
+        for process in network.processes.values():  # the nodes and the card scheme's
+            process.stop()
         asyncio.run(delete_stream(nats_url, stream))
         for path in (data_dir / "nodes").glob("*/node.toml"):
             schema = load_node_config(path).ledger_schema

@@ -58,8 +58,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedNet
         asyncio.run(_start(network))
         yield network
     finally:
-        for node in network.nodes.values():
-            node.stop()
+        for process in network.processes.values():  # the nodes and the card scheme's
+            process.stop()
         asyncio.run(delete_stream(nats_url, stream))
         for path in (data_dir / "nodes").glob("*/node.toml"):
             schema = load_node_config(path).ledger_schema

@@ -455,7 +455,12 @@ class RemoteNetworkView:
         return found
 
     async def card_approvals(self, limit: int) -> list[Approval]:
-        return []  # the switch runs in the card scheme's own process; its feed is not served here yet
+        """From the card scheme's process, whose switch keeps the log (none without a scheme)."""
+        scheme = self.network.scheme
+        if scheme is None:
+            return []
+        found = (await self.network.call(scheme.bic, "recent_approvals", {"limit": limit}))["approvals"]
+        return [Approval(**approval) for approval in found]
 
     async def token_transactions(self, operator: str, limit: int) -> list[tuple[int, SignedTx]]:
         found = (await self.network.call(operator, "token_recent", {"limit": limit}))["transactions"]

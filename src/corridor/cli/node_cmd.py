@@ -1,5 +1,6 @@
 """`corridor node` runs one participant as its own process on NATS; `corridor network init|run|pay` set up, run
-and use a whole scenario's network of such processes (the distributed mode)."""
+and use a whole scenario's network of such processes (the distributed mode), with the card scheme's own process
+(`corridor scheme`, cli/scheme_cmd.py) when the scenario has one."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from corridor import logs
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.network.transport.base import TransportError
 from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, ConfigError, load_node_config
-from corridor.node.launcher import init_network, open_distributed
+from corridor.node.launcher import init_network, open_distributed, scheme_config_path
 from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
 from corridor.node.service import serve
@@ -63,6 +64,9 @@ def init(
         fail(str(exc), EXIT_FAILED)
     for bic, path in configs.items():
         console.print(f"{bic}: corridor node --config {escape(str(path))}")
+    scheme = scheme_config_path(data_dir.resolve())
+    if scheme.exists():
+        console.print(f"card scheme: corridor scheme --config {escape(str(scheme))}")
 
 
 @app.command()
@@ -76,11 +80,14 @@ def run(data_dir: DataDirOption = Path("data/network")) -> None:
     async def main() -> None:
         try:
             await network.start()
-            console.print(f"{len(network.nodes)} nodes running; logs in {data_dir}/nodes/*/node.log. Ctrl-C stops.")
-            while all(node.running for node in network.nodes.values()):
+            scheme = "" if network.scheme is None else f" and the card scheme ({network.scheme.log_path})"
+            console.print(
+                f"{len(network.nodes)} nodes running{scheme}; logs in {data_dir}/nodes/*/node.log. Ctrl-C stops."
+            )
+            while all(process.running for process in network.processes.values()):
                 await asyncio.sleep(0.5)
-            dead = [bic for bic, node in network.nodes.items() if not node.running]
-            console.print(f"[red]node(s) exited: {', '.join(dead)}[/]; stopping the others")
+            dead = [name for name, process in network.processes.items() if not process.running]
+            console.print(f"[red]process(es) exited: {', '.join(dead)}[/]; stopping the others")
         finally:
             await network.stop()
 

@@ -5,12 +5,16 @@ accounts the bank opened for them), on the node's event loop; the switch keeps i
 and clearing in the scheme's directory; each acquiring bank's gateway keeps the log of what its terminals were
 approved for. All talk ISO 8583 over TCP on 127.0.0.1, as they would between machines.
 
-`end_of_day(cycle)` is the scheme's day closing: disputes past their deadline are closed, each acquirer presents
-its approvals (one batch per acquirer and cycle), clearing matches and prices them, each issuer posts the holds its
-cleared authorizations name, the settlement plan (the day's sales and the dispute stages raised in the cycle) goes
-to each currency's central bank, and each acquiring bank pays its merchants (or takes back what a chargeback
-returned). Each step is exactly once under its own key, so running it again after a crash finishes what the first
-run left.
+`end_of_day(cycle)` is the scheme's day closing (node/schemeday.py `close_day`, the same sequence the distributed
+scheme process runs over RPC): disputes past their deadline are closed, each acquirer presents its approvals (one
+batch per acquirer and cycle), clearing matches and prices them, each issuer posts the holds its cleared
+authorizations name, the settlement plan (the day's sales and the dispute stages raised in the cycle) goes to each
+currency's central bank, and each acquiring bank pays its merchants (or takes back what a chargeback returned). Each
+step is exactly once under its own key, so running it again after a crash finishes what the first run left.
+
+The builders below (`make_issuer`, `issue_cards`, `make_switch`, `make_acquirer`) are shared with the distributed
+mode (node/cardhost.py, node/schemehost.py), so that a card is the same card and a terminal the same terminal in
+either.
 """
 
 from __future__ import annotations
@@ -20,51 +24,38 @@ import functools
 import json
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from corridor.cards.acquirer import Acquirer
 from corridor.cards.advices import AdviceQueue
-from corridor.cards.authlog import Approval, AuthorizationLog
+from corridor.cards.authlog import AuthorizationLog
 from corridor.cards.cardstore import CardStore
-from corridor.cards.clearing import BatchResult, Clearing
+from corridor.cards.clearing import Clearing
 from corridor.cards.disputes import Disputes
 from corridor.cards.issuer import IssuedCard, Issuer
 from corridor.cards.link import serve
 from corridor.cards.pan import PanVault
-from corridor.cards.presentment import PresentmentBatch, batch_of
+from corridor.cards.presentment import PresentmentBatch
 from corridor.cards.security import IssuerKeys
-from corridor.cards.settlement import SettlementPlan, plan, report
 from corridor.cards.switch import Switch
+from corridor.ledger import Ledger
 from corridor.network.context import Context, iso_time, ledger_id
 from corridor.network.identity import load_or_create_secret
 from corridor.node.network import EmbeddedNetwork
+from corridor.node.schemeday import DayClosed, MerchantLines, close_day, presentment
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.cards import CardSchemeSpec
+from corridor.scenario.model import Scenario
 from corridor.transfers.bank import BankRole
+
+__all__ = ["DEMO_PIN", "CardScheme", "DayClosed", "load_issuer_keys"]
 
 HOST = "127.0.0.1"
 SWITCH_ID = "2200"
 """The switch's forwarding institution id (field 33)."""
 DEMO_PIN = "1234"
 """The PIN the embedded network's cards are issued with (only its PVV is kept)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DayClosed:
-    cycle: str
-    batches: dict[str, BatchResult]
-    """Acquiring bank BIC -> what clearing made of its batch."""
-    completions: dict[str, str]
-    """Request key -> the issuer's answer to posting its hold."""
-    plan: SettlementPlan
-    settlements: dict[str, str]
-    """Currency -> the UETR of its central bank's settlement of the cycle."""
-    report: str
-    receivables: dict[str, list[str]]
-    """Acquiring bank BIC -> the merchants whose accounts could not give back what they owed (booked as owed)."""
 
 
 class CardScheme:
@@ -97,62 +88,38 @@ class CardScheme:
         self.switch: Switch | None = None
 
     def _bank_currency(self, bic: str) -> str:
-        return self.scenario.country(self.scenario.participant(bic).country).currency
+        return bank_currency(self.scenario, bic)
 
     async def start(self) -> None:
         """Issue the scenario's cards and open every endpoint: issuers, then the switch, then the acquirers."""
         endpoints: dict[str, tuple[str, int]] = {}
         for spec in self.scheme.issuers:
             node = self.network.nodes[spec.bank]
-            keys = load_issuer_keys(self.keys_dir / f"cards-{spec.bank}.json")
             store = CardStore(node.data_dir / "cards.db")
             self._stores.append(store)
-            issuer = Issuer(
-                bic=spec.bank,
-                currency_code=self._bank_currency(spec.bank),
-                scheme=self.scheme,
-                vault=keys[1],
-                keys=keys[0],
-                ledger=node.ledger,
-                store=store,
-                account_id=functools.partial(ledger_id, spec.bank, "account"),
-                clock=self._clock,
+            keys = self.keys_dir / f"cards-{spec.bank}.json"
+            issuer = make_issuer(
+                self.scenario, spec.bank, ledger=node.ledger, store=store, keys=keys, clock=self._clock
             )
             await issuer.setup()
             self.issuers[spec.bank] = issuer
             server = await serve(issuer.handle, HOST, 0)
             self._servers.append(server)
             endpoints[spec.bank] = (HOST, server.sockets[0].getsockname()[1])
-        for sequence, card in enumerate(self.scheme.cards, start=1):
-            bank = self.scheme.product(card.product).issuer
-            self.cards[card.account] = await self.issuers[bank].issue(card, sequence, DEMO_PIN)
-        self.switch = Switch(
-            self.scheme,
-            self.scenario.fx.rates,
-            {bank: self._bank_currency(bank) for bank in endpoints},
-            endpoints,
-            forwarding_id=SWITCH_ID,
-            advices=self.advices,
-            authorization_log=self.switch_log,
-            clock=self._clock,
+        for issuer in self.issuers.values():
+            self.cards |= await issue_cards(issuer, self.scheme)
+        self.switch = make_switch(
+            self.scenario, endpoints, advices=self.advices, authorization_log=self.switch_log, clock=self._clock
         )
         server = await serve(self.switch.handle, HOST, 0)
         self._servers.append(server)
         switch_at = (HOST, server.sockets[0].getsockname()[1])
         self._tasks.append(asyncio.get_running_loop().create_task(self.switch.keep_delivering()))
         for acquiring in self.scheme.acquirers:
-            accounts = {a.number for a in self.scenario.accounts if a.bank == acquiring.bank}
-            merchants = [m for m in self.scheme.merchants if m.account in accounts]
             log = AuthorizationLog(self.network.nodes[acquiring.bank].data_dir / "acquired.db")
             self.acquirer_logs[acquiring.bank] = log
-            acquirer = Acquirer(
-                institution_id=acquiring.institution_id,
-                currency_code=self._bank_currency(acquiring.bank),
-                merchants=merchants,
-                switch=switch_at,
-                authorization_log=log,
-                clock=self._clock,
-            )
+            acquirer = make_acquirer(self.scenario, acquiring.bank, switch=switch_at, log=log, clock=self._clock)
+            merchants = [m for m in self.scheme.merchants if acquirer.merchant(m.terminal) is not None]
             self.acquirers[acquiring.bank] = acquirer
             server = await serve(acquirer.handle, HOST, 0)
             self._servers.append(server)
@@ -161,51 +128,12 @@ class CardScheme:
 
     async def end_of_day(self, cycle: str) -> DayClosed:
         """Present, clear, complete, settle and pay out the day `cycle` (exactly once; again to finish a crashed
-        run)."""
+        run): schemeday.close_day over this process's own members."""
         at = iso_time(int(self._clock() * 1e9))
-        await self.disputes.expire()
-        batches: dict[str, BatchResult] = {}
-        for spec in self.scheme.acquirers:
-            log = self.acquirer_logs[spec.bank]
-            batch_id = f"{spec.institution_id}-{cycle}"
-            approvals = log.to_present(batch_id)
-            batch = batch_of(batch_id, spec.institution_id, self._bank_currency(spec.bank), approvals)
-            batches[spec.bank] = await self.clearing.submit(batch, cycle, at)
-            await log.presented(_included(batch, approvals), batch_id)
-        completions: dict[str, str] = {}
-        for bank, issuer in self.issuers.items():
-            for item in self.clearing.to_complete(cycle, bank):
-                answer = await issuer.complete(item.request_key, item.billed)
-                await self.clearing.completed(item.request_key, answer.value)
-                completions[item.request_key] = answer.value
-        cleared = self.clearing.cleared(cycle)
-        currencies = [country.currency for country in self.scenario.countries]
-        settlement = plan(cycle, cleared, self.scheme, self.scenario.fx.rates, currencies)
-        central_banks = {c.currency: self.scenario.central_bank(c.code).bic for c in self.scenario.countries}
-        settled: dict[str, str] = {}
-        for code, legs in settlement.currencies.items():
-            if not legs.members and not legs.conversion:
-                continue
-            cb = central_banks[code]
-            conversion = None
-            for c in settlement.conversions:
-                if c.to_currency == code:
-                    conversion = (central_banks[c.from_currency], c.to_amount)
-                elif c.from_currency == code:
-                    conversion = (central_banks[c.to_currency], -c.from_amount)
-            role = self.network.central_bank(cb)
-            settled[code] = await self.network.act(cb, _settle(role, cycle, legs.members, conversion))
-        await self.network.quiesce()
-        receivables: dict[str, list[str]] = {}
-        for bank, merchants in settlement.lines.items():
-            lines = {account: [(x.request_key, x.gross, x.fee) for x in items] for account, items in merchants.items()}
-            short = await self.network.act(bank, _pay_merchants(self.network.bank(bank), cycle, lines))
-            if short:
-                receivables[bank] = short
-        await self.network.quiesce()
-        names = {p.bic: p.name for p in self.scenario.participants}
-        text = report(settlement, cleared, names)
-        return DayClosed(cycle, batches, completions, settlement, settled, text, receivables)
+        members = EmbeddedMembers(self)
+        return await close_day(
+            cycle, at, scenario=self.scenario, clearing=self.clearing, disputes=self.disputes, members=members
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -227,23 +155,130 @@ class CardScheme:
         self.advices.close()
 
 
-def _included(batch: PresentmentBatch, approvals: list[Approval]) -> list[str]:
-    """The approvals `batch` presents: its lines and their increments (an increment whose authorization went in an
-    earlier batch is not, and waits)."""
-    lines = {batch.key_of(presentment) for presentment in batch.presentments}
-    return [a.request_key for a in approvals if a.request_key in lines or a.original in lines]
+class EmbeddedMembers:
+    """The scheme's members as the objects of this process (schemeday.SchemeMembers): the acquirers' logs, the
+    issuers, and the central banks' and banks' roles run on their nodes."""
+
+    def __init__(self, cards: CardScheme) -> None:
+        self._cards = cards
+        self._institutions = {spec.bank: spec.institution_id for spec in cards.scheme.acquirers}
+
+    async def to_present(self, bank: str, batch_id: str) -> tuple[PresentmentBatch, list[str]]:
+        log = self._cards.acquirer_logs[bank]
+        return presentment(log, batch_id, self._institutions[bank], bank_currency(self._cards.scenario, bank))
+
+    async def presented(self, bank: str, batch_id: str, keys: list[str]) -> None:
+        await self._cards.acquirer_logs[bank].presented(keys, batch_id)
+
+    async def complete(self, bank: str, items: list[tuple[str, int]]) -> dict[str, str]:
+        issuer = self._cards.issuers[bank]
+        return {key: (await issuer.complete(key, billed)).value for key, billed in items}
+
+    async def settle(
+        self, central_bank: str, cycle: str, members: dict[str, int], conversion: tuple[str, int] | None
+    ) -> str:
+        role = self._cards.network.central_bank(central_bank)
+        action = functools.partial(_settle, role, cycle, members, conversion)
+        return str(await self._cards.network.act(central_bank, action))
+
+    async def pay_merchants(self, bank: str, cycle: str, lines: MerchantLines) -> list[str]:
+        role = self._cards.network.bank(bank)
+        short: list[str] = await self._cards.network.act(bank, functools.partial(_pay_merchants, role, cycle, lines))
+        return short
+
+    async def quiesce(self) -> None:
+        await self._cards.network.quiesce()
 
 
-def _settle(
-    role: CentralBankRole, cycle: str, members: dict[str, int], conversion: tuple[str, int] | None
-) -> Callable[[Context], Any]:
-    return lambda ctx: role.settle_card_cycle(ctx, cycle, members, conversion)
+async def _settle(
+    role: CentralBankRole, cycle: str, members: dict[str, int], conversion: tuple[str, int] | None, ctx: Context
+) -> str:
+    return await role.settle_card_cycle(ctx, cycle, members, conversion)
 
 
-def _pay_merchants(
-    role: BankRole, cycle: str, lines: dict[str, list[tuple[str, int, int]]]
-) -> Callable[[Context], Any]:
-    return lambda ctx: role.pay_merchants(ctx, cycle, lines)
+async def _pay_merchants(role: BankRole, cycle: str, lines: MerchantLines, ctx: Context) -> list[str]:
+    return await role.pay_merchants(ctx, cycle, lines)
+
+
+def bank_currency(scenario: Scenario, bic: str) -> str:
+    """The currency of a participant's country: what its ledger, cards and merchants are in."""
+    return scenario.country(scenario.participant(bic).country).currency
+
+
+def make_issuer(
+    scenario: Scenario, bank: str, *, ledger: Ledger, store: CardStore, keys: Path, clock: Callable[[], float]
+) -> Issuer:
+    """Issuing bank `bank`'s issuer processor on its own ledger, with the card keys kept in `keys`."""
+    scheme = _scheme(scenario)
+    issuer_keys, vault = load_issuer_keys(keys)
+    return Issuer(
+        bic=bank,
+        currency_code=bank_currency(scenario, bank),
+        scheme=scheme,
+        vault=vault,
+        keys=issuer_keys,
+        ledger=ledger,
+        store=store,
+        account_id=functools.partial(ledger_id, bank, "account"),
+        clock=clock,
+    )
+
+
+async def issue_cards(issuer: Issuer, scheme: CardSchemeSpec) -> dict[str, IssuedCard]:
+    """Issue the scheme's cards of `issuer`'s bank (again on every start: a card issued before is kept), each under
+    its 1-based place among all the scheme's cards, so its PAN is the same wherever and however often it is issued.
+    Cardholder account -> the card, which only the cardholder (the demo, a test's card bureau) is given."""
+    issued: dict[str, IssuedCard] = {}
+    for sequence, card in enumerate(scheme.cards, start=1):
+        if scheme.product(card.product).issuer == issuer.bic:
+            issued[card.account] = await issuer.issue(card, sequence, DEMO_PIN)
+    return issued
+
+
+def make_switch(
+    scenario: Scenario,
+    endpoints: Mapping[str, tuple[str, int]],
+    *,
+    advices: AdviceQueue,
+    authorization_log: AuthorizationLog,
+    clock: Callable[[], float],
+) -> Switch:
+    """The scheme's switch, routing to each issuing bank's processor at `endpoints`."""
+    return Switch(
+        _scheme(scenario),
+        scenario.fx.rates,
+        {bank: bank_currency(scenario, bank) for bank in endpoints},
+        endpoints,
+        forwarding_id=SWITCH_ID,
+        advices=advices,
+        authorization_log=authorization_log,
+        clock=clock,
+    )
+
+
+def make_acquirer(
+    scenario: Scenario, bank: str, *, switch: tuple[str, int], log: AuthorizationLog, clock: Callable[[], float]
+) -> Acquirer:
+    """Acquiring bank `bank`'s gateway for its merchants' terminals, sending to the switch at `switch`."""
+    scheme = _scheme(scenario)
+    spec = next((a for a in scheme.acquirers if a.bank == bank), None)
+    if spec is None:
+        raise ValueError(f"{bank} is not an acquirer of the card scheme {scheme.name!r}")
+    accounts = {a.number for a in scenario.accounts if a.bank == bank}
+    return Acquirer(
+        institution_id=spec.institution_id,
+        currency_code=bank_currency(scenario, bank),
+        merchants=[m for m in scheme.merchants if m.account in accounts],
+        switch=switch,
+        authorization_log=log,
+        clock=clock,
+    )
+
+
+def _scheme(scenario: Scenario) -> CardSchemeSpec:
+    if scenario.cards is None:
+        raise ValueError(f"scenario {scenario.name!r} has no card scheme ([cards])")
+    return scenario.cards
 
 
 def load_issuer_keys(path: Path) -> tuple[IssuerKeys, PanVault]:
