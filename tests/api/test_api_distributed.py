@@ -233,3 +233,35 @@ def test_a_card_payment_at_a_terminal_shows_in_the_live_feed_from_the_schemes_pr
     with up.client("observer") as observer:
         feed = observer.get("/v1/activity").json()
     assert any(item["rail"] == "card" and item["id"] == answer["37"] for item in feed)
+
+
+def test_an_invoice_for_truck_parts_is_paid_by_credit_transfer_across_the_node_processes_and_reconciles(
+    up: Up,
+) -> None:
+    volga = {"id": "volga-truck-parts", "name": "Volga Truck Parts", "role": "exporter", "country": "RU",
+             "account": RU_EXPORTER, "registration_number": "1027700132195", "tax_id": "7707083893",
+             "address": "ul. Zavodskaya 12, Samara", "email": "sales@volga.example", "kyc_tier": 2}  # fmt: skip
+    caracas = {"id": "caracas-transportes", "name": "Caracas Transportes", "role": "importer", "country": "VE",
+               "account": VE_IMPORTER, "registration_number": "J-30012345-6", "tax_id": "J300123456",
+               "address": "Av. Urdaneta 45, Caracas", "email": "compras@caracas.example", "kyc_tier": 2}  # fmt: skip
+    terms = {"id": "CT-UP-1", "importer": "caracas-transportes", "exporter": "volga-truck-parts", "currency": "RUB",
+             "incoterm": "FCA", "place": "Novorossiysk", "description": "truck parts",
+             "signed_on": "2026-01-15"}  # fmt: skip
+    tyres = {"description": "truck tyres 315/80R22.5", "quantity": 4, "unit": "pcs", "unit_price_minor": 18_500_00}
+    invoice = {"number": "INV-UP-1", "contract": "CT-UP-1", "issued_on": "2026-02-01", "due_on": "2027-03-31",
+               "lines": [tyres]}  # fmt: skip
+    with up.client("VOLGRUMM") as exporter_bank, up.client("ORINVECA") as importer_bank:
+        assert post(exporter_bank, "/v1/parties", volga, "up-party-volga").status_code == 201
+        assert post(importer_bank, "/v1/parties", caracas, "up-party-caracas").status_code == 201
+        assert post(importer_bank, "/v1/contracts", terms, "up-contract-1").status_code == 201
+        assert post(exporter_bank, "/v1/invoices", invoice, "up-invoice-1").status_code == 201
+        paid = post(importer_bank, "/v1/invoices/INV-UP-1/payments",
+                    {"rail": "credit_transfer", "amount_minor": 74_000_00}, "up-pay-invoice-1")  # fmt: skip
+        assert paid.status_code == 201 and paid.json()["status"] == "pending", paid.text
+        deadline = time.monotonic() + 30
+        while (shown := importer_bank.get("/v1/invoices/INV-UP-1").json())["status"] != "paid":
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.1)
+    assert shown["reconciled"], shown["mismatches"]
+    [settled] = shown["payments"]
+    assert settled["status"] == "settled" and settled["ledger_refs"][0].startswith("VOLGRUMM:")

@@ -75,17 +75,17 @@ def test_an_invoice_paid_by_card_settles_when_the_day_is_cleared_and_reconciles(
         desk, card = corridor.trade, corridor.cards.cards[WORKSHOP_CARD]
         payment = await desk.pay_by_card(INVOICE, card, rub("18 000.00"), key="rojas-1")
         assert payment.status == "pending" and payment.reference.startswith("643002:")
-        assert desk.standing(INVOICE).status != "paid"
+        assert (await desk.standing(INVOICE)).status != "paid"
 
         await corridor.cards.end_of_day(CYCLE)
 
-        [paid] = desk.follow(INVOICE)
+        [paid] = await desk.follow(INVOICE)
         assert paid.status == "settled"
         [ref] = paid.ledger_refs
         assert ref.startswith("KAMARUMM:")
-        assert desk.ledger_amount(ref) == rub("18 000.00")  # the sale at its full amount; the fees apart
-        assert desk.reconcile(INVOICE).ok
-        assert desk.standing(INVOICE).status == "paid"
+        assert await desk.ledger_amount(ref) == rub("18 000.00")  # the sale at its full amount; the fees apart
+        assert (await desk.reconcile(INVOICE)).ok
+        assert (await desk.standing(INVOICE)).status == "paid"
 
     run(tmp_path, test)
 
@@ -99,11 +99,11 @@ def test_a_declined_card_fails_the_payment_and_gives_the_invoice_its_room_back(t
             await desk.pay_by_card(INVOICE, wrong, rub("18 000.00"), key="rojas-wrong-cvv2")
         assert declined.value.response_code != Response.APPROVED
         assert card.pan not in str(declined.value) and wrong.cvv2 not in str(declined.value)
-        [failed] = desk.follow(INVOICE)
+        [failed] = await desk.follow(INVOICE)
         assert failed.status == "failed"
         paid = await desk.pay_by_card(INVOICE, card, rub("18 000.00"), key="rojas-2")
         assert paid.status == "pending"
-        assert desk.reconcile(INVOICE).ok
+        assert (await desk.reconcile(INVOICE)).ok
 
     run(tmp_path, test)
 
@@ -115,7 +115,7 @@ def test_paying_by_card_again_under_the_same_key_charges_once(tmp_path: Path) ->
         first = await desk.pay_by_card(INVOICE, card, rub("9 000.00"), key="rojas-half")
         again = await desk.pay_by_card(INVOICE, card, rub("9 000.00"), key="rojas-half")
         assert again == first
-        assert [p.reference for p in desk.follow(INVOICE)] == [first.reference]
+        assert [p.reference for p in await desk.follow(INVOICE)] == [first.reference]
 
     run(tmp_path, test)
 
@@ -128,7 +128,7 @@ def test_a_card_payment_that_would_overpay_is_refused_before_the_card_is_charged
             await desk.pay_by_card(INVOICE, card, rub("18 000.01"), key="too-much")
         with pytest.raises(PaymentRefused, match="RUB"):
             await desk.pay_by_card(INVOICE, card, Money.of("100.00", "VES"), key="wrong-currency")
-        assert desk.follow(INVOICE) == []
+        assert await desk.follow(INVOICE) == []
         assert corridor.cards.acquirer_logs["KAMARUMM"].to_present(f"643002-{CYCLE}") == []
 
     run(tmp_path, test)
@@ -148,14 +148,14 @@ def test_a_card_payment_the_merchant_took_itself_is_recorded_from_its_acquirers_
         assert answer["39"] == Response.APPROVED
         reference = f"643002:{answer['37']}"
 
-        recorded = desk.record_card_payment(INVOICE, reference)
+        recorded = await desk.record_card_payment(INVOICE, reference)
         assert recorded.status == "pending" and recorded.amount == rub("18 000.00")
-        assert desk.record_card_payment(INVOICE, reference) == recorded
+        assert await desk.record_card_payment(INVOICE, reference) == recorded
         with pytest.raises(PaymentRefused):
-            desk.record_card_payment(INVOICE, f"928002:{answer['37']}")  # not the exporter's acquirer
+            await desk.record_card_payment(INVOICE, f"928002:{answer['37']}")  # not the exporter's acquirer
 
         await corridor.cards.end_of_day(CYCLE)
-        assert [p.status for p in desk.follow(INVOICE)] == ["settled"]
-        assert desk.reconcile(INVOICE).ok
+        assert [p.status for p in await desk.follow(INVOICE)] == ["settled"]
+        assert (await desk.reconcile(INVOICE)).ok
 
     run(tmp_path, test)

@@ -15,6 +15,7 @@ import pytest
 from corridor.money import Money
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.tradedesk import TradeDesk
+from corridor.node.traderails import EmbeddedRails
 from corridor.scenario import load_scenario
 from corridor.trade import Delivery, Invoice, InvoiceLine, PaymentRefused
 
@@ -55,9 +56,16 @@ def run(tmp_path: Path, test: Callable[[TradeDesk], Awaitable[None]], clock: Clo
     asyncio.run(main())
 
 
+def corridor_of(desk: TradeDesk) -> EmbeddedCorridor:
+    """The embedded corridor the desk's rails run on (the tests fund wallets and move clocks through it)."""
+    rails = desk.rails
+    assert isinstance(rails, EmbeddedRails)
+    return rails.corridor
+
+
 async def settled(desk: TradeDesk, number: str, timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
-    while any(p.status == "pending" and p.rail == "credit_transfer" for p in desk.follow(number)):
+    while any(p.status == "pending" and p.rail == "credit_transfer" for p in await desk.follow(number)):
         assert time.monotonic() < deadline, "the credit transfer did not settle"
         await asyncio.sleep(0.05)
 
@@ -66,13 +74,13 @@ def test_an_invoice_paid_part_by_credit_transfer_and_part_in_digital_roubles_rec
     async def check(desk: TradeDesk) -> None:
         await desk.pay_by_transfer("INV-2026-0042", Money.parse("400 000.00 RUB"), key="inv42-ct")
         await settled(desk, "INV-2026-0042")
-        assert desk.standing("INV-2026-0042", MARCH).status == "partially_paid"
-        assert desk.corridor.digital is not None
-        await desk.corridor.digital.fund("CBXRRUMM", importer().account, Money.parse("1 080 000.00 RUBD"),
+        assert (await desk.standing("INV-2026-0042", MARCH)).status == "partially_paid"
+        assert corridor_of(desk).digital is not None
+        await corridor_of(desk).digital.fund("CBXRRUMM", importer().account, Money.parse("1 080 000.00 RUBD"),
                                          key="fund-caracas")  # fmt: skip
         await desk.pay_by_token("INV-2026-0042", Money.parse("1 080 000.00 RUBD"), key="inv42-rubd")
-        assert desk.standing("INV-2026-0042", MARCH).status == "paid"
-        report = desk.reconcile("INV-2026-0042")
+        assert (await desk.standing("INV-2026-0042", MARCH)).status == "paid"
+        report = await desk.reconcile("INV-2026-0042")
         assert report.ok, report.mismatches
 
     run(tmp_path, check)
@@ -80,7 +88,7 @@ def test_an_invoice_paid_part_by_credit_transfer_and_part_in_digital_roubles_rec
 
 def test_a_payment_that_would_overpay_is_refused_and_nothing_moves(tmp_path: Path) -> None:
     async def check(desk: TradeDesk) -> None:
-        ledger = desk.corridor.network.nodes["ORINVECA"].ledger
+        ledger = corridor_of(desk).network.nodes["ORINVECA"].ledger
         before = ledger.check()
         with pytest.raises(PaymentRefused):
             await desk.pay_by_transfer("INV-2026-0042", Money.parse("1 480 000.01 RUB"), key="too-much")
@@ -99,10 +107,10 @@ def test_an_oil_token_invoice_is_paid_through_escrow_when_the_bill_of_lading_is_
         escrowed = desk.pay_by_escrow(
             OIL_INVOICE, Money.parse("350.0000 VOIL"), BILL_OF_LADING, expires_at=expires, key="inv43-escrow"
         )
-        assert desk.standing(OIL_INVOICE, MARCH).status == "open"  # locked, not yet the exporter's
-        desk.present_document(OIL_INVOICE, bytes.fromhex(escrowed.reference), BILL_OF_LADING, key="inv43-bl")
-        assert desk.standing(OIL_INVOICE, MARCH).status == "paid"
-        assert desk.reconcile(OIL_INVOICE).ok
+        assert (await desk.standing(OIL_INVOICE, MARCH)).status == "open"  # locked, not yet the exporter's
+        await desk.present_document(OIL_INVOICE, bytes.fromhex(escrowed.reference), BILL_OF_LADING, key="inv43-bl")
+        assert (await desk.standing(OIL_INVOICE, MARCH)).status == "paid"
+        assert (await desk.reconcile(OIL_INVOICE)).ok
 
     run(tmp_path, check)
 
@@ -117,12 +125,12 @@ def test_an_escrow_that_expires_fails_gives_the_invoice_its_room_back_and_still_
         expires = clock() // 1_000_000_000 + 60
         desk.pay_by_escrow(OIL_INVOICE, Money.parse("350.0000 VOIL"), BILL_OF_LADING, expires_at=expires, key="e")
         clock.ahead_s = 120
-        assert desk.corridor.digital is not None
-        desk.corridor.digital.platforms["CBXVVECA"].expire_locks()
-        (payment,) = desk.follow(OIL_INVOICE)
+        assert corridor_of(desk).digital is not None
+        corridor_of(desk).digital.platforms["CBXVVECA"].expire_locks()
+        (payment,) = await desk.follow(OIL_INVOICE)
         assert payment.status == "failed"
-        assert desk.standing(OIL_INVOICE, MARCH).totals.room == Money.parse("350.0000 VOIL")
-        assert desk.reconcile(OIL_INVOICE).ok
+        assert (await desk.standing(OIL_INVOICE, MARCH)).totals.room == Money.parse("350.0000 VOIL")
+        assert (await desk.reconcile(OIL_INVOICE)).ok
 
     run(tmp_path, check, clock)
 
@@ -139,7 +147,7 @@ def test_a_transfer_the_importers_bank_refuses_fails_and_gives_the_room_back(tmp
             await desk.pay_by_transfer("INV-2026-0099", Money.parse("420 000.00 RUB"), key="no-funds")
         (failed,) = desk.store.payments("INV-2026-0099")
         assert failed.status == "failed"
-        assert desk.standing("INV-2026-0099", MARCH).totals.room == Money.parse("420 000.00 RUB")
+        assert (await desk.standing("INV-2026-0099", MARCH)).totals.room == Money.parse("420 000.00 RUB")
 
     run(tmp_path, check)
 
@@ -150,6 +158,6 @@ def test_paying_again_under_the_same_key_pays_once(tmp_path: Path) -> None:
             await desk.pay_by_transfer("INV-2026-0042", Money.parse("100 000.00 RUB"), key="inv42-twice")
         await settled(desk, "INV-2026-0042")
         assert len(desk.store.payments("INV-2026-0042")) == 1
-        assert desk.standing("INV-2026-0042", MARCH).totals.paid == Money.parse("100 000.00 RUB")
+        assert (await desk.standing("INV-2026-0042", MARCH)).totals.paid == Money.parse("100 000.00 RUB")
 
     run(tmp_path, check)

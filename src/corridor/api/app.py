@@ -36,6 +36,8 @@ from corridor.network.identity import load_or_create_secret
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import DistributedNetwork
 from corridor.node.rpc import RpcError
+from corridor.node.tradedesk import TradeDesk
+from corridor.node.traderails import RemoteRails
 from corridor.scenario.model import Scenario
 from corridor.web import mount as mount_dashboard
 
@@ -62,7 +64,7 @@ def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStor
     app.include_router(activity.router(api, view))
     app.include_router(payments.router(api, EmbeddedPayments(corridor)))
     app.include_router(tokens.router(api, EmbeddedTokens(corridor)))
-    app.include_router(invoices.router(api, corridor))
+    app.include_router(invoices.router(api, lambda: corridor.trade))
     app.include_router(settlement.router(api, view))
     metrics.install(app, corridor)
     mount_dashboard(app)
@@ -104,10 +106,11 @@ def api_for(corridor: EmbeddedCorridor) -> tuple[FastAPI, dict[str, str], Idempo
     return app, keys, store
 
 
-def create_remote_app(distributed: DistributedNetwork, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
+def create_remote_app(
+    distributed: DistributedNetwork, keys: KeyRing, store: IdempotencyStore, desk: TradeDesk
+) -> FastAPI:
     """The API and the dashboard over a distributed network, each node reached over its control interface: every
-    area written against a port (api/ports.py); invoices and card acquiring need the embedded corridor for now
-    (docs/api.md)."""
+    area written against a port (api/ports.py; the trade desk's, node/traderails.py)."""
     app = _app()
     api = Api(keys, store)
     view = RemoteNetworkView(distributed)
@@ -115,6 +118,7 @@ def create_remote_app(distributed: DistributedNetwork, keys: KeyRing, store: Ide
     app.include_router(activity.router(api, view))
     app.include_router(payments.router(api, RemotePayments(distributed)))
     app.include_router(tokens.router(api, RemoteTokens(distributed)))
+    app.include_router(invoices.router(api, lambda: desk))
     app.include_router(settlement.router(api, view))
     metrics.install(app, None)
     mount_dashboard(app)
@@ -135,8 +139,9 @@ def api_over(network: DistributedNetwork) -> tuple[FastAPI, dict[str, str], Idem
     """The app over a distributed network, its API keys and idempotency store kept in the network's data
     directory (as `api_for` keeps them in the embedded corridor's). The caller closes the store."""
     keys, roles, store, _secret = _keys_and_store(network.data_dir, network.scenario)
-    app = create_remote_app(network, KeyRing.from_keys(keys, roles), store)
-    app.state.stores = [store]
+    desk = TradeDesk(RemoteRails(network), network.data_dir / "trade" / "trade.db")
+    app = create_remote_app(network, KeyRing.from_keys(keys, roles), store, desk)
+    app.state.stores = [store, desk]
     return app, keys, store
 
 

@@ -98,7 +98,7 @@ async def _trade(digital: DigitalNetwork, desk: TradeDesk, proofs: Path) -> Path
         digital.present(VE, VOLGA, lock_id, b"BILL OF LADING NVS-2026-0042 (altered)", key="demo-wrong-document")
     except DigitalRefused as refused:
         console.print(f"  an altered bill of lading presented: refused ({refused.reason})")
-    settled = desk.present_document(OIL_PARTS, lock_id, BILL_OF_LADING, key="demo-claim")
+    settled = await desk.present_document(OIL_PARTS, lock_id, BILL_OF_LADING, key="demo-claim")
     claim_tx = digital.platforms[VE].lock(lock_id)
     assert claim_tx is not None and claim_tx.closed_by is not None
     claim = digital.platforms[VE].proof(claim_tx.closed_by)

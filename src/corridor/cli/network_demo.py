@@ -193,7 +193,7 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
             digital = None
             if corridor.digital is not None:
                 digital = await digital_story(corridor.digital, desk, data_dir)
-            print_invoices(desk)
+            await print_invoices(desk)
             phase("digital currencies", PHASES[5])
             cycle = datetime.now(UTC).strftime("%Y%m%d")
             closed = await close_card_day(corridor.cards, data_dir, cycle) if corridor.cards is not None else None
@@ -202,7 +202,7 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
             problems = _check_ledgers(corridor)
             written = _write_messages(net, data_dir / "messages")
             reports = await _statements(net, data_dir / "statements")
-            report = settlement_report(corridor, closed, settled)
+            report = await settlement_report(corridor, closed, settled)
             (data_dir / "report.txt").write_text(report + "\n", encoding="utf-8")
             progress.update(bar, advance=1)
         finally:
@@ -309,7 +309,7 @@ async def _statements(net: EmbeddedNetwork, target: Path) -> int:
     return _write_reports(net, target)
 
 
-def settlement_report(
+async def settlement_report(
     corridor: EmbeddedCorridor, closed: DayClosed | None, settled: list[tuple[str, str, Money]]
 ) -> str:
     """The day in one text: the central banks' netting, the card scheme's settlement, tokens against their backing
@@ -331,8 +331,8 @@ def settlement_report(
     if corridor.trade is not None:
         lines += ["", "Invoices:"]
         for number in (TRUCK_PARTS, OIL_PARTS):
-            standing = corridor.trade.standing(number)
-            ok = corridor.trade.reconcile(number).ok
+            standing = await corridor.trade.standing(number)
+            ok = (await corridor.trade.reconcile(number)).ok
             lines.append(
                 f"  {number}: {standing.status}, paid {standing.totals.paid} of {standing.totals.total}"
                 f"; reconciled with the ledgers: {'yes' if ok else 'NO'}"

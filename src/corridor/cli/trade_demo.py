@@ -66,19 +66,19 @@ async def pay_by_transfer(desk: TradeDesk) -> None:
     for key, part in (("inv42-deposit", "480 000.00 RUB"), ("inv42-balance", "1 000 000.00 RUB")):
         await desk.pay_by_transfer(TRUCK_PARTS, rub(part.removesuffix(" RUB")), key=key)
     deadline = time.monotonic() + 30
-    while any(p.status == "pending" for p in desk.follow(TRUCK_PARTS)) and time.monotonic() < deadline:
+    while any(p.status == "pending" for p in await desk.follow(TRUCK_PARTS)) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
 
 
-def invoices_table(desk: TradeDesk) -> Table:
+async def invoices_table(desk: TradeDesk) -> Table:
     table = Table(title="trade invoices (importer -> exporter), reconciled with the ledgers", title_justify="left")
     for column in ("invoice", "goods", "total", "payments", "status", "reconciled"):
         table.add_column(column, overflow="fold")
     for number in (TRUCK_PARTS, OIL_PARTS):
         invoice = desk.invoice(number)
-        payments = desk.follow(number)
-        standing = desk.standing(number, INVOICE_DAY)
-        checked = desk.reconcile(number)
+        payments = await desk.follow(number)
+        standing = await desk.standing(number, INVOICE_DAY)
+        checked = await desk.reconcile(number)
         table.add_row(
             number,
             ", ".join(line.description.split(",")[0] for line in invoice.lines),
@@ -90,5 +90,5 @@ def invoices_table(desk: TradeDesk) -> Table:
     return table
 
 
-def print_invoices(desk: TradeDesk) -> None:
-    console.print(invoices_table(desk))
+async def print_invoices(desk: TradeDesk) -> None:
+    console.print(await invoices_table(desk))

@@ -59,9 +59,10 @@ async def serve_distributed(
     app, keys, store = api_over(network)
     title = f"corridor up --config: {len(network.nodes)} node processes ({escape(network.scenario.name)})"
     try:
-        await _serve_app(app, keys, data_dir, host, port, title, ready=ready, dashboard=False)
+        await _serve_app(app, keys, data_dir, host, port, title, ready=ready, dashboard=True)
     finally:
-        store.close()
+        for opened in getattr(app.state, "stores", [store]):
+            opened.close()
         if start_nodes:
             await network.stop()
         else:

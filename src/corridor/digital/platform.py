@@ -285,6 +285,19 @@ class Platform:
         found by its derived id: what a reconciliation ties a payment to."""
         return self.ledger.view_transfer(_transfer_id(tx_id, 0))
 
+    def entry_amount(self, transfer_id: int) -> tuple[int, str] | None:
+        """What a transfer of the platform's ledger moved, and in which token: a void or post of a pending transfer
+        (amount 0 on a void) counts what the pending one held. None if the ledger has no such transfer."""
+        moved = self.ledger.view_transfer(transfer_id)
+        if moved is None:
+            return None
+        amount = moved.amount
+        if amount == 0 and moved.pending_id:
+            pending = self.ledger.view_transfer(moved.pending_id)
+            amount = 0 if pending is None else pending.amount
+        token = self.token_of_ledger(moved.ledger)
+        return None if token is None else (amount, token)
+
     def token_of_ledger(self, ledger: int) -> str | None:
         return next((t.code for t in self.spec.tokens if t.ledger == ledger), None)
 

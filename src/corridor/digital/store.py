@@ -12,6 +12,7 @@ ledger (its deterministic transfer id says so) or not, and reopening the platfor
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,23 @@ class LockRow:
     """'pending', 'claimed' or 'refunded'."""
     preimage: bytes | None = None
     closed_by: bytes | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as JSON values (bytes as hex), for the control interface."""
+        return {k: v.hex() if isinstance(v, bytes) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LockRow:
+        def raw(key: str) -> bytes | None:
+            value = data.get(key)
+            return None if value is None else bytes.fromhex(str(value))
+
+        lock_id, payer, payee, hashlock = raw("lock_id"), raw("payer"), raw("payee"), raw("hashlock")
+        assert lock_id is not None and payer is not None and payee is not None and hashlock is not None
+        return cls(
+            lock_id, payer, payee, str(data["token"]), int(data["amount"]), hashlock, int(data["expires_at"]),
+            str(data["status"]), raw("preimage"), raw("closed_by"),
+        )  # fmt: skip
 
 
 @dataclass(slots=True)

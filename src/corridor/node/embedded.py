@@ -17,6 +17,7 @@ from corridor.node.cardnet import CardScheme
 from corridor.node.digitalnet import DigitalNetwork
 from corridor.node.network import EmbeddedNetwork, wall_clock
 from corridor.node.tradedesk import TradeDesk
+from corridor.node.traderails import EmbeddedRails
 from corridor.scenario.model import Scenario
 
 
@@ -43,7 +44,7 @@ class EmbeddedCorridor:
             self.digital = DigitalNetwork(self.network)
             await self.digital.start()
             await self.network.quiesce()
-        self.trade = TradeDesk(self)
+        self.trade = TradeDesk(EmbeddedRails(self), self.data_dir / "trade" / "trade.db")
         self.started = True
 
     async def stop(self) -> None:

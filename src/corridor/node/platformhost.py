@@ -14,6 +14,10 @@ transaction's inclusion proof can be fetched and checked offline. Control method
 | `token_supply` | | each token's supply, and what backs it |
 | `token_platform` | | its id, operator key (signs the blocks) and height |
 | `token_recent` | `limit` | the latest committed transactions, with their blocks |
+| `token_holder` | `reference` | the wallet a bank opened under a KYC reference |
+| `token_transaction` | `tx_id` | a committed transaction's bytes and its ledger transfer |
+| `token_lock` | `lock_id` | a lock (escrow, HTLC): payer, payee, amount, status, what closed it |
+| `token_entry` | `id` | what a platform ledger transfer moved |
 | `token_reserves` | `token` | its proof of reserves now (digital/reserves.published), or null before an attestation |
 | `cbdc_issue` | `bank`, `amount`, `key` | a member's reserves exchanged for CBDC minted into its wallet, once per key |
 
@@ -137,6 +141,10 @@ class PlatformHost:
             "token_platform": self.state,
             "token_reserves": self.reserves,
             "token_recent": self.recent,
+            "token_holder": self.holder,
+            "token_transaction": self.transaction,
+            "token_lock": self.lock,
+            "token_entry": self.entry,
             "cbdc_issue": self.issue_cbdc,
         }
 
@@ -222,6 +230,31 @@ class PlatformHost:
 
     async def state(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"id": self.id, "operator_key": self.keys.operator.hex(), "height": self._platform().height}
+
+    async def holder(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The wallet a bank opened under a KYC reference (node/traderails.kyc_reference), if any."""
+        reference = _hex(params, "reference", size=32)
+        found = next((row.key for row in self._platform().store.wallets() if row.holder_ref == reference), None)
+        return {"key": None if found is None else found.hex()}
+
+    async def transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A committed transaction's signed bytes and the ledger transfer its first leg made."""
+        tx_id = _hex(params, "tx_id", size=32)
+        platform = self._platform()
+        signed, entry = platform.transaction(tx_id), platform.ledger_transfer(tx_id)
+        return {"wire": None if signed is None else signed.wire.hex(), "entry": None if entry is None else entry.id}
+
+    async def lock(self, params: dict[str, Any]) -> dict[str, Any]:
+        row = self._platform().lock(_hex(params, "lock_id", size=32))
+        return {"lock": None if row is None else row.to_json()}
+
+    async def entry(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What one transfer of the platform's ledger moved, in its token."""
+        transfer_id = params.get("id")
+        if not isinstance(transfer_id, int) or not 0 < transfer_id < 2**128:
+            raise RpcError("bad_request", "id must be a transfer id: an integer from 1 to 2**128 - 1")
+        found = self._platform().entry_amount(transfer_id)
+        return {"moved": None if found is None else str(Money(found[0], currency(found[1])))}
 
     async def recent(self, params: dict[str, Any]) -> dict[str, Any]:
         """The latest committed transactions (oldest first), each with its block: what a live feed shows."""

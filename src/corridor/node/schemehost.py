@@ -78,6 +78,7 @@ class SchemeHost:
             "ping": self._ping,
             "end_of_day": self._end_of_day,
             "recent_approvals": self._recent_approvals,
+            "cleared": self._cleared,
         }
 
     async def start(self) -> None:
@@ -116,6 +117,15 @@ class SchemeHost:
         if not isinstance(limit, int) or not 1 <= limit <= RECENT_MAX:
             raise RpcError("bad_request", f"limit must be an integer from 1 to {RECENT_MAX}")
         return {"approvals": [dataclasses.asdict(approval) for approval in self.log.recent(limit)]}
+
+    async def _cleared(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The clearing cycle a presentment was cleared in (null: not cleared): how an invoice paid by card is
+        followed to its payout."""
+        key = params.get("request_key")
+        if not isinstance(key, str) or not 0 < len(key) <= 64:
+            raise RpcError("bad_request", "request_key must be a request key (1 to 64 characters)")
+        found = self.clearing.find(key)
+        return {"cycle": None if found is None else found[0].cycle}
 
     async def _end_of_day(self, params: dict[str, Any]) -> dict[str, Any]:
         """{"cycle"} -> what the day came to (day_json)."""

@@ -21,7 +21,7 @@ from nats.aio.client import Client
 
 from corridor.fx.provider import QuoteRequest
 from corridor.fx.quotes import Quote
-from corridor.money import Money
+from corridor.money import Money, currency
 from corridor.network.directory import Directory, DirectoryError
 from corridor.network.identity import SigningKey
 from corridor.network.transport.base import TransportError
@@ -107,6 +107,20 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
             raise RpcError("bad_request", "from_ns and to_ns must be integers, 0 <= from_ns < to_ns")
         made = await node.run(lambda ctx: bank().statement(ctx, number, start, end))
         return {"message_id": made.message_id, "camt053": made.to_xml().decode()}
+
+    async def payment(params: dict[str, Any]) -> dict[str, Any]:
+        """A payment's state and this node's whole record of it (what the trade desk follows an invoice by)."""
+        found = node.store.payment(_text(params, "uetr"))
+        return {"state": None, "record": None} if found is None else {"state": found[0], "record": found[1]}
+
+    async def transfer(params: dict[str, Any]) -> dict[str, Any]:
+        """What one transfer of this node's ledger moved, in its currency (what a reconciliation reads back)."""
+        transfer_id = params.get("id")
+        if not isinstance(transfer_id, int) or not 0 < transfer_id < 2**128:
+            raise RpcError("bad_request", "id must be a transfer id: an integer from 1 to 2**128 - 1")
+        found = node.ledger.view_transfer(transfer_id)
+        own = currency(node.services.directory[node.bic].currency)
+        return {"moved": None if found is None else str(Money(found.amount, own))}
 
     async def recent_payments(params: dict[str, Any]) -> dict[str, Any]:
         limit = params.get("limit", 100)
@@ -208,6 +222,8 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
         "wait": wait,
         "events": events,
         "recent_payments": recent_payments,
+        "payment": payment,
+        "transfer": transfer,
         "ledger_accounts": ledger_accounts,
         "ledger_transfers": ledger_transfers,
     }

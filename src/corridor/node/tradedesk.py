@@ -22,6 +22,11 @@ whether the payment would overpay the invoice (`check_payment`), so an overpayme
 
 Ledger references name the ledger and the transfer: `<BIC>:<transfer id>` for a node's ledger,
 `<platform id>/platform:<transfer id>` for a token platform's; `reconcile` reads each back.
+
+The desk reaches the rails only through a port (node/traderails.py): the embedded corridor's, or a distributed
+network's nodes over their control interface, so `corridor up --config` keeps invoices as `corridor up` does. Paying
+as the importer (signing with its wallet's key, keying its card in at the merchant's acquirer) is the embedded demo's
+alone; elsewhere the importer's wallet and the exporter's merchant act themselves and the desk records what they did.
 """
 
 from __future__ import annotations
@@ -30,19 +35,19 @@ import hashlib
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from corridor.cards.acquirer import Acquirer, ecommerce_request
-from corridor.cards.authlog import REFUND, Approval
+from corridor.cards.authlog import REFUND
 from corridor.cards.issuer import IssuedCard
 from corridor.cards.responses import Response, describe
-from corridor.digital.platform import Platform
+from corridor.digital.store import LockRow
 from corridor.digital.tx import Transfer
 from corridor.money import Money, currency
 from corridor.network.context import uetr_for
-from corridor.node.cardnet import CardScheme
 from corridor.node.digitalnet import DigitalNetwork
 from corridor.node.network import FINAL_STATES
+from corridor.node.traderails import TradeRails
 from corridor.scenario.cards import MerchantSpec
 from corridor.trade import (
     Contract,
@@ -62,9 +67,6 @@ from corridor.trade import (
 from corridor.transfers.bank import PaymentRefused as BankRefused
 from corridor.transfers.bank import card_sale_id
 
-if TYPE_CHECKING:
-    from corridor.node.embedded import EmbeddedCorridor
-
 PLATFORM_SUFFIX = "/platform"
 T = TypeVar("T")
 
@@ -78,11 +80,12 @@ class CardDeclined(PaymentRefused):
 
 
 class TradeDesk:
-    """The importers' and exporters' desk of one embedded corridor (its store under <data dir>/trade/)."""
+    """The importers' and exporters' desk of one corridor, its store at `path`."""
 
-    def __init__(self, corridor: EmbeddedCorridor, path: Path | None = None) -> None:
-        self.corridor = corridor
-        self.store = TradeStore(path or corridor.data_dir / "trade" / "trade.db")
+    def __init__(self, rails: TradeRails, path: Path) -> None:
+        self.rails = rails
+        self.scenario = rails.scenario
+        self.store = TradeStore(path)
 
     def close(self) -> None:
         self.store.close()
@@ -91,7 +94,7 @@ class TradeDesk:
 
     def onboard(self, party: Party) -> Party:
         """Take on an importer or exporter whose account is one the scenario's bank holds (KYC data kept)."""
-        account = self.corridor.scenario.account(party.account)
+        account = self.scenario.account(party.account)
         if account.bank != party.bank:
             raise UnknownRecord(f"party.account: {party.account} is held at {account.bank}, not {party.bank}")
         return self.store.add_party(party)
@@ -127,8 +130,8 @@ class TradeDesk:
     def _check_before_sending(self, invoice: Invoice, rail: Rail, key: str, amount: Money, paid_in: str | None) -> None:
         """The overpayment check of a token payment, whose reference (its transaction id) exists only once signed:
         skipped when the outbox already holds the transaction (a retry), made with a stand-in reference otherwise."""
-        digital = self._digital()
-        if digital.outbox is not None and digital.outbox.get(f"trade:{key}") is not None:
+        signer = self._signer()
+        if signer.outbox is not None and signer.outbox.get(f"trade:{key}") is not None:
             return
         probe = Payment("probe", invoice.number, rail, hashlib.sha256(key.encode()).hexdigest(), amount, "pending",
                         _now(), paid_in=paid_in)  # fmt: skip
@@ -146,7 +149,7 @@ class TradeDesk:
             Payment(f"PAY-{key}", number, "credit_transfer", uetr, amount, "pending", _now())
         )
         try:
-            await self.corridor.network.pay(
+            await self.rails.pay(
                 debtor_account=importer.account,
                 creditor_account=exporter.account,
                 amount=amount,
@@ -161,16 +164,15 @@ class TradeDesk:
 
     async def pay_by_token(self, number: str, amount: Money, *, key: str) -> Payment:
         """A token transfer from the importer's wallet to the exporter's on the token's platform: the invoice's own
-        token, or a CBDC or stablecoin at par with the invoice's currency."""
+        token, or a CBDC or stablecoin at par with the invoice's currency (the embedded demo signs for the
+        importer)."""
         invoice = self.invoice(number)
         importer, exporter = self.parties(invoice)
         operator, paid_in = self._token_route(invoice, amount)
         billed = self._billed(invoice, amount)
-        digital = self._digital()
         self._check_before_sending(invoice, "token", key, billed, paid_in)
-        receipt = digital.transfer(operator, importer.account, exporter.account, amount, key=f"trade:{key}")
-        platform = self._platform(operator)
-        ref = self._platform_ref(platform, receipt.tx_id)
+        receipt = self._signer().transfer(operator, importer.account, exporter.account, amount, key=f"trade:{key}")
+        ref = await self._platform_ref(operator, receipt.tx_id)
         return self.store.record_payment(
             Payment(
                 f"PAY-{key}", number, "token", receipt.tx_id.hex(), billed, "settled", _now(), (ref,), paid_in=paid_in
@@ -183,9 +185,8 @@ class TradeDesk:
         importer, exporter = self.parties(invoice)
         operator, paid_in = self._token_route(invoice, amount)
         billed = self._billed(invoice, amount)
-        digital = self._digital()
         self._check_before_sending(invoice, "escrow", key, billed, paid_in)
-        lock = digital.escrow(
+        lock = self._signer().escrow(
             operator, importer.account, exporter.account, amount, document, expires_at=expires_at, key=f"trade:{key}"
         )
         # The lock only reserves: the ledger moves the money when the claim posts it (its entry is added then).
@@ -204,7 +205,7 @@ class TradeDesk:
         what it logged."""
         invoice = self.invoice(number)
         _importer, exporter = self.parties(invoice)
-        merchant, acquirer = self._merchant(exporter.account)
+        merchant, acquirer = self._merchant_acquirer(exporter.account)
         if amount.currency.code != invoice.currency:
             raise PaymentRefused(
                 f"the merchant charges in {invoice.currency}, the invoice's currency, not {amount.currency.code}"
@@ -214,7 +215,7 @@ class TradeDesk:
             if attempt.status == "failed":
                 continue
             if acquirer.approval(attempt.reference.partition(":")[2]) is not None:
-                self.follow(number)
+                await self.follow(number)
                 return self.store.payment("card", attempt.reference) or attempt
             self.store.advance_payment("card", attempt.reference, "failed")  # its answer was lost: see above
         numeric = amount.currency.numeric
@@ -238,17 +239,17 @@ class TradeDesk:
         assert recorded is not None
         return recorded
 
-    def record_card_payment(self, number: str, reference: str) -> Payment:
+    async def record_card_payment(self, number: str, reference: str) -> Payment:
         """Record a card payment the exporter's merchant took itself (through its acquirer's e-commerce gateway),
         named `<acquirer institution id>:<RRN>`, once its acquirer's log shows it: an approved purchase at the
         exporter's terminal, in the invoice's currency, not reversed."""
         invoice = self.invoice(number)
         _importer, exporter = self.parties(invoice)
-        merchant, acquirer = self._merchant(exporter.account)
+        merchant = self._merchant(exporter.account)
         institution, _, rrn = reference.partition(":")
         if institution != self._institution_of(exporter.bank):
             raise PaymentRefused(f"{reference} was not taken by the exporter's acquirer, {exporter.bank}")
-        approval = acquirer.approval(rrn)
+        approval = await self.rails.card_approval(exporter.bank, rrn)
         if approval is None or approval.terminal != merchant.terminal:
             raise UnknownRecord(f"the exporter's acquirer has no approved card payment {reference}")
         if approval.kind == REFUND or approval.reversed:
@@ -258,18 +259,18 @@ class TradeDesk:
             self._check(invoice, "card", reference, amount, None)
         payment_id = f"PAY-{institution}-{rrn}"
         self.store.record_payment(Payment(payment_id, number, "card", reference, amount, "pending", _now()))
-        self.follow(number)
+        await self.follow(number)
         found = self.store.payment("card", reference)
         assert found is not None
         return found
 
-    def record_token_payment(self, number: str, tx_id: bytes) -> Payment:
+    async def record_token_payment(self, number: str, tx_id: bytes) -> Payment:
         """Record a token transfer the importer's wallet signed itself (through the API, say), once it is checked on
         its platform: committed, from the importer's wallet to the exporter's, in the invoice's token or one at par."""
         invoice = self.invoice(number)
         importer, exporter = self.parties(invoice)
-        for operator, platform in self._digital().platforms.items():
-            signed = platform.transaction(tx_id)
+        for operator in self._operators():
+            signed = await self.rails.transaction(operator, tx_id)
             if signed is None:
                 continue
             body = signed.body
@@ -277,17 +278,16 @@ class TradeDesk:
                 raise PaymentRefused(
                     f"transaction {tx_id.hex()[:16]}... is a {signed.kind.name.lower()}, not a transfer"
                 )
-            digital = self._digital()
-            if signed.signer != digital.key_of(operator, importer.account):
+            if signed.signer != await self.rails.wallet_key(operator, importer.account):
                 raise PaymentRefused("the transfer was not signed by the importer's wallet")
-            if body.to != digital.key_of(operator, exporter.account):
+            if body.to != await self.rails.wallet_key(operator, exporter.account):
                 raise PaymentRefused("the transfer does not pay the exporter's wallet")
             amount = Money(body.amount, currency(body.token))
             _operator, paid_in = self._token_route(invoice, amount)
             billed = self._billed(invoice, amount)
             if self.store.payment("token", tx_id.hex()) is None:
                 self._check(invoice, "token", tx_id.hex(), billed, paid_in)
-            ref = self._platform_ref(platform, tx_id)
+            ref = await self._platform_ref(operator, tx_id)
             return self.store.record_payment(
                 Payment(
                     f"PAY-{tx_id.hex()[:16]}",
@@ -303,17 +303,14 @@ class TradeDesk:
             )
         raise UnknownRecord(f"no platform has committed transaction {tx_id.hex()[:16]}...")
 
-    def record_escrow(self, number: str, lock_id: bytes) -> Payment:
+    async def record_escrow(self, number: str, lock_id: bytes) -> Payment:
         """Record an escrow the importer's wallet locked itself, checked on its platform (payer, payee, token)."""
         invoice = self.invoice(number)
         importer, exporter = self.parties(invoice)
-        operator = self._operator_for_lock(lock_id)
-        row = self._platform(operator).lock(lock_id)
-        assert row is not None
-        digital = self._digital()
-        if row.payer != digital.key_of(operator, importer.account) or row.payee != digital.key_of(
-            operator, exporter.account
-        ):
+        operator, row = await self._lock(lock_id)
+        payer = await self.rails.wallet_key(operator, importer.account)
+        payee = await self.rails.wallet_key(operator, exporter.account)
+        if row.payer != payer or row.payee != payee:
             raise PaymentRefused("the escrow is not from the importer's wallet to the exporter's")
         amount = Money(row.amount, currency(row.token))
         _operator, paid_in = self._token_route(invoice, amount)
@@ -325,150 +322,159 @@ class TradeDesk:
                 f"PAY-{lock_id.hex()[:16]}", number, "escrow", lock_id.hex(), billed, "pending", _now(), paid_in=paid_in
             )
         )
-        self.follow(number)
+        await self.follow(number)
         return self.store.payment("escrow", lock_id.hex()) or payment
 
-    def present_document(self, number: str, lock_id: bytes, document: bytes, *, key: str) -> Payment:
-        """The exporter presents the shipping document: the escrow pays it, and the payment is settled."""
+    async def present_document(self, number: str, lock_id: bytes, document: bytes, *, key: str) -> Payment:
+        """The exporter presents the shipping document: the escrow pays it, and the payment is settled (the embedded
+        demo signs the claim for the exporter)."""
         invoice = self.invoice(number)
         _importer, exporter = self.parties(invoice)
-        operator = self._operator_for_lock(lock_id)
-        receipt = self._digital().present(operator, exporter.account, lock_id, document, key=f"trade:{key}")
-        ref = self._platform_ref(self._platform(operator), receipt.tx_id)
+        operator, _row = await self._lock(lock_id)
+        receipt = self._signer().present(operator, exporter.account, lock_id, document, key=f"trade:{key}")
+        ref = await self._platform_ref(operator, receipt.tx_id)
         return self.store.advance_payment("escrow", lock_id.hex(), "settled", ledger_refs=[ref])
 
     # --- following and reconciling -------------------------------------------------------------------------------
 
-    def follow(self, number: str) -> list[Payment]:
+    async def follow(self, number: str) -> list[Payment]:
         """Bring the invoice's pending payments up to date with their rails; the invoice's payments after."""
         invoice = self.invoice(number)
-        _importer, exporter = self.parties(invoice)
+        importer, exporter = self.parties(invoice)
         for payment in self.store.payments(number):
             if payment.status != "pending":
                 continue
             if payment.rail == "credit_transfer":
-                found = self.corridor.network.nodes[exporter.bank].store.payment(payment.reference)
-                state = None if found is None else found[0]
-                if state == "completed" and found is not None and "credit_id" in found[1]:
-                    ref = f"{exporter.bank}:{found[1]['credit_id']}"
-                    self.store.advance_payment("credit_transfer", payment.reference, "settled", ledger_refs=[ref])
-                elif state in FINAL_STATES and state != "completed":
-                    self.store.advance_payment("credit_transfer", payment.reference, "failed")
-                else:
-                    debtor = self.corridor.network.state(_importer.bank, payment.reference)
-                    if debtor in ("rejected", "aborted", "returned"):
-                        self.store.advance_payment("credit_transfer", payment.reference, "failed")
+                await self._follow_transfer(payment, importer.bank, exporter.bank)
             elif payment.rail == "card":
-                self._follow_card(payment, exporter.bank, exporter.account)
+                await self._follow_card(payment, exporter.bank, exporter.account)
             elif payment.rail == "escrow":
-                operator = self._operator_for_lock(bytes.fromhex(payment.reference))
-                row = self._platform(operator).lock(bytes.fromhex(payment.reference))
-                if row is not None and row.status == "claimed" and row.closed_by is not None:
-                    ref = self._platform_ref(self._platform(operator), row.closed_by)
-                    self.store.advance_payment("escrow", payment.reference, "settled", ledger_refs=[ref])
-                elif row is not None and row.status == "refunded" and row.closed_by is not None:
-                    platform = self._platform(operator)
-                    lock_ref = self._platform_ref(platform, row.lock_id)
-                    void_ref = self._platform_ref(platform, row.closed_by)
-                    self.store.advance_payment(
-                        "escrow", payment.reference, "failed", ledger_refs=[lock_ref], refund_refs=[void_ref]
-                    )
+                await self._follow_escrow(payment)
         return self.store.payments(number)
 
-    def standing(self, number: str, today: date | None = None) -> Standing:
-        invoice = self.invoice(number)
-        return standing(invoice, self.follow(number), today or datetime.now(UTC).date())
+    async def _follow_transfer(self, payment: Payment, debtor_bank: str, creditor_bank: str) -> None:
+        """Settled once the exporter's bank has credited the exporter (the entry it names); failed if rejected or
+        returned at either end."""
+        found = await self.rails.payment_record(creditor_bank, payment.reference)
+        state = None if found is None else found[0]
+        if state == "completed" and found is not None and "credit_id" in found[1]:
+            ref = f"{creditor_bank}:{found[1]['credit_id']}"
+            self.store.advance_payment("credit_transfer", payment.reference, "settled", ledger_refs=[ref])
+        elif state in FINAL_STATES and state != "completed":
+            self.store.advance_payment("credit_transfer", payment.reference, "failed")
+        else:
+            debtor = await self.rails.payment_record(debtor_bank, payment.reference)
+            if debtor is not None and debtor[0] in ("rejected", "aborted", "returned"):
+                self.store.advance_payment("credit_transfer", payment.reference, "failed")
 
-    def reconcile(self, number: str) -> Reconciliation:
-        """The invoice against its payments against the ledgers' own entries."""
-        invoice = self.invoice(number)
-        return reconcile(invoice, self.follow(number), self.ledger_amount)
+    async def _follow_escrow(self, payment: Payment) -> None:
+        """Settled once the exporter claimed the lock; failed, with the lock and its void named, once refunded."""
+        operator, row = await self._lock(bytes.fromhex(payment.reference))
+        if row.status == "claimed" and row.closed_by is not None:
+            ref = await self._platform_ref(operator, row.closed_by)
+            self.store.advance_payment("escrow", payment.reference, "settled", ledger_refs=[ref])
+        elif row.status == "refunded" and row.closed_by is not None:
+            lock_ref = await self._platform_ref(operator, row.lock_id)
+            void_ref = await self._platform_ref(operator, row.closed_by)
+            self.store.advance_payment(
+                "escrow", payment.reference, "failed", ledger_refs=[lock_ref], refund_refs=[void_ref]
+            )
 
-    def ledger_amount(self, ref: str) -> Money | None:
-        """What the ledger entry `ref` moved, read from its ledger; None if there is no such entry."""
-        owner, _, raw = ref.rpartition(":")
-        if not raw.isdigit():
-            return None
-        transfer_id = int(raw)
-        if owner.endswith(PLATFORM_SUFFIX):
-            platform_id = owner.removesuffix(PLATFORM_SUFFIX)
-            digital = self.corridor.digital
-            spec = None if digital is None else next((p for p in digital.spec.platforms if p.id == platform_id), None)
-            if digital is None or spec is None:
-                return None
-            platform = digital.platforms[spec.operator]
-            moved = platform.ledger.view_transfer(transfer_id)
-            if moved is None:
-                return None
-            amount = moved.amount
-            if amount == 0 and moved.pending_id:
-                pending = platform.ledger.view_transfer(moved.pending_id)
-                amount = 0 if pending is None else pending.amount
-            token = platform.token_of_ledger(moved.ledger)
-            return None if token is None else Money(amount, currency(token))
-        node = self.corridor.network.nodes.get(owner)
-        if node is None:
-            return None
-        moved = node.ledger.view_transfer(transfer_id)
-        if moved is None:
-            return None
-        bank = self.corridor.network.bank(owner)
-        return Money(moved.amount, bank.currency)
-
-    # --- helpers -------------------------------------------------------------------------------------------------
-
-    def _cards(self) -> CardScheme:
-        cards = self.corridor.cards
-        if cards is None:
-            raise UnknownRecord("this corridor runs no card scheme")
-        return cards
-
-    def _merchant(self, account: str) -> tuple[MerchantSpec, Acquirer]:
-        """The card scheme's merchant whose account this is, and its acquirer's gateway."""
-        cards = self._cards()
-        merchant = next((m for m in cards.scheme.merchants if m.account == account), None)
-        bank = self.corridor.scenario.account(account).bank
-        if merchant is None or bank not in cards.acquirers:
-            raise PaymentRefused(f"the exporter's account {account} is not a card merchant's: it cannot take cards")
-        return merchant, cards.acquirers[bank]
-
-    def _institution_of(self, bank: str) -> str:
-        return next((a.institution_id for a in self._cards().scheme.acquirers if a.bank == bank), "")
-
-    def _follow_card(self, payment: Payment, merchant_bank: str, merchant_account: str) -> None:
+    async def _follow_card(self, payment: Payment, merchant_bank: str, merchant_account: str) -> None:
         """Settled once the acquiring bank has booked the sale to the merchant (its clearing cycle's payout);
         failed if it was reversed."""
-        cards = self._cards()
-        approval: Approval | None = cards.acquirers[merchant_bank].approval(payment.reference.partition(":")[2])
+        approval = await self.rails.card_approval(merchant_bank, payment.reference.partition(":")[2])
         if approval is None:
             return  # recorded, its answer not heard yet (or lost: pay_by_card fails it when tried again)
         if approval.reversed:
             self.store.advance_payment("card", payment.reference, "failed")
             return
-        cleared = cards.clearing.find(approval.request_key)
-        if cleared is None:
+        cycle = await self.rails.card_cycle(approval.request_key)
+        if cycle is None:
             return
-        sale = card_sale_id(merchant_bank, cleared[0].cycle, merchant_account, approval.request_key)
-        if self.corridor.network.nodes[merchant_bank].ledger.view_transfer(sale) is not None:
+        sale = card_sale_id(merchant_bank, cycle, merchant_account, approval.request_key)
+        if await self.rails.moved(merchant_bank, sale) is not None:
             self.store.advance_payment("card", payment.reference, "settled", ledger_refs=[f"{merchant_bank}:{sale}"])
 
-    def _digital(self) -> DigitalNetwork:
-        digital = self.corridor.digital
+    async def standing(self, number: str, today: date | None = None) -> Standing:
+        invoice = self.invoice(number)
+        return standing(invoice, await self.follow(number), today or datetime.now(UTC).date())
+
+    async def reconcile(self, number: str) -> Reconciliation:
+        """The invoice against its payments against the ledgers' own entries."""
+        invoice = self.invoice(number)
+        payments = await self.follow(number)
+        refs = {ref for p in payments for ref in (*p.ledger_refs, *p.refund_refs)}
+        amounts = {ref: moved for ref in sorted(refs) if (moved := await self.ledger_amount(ref)) is not None}
+        return reconcile(invoice, payments, amounts)
+
+    async def ledger_amount(self, ref: str) -> Money | None:
+        """What the ledger entry `ref` moved, read from its ledger; None if there is no such entry."""
+        owner, _, raw = ref.rpartition(":")
+        if not raw.isdigit():
+            return None
+        transfer_id = int(raw)
+        if not 0 < transfer_id < 2**128:
+            return None
+        if owner.endswith(PLATFORM_SUFFIX):
+            platform_id = owner.removesuffix(PLATFORM_SUFFIX)
+            digital = self.scenario.digital
+            spec = None if digital is None else next((p for p in digital.platforms if p.id == platform_id), None)
+            return None if spec is None else await self.rails.platform_moved(spec.operator, transfer_id)
+        if owner not in {p.bic for p in self.scenario.participants}:
+            return None
+        return await self.rails.moved(owner, transfer_id)
+
+    # --- helpers -------------------------------------------------------------------------------------------------
+
+    def _signer(self) -> DigitalNetwork:
+        signer = self.rails.signer()
+        if signer is None:
+            raise UnknownRecord(
+                "the desk does not sign for wallets here: the importer's wallet signs and the desk records it"
+            )
+        return signer
+
+    def _operators(self) -> list[str]:
+        digital = self.scenario.digital
         if digital is None:
             raise UnknownRecord("this corridor runs no token platforms")
-        return digital
+        return [p.operator for p in digital.platforms]
 
-    def _platform(self, operator: str) -> Platform:
-        return self._digital().platforms[operator]
+    def _merchant(self, account: str) -> MerchantSpec:
+        """The card scheme's merchant whose account this is."""
+        scheme = self.scenario.cards
+        merchant = None if scheme is None else next((m for m in scheme.merchants if m.account == account), None)
+        bank = self.scenario.account(account).bank
+        if merchant is None or not self._institution_of(bank):
+            raise PaymentRefused(f"the exporter's account {account} is not a card merchant's: it cannot take cards")
+        return merchant
 
-    def _platform_ref(self, platform: Platform, tx_id: bytes) -> str:
-        transfer = platform.ledger_transfer(tx_id)
+    def _merchant_acquirer(self, account: str) -> tuple[MerchantSpec, Acquirer]:
+        """The merchant and its acquirer's gateway in this process (the embedded demo keys cards in there)."""
+        merchant = self._merchant(account)
+        cards = self.rails.card_scheme()
+        acquirer = None if cards is None else cards.acquirers.get(self.scenario.account(account).bank)
+        if acquirer is None:
+            raise UnknownRecord("the desk keys no card in here: the merchant takes it through its acquirer's gateway")
+        return merchant, acquirer
+
+    def _institution_of(self, bank: str) -> str:
+        scheme = self.scenario.cards
+        return "" if scheme is None else next((a.institution_id for a in scheme.acquirers if a.bank == bank), "")
+
+    async def _platform_ref(self, operator: str, tx_id: bytes) -> str:
+        transfer = await self.rails.ledger_entry(operator, tx_id)
         assert transfer is not None, "a committed transaction has its ledger transfer"
-        return f"{platform.spec.id}{PLATFORM_SUFFIX}:{transfer.id}"
+        assert self.scenario.digital is not None
+        return f"{self.scenario.digital.platform(operator).id}{PLATFORM_SUFFIX}:{transfer}"
 
     def _token_route(self, invoice: Invoice, amount: Money) -> tuple[str, str | None]:
         """The platform that carries `amount`'s token, and `paid_in` when it pays an invoice in a currency at par."""
-        token = self._digital().spec.token(amount.currency.code)
+        digital = self.scenario.digital
+        if digital is None:
+            raise UnknownRecord("this corridor runs no token platforms")
+        token = digital.token(amount.currency.code)
         if invoice.currency == token.code:
             return token.platform, None
         if token.currency == invoice.currency:
@@ -482,11 +488,11 @@ class TradeDesk:
             return amount
         return Money(amount.minor, currency(invoice.currency))
 
-    def _operator_for_lock(self, lock_id: bytes) -> str:
-        digital = self._digital()
-        for operator, platform in digital.platforms.items():
-            if platform.lock(lock_id) is not None:
-                return str(operator)
+    async def _lock(self, lock_id: bytes) -> tuple[str, LockRow]:
+        for operator in self._operators():
+            row = await self.rails.lock(operator, lock_id)
+            if row is not None:
+                return operator, row
         raise UnknownRecord(f"no platform holds the lock {lock_id.hex()[:16]}...")
 
 

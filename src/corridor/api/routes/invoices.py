@@ -9,6 +9,7 @@ GET /v1/invoices/{number} answers where the invoice stands and whether it reconc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -19,7 +20,6 @@ from corridor.api.common import Amount, Api, IdempotencyKey, amount, namespaced,
 from corridor.api.keys import Caller, Scope
 from corridor.api.problems import Problem
 from corridor.money import Money, MoneyError, currency
-from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.tradedesk import TradeDesk
 from corridor.trade import (
     Conflict,
@@ -172,15 +172,18 @@ class InvoiceOut(BaseModel):
     mismatches: list[str]
 
 
-def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
+def router(api: Api, desk_now: Callable[[], TradeDesk | None]) -> APIRouter:
+    """The routes over the corridor's trade desk (`desk_now`: None while the corridor is starting), embedded or over
+    a distributed network's rails alike (node/traderails.py)."""
     r = APIRouter(tags=["trade"])
     write = scoped(api, Scope.INVOICES_WRITE)
     read = scoped(api, Scope.INVOICES_READ)
 
     def desk() -> TradeDesk:
-        if corridor.trade is None:
+        found = desk_now()
+        if found is None:
             raise Problem(503, "not-running", "Not running", "the corridor is starting")
-        return corridor.trade
+        return found
 
     def bank_of(party_id: str) -> str:
         party = desk().store.party(party_id)
@@ -206,7 +209,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
     async def onboard(body: PartyIn, idempotency_key: IdempotencyKey = None, caller: Caller = write) -> Any:
         async def make() -> dict[str, Any]:
             try:
-                held = corridor.scenario.account(body.account)
+                held = desk().scenario.account(body.account)
             except KeyError:
                 held = None
             if held is None or held.bank != caller.participant:
@@ -247,7 +250,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
             invoice = desk().add_invoice(
                 Invoice(body.number, body.contract, body.issued_on, body.due_on, cur.code, lines, instalments)
             )
-            return _invoice(desk(), invoice, _today()).model_dump(mode="json")
+            return (await _invoice(desk(), invoice, _today())).model_dump(mode="json")
 
         return await once(caller, idempotency_key, ("invoice", body.model_dump(mode="json")), make)
 
@@ -261,7 +264,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         for number in desk().store.invoice_numbers(bank=bank, limit=limit):
             invoice = desk().invoice(number)
             importer, exporter = desk().parties(invoice)
-            now = desk().standing(number, _today())
+            now = await desk().standing(number, _today())
             found.append(
                 InvoiceSummary(
                     number=number,
@@ -283,7 +286,7 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
         if found is None:
             raise Problem(404, "not-found", "No such invoice", f"no invoice {number}")
         visible(caller, found)
-        return _invoice(desk(), found, on or _today())
+        return await _invoice(desk(), found, on or _today())
 
     @r.post(
         "/v1/invoices/{number}/payments",
@@ -317,13 +320,13 @@ def router(api: Api, corridor: EmbeddedCorridor) -> APIRouter:
             elif body.rail == "card":
                 if ":" not in body.reference:
                     raise Problem(422, "invalid-request", "Card reference", "reference: '<institution id>:<RRN>'")
-                payment = desk().record_card_payment(number, body.reference)
+                payment = await desk().record_card_payment(number, body.reference)
             elif ":" in body.reference:
                 raise Problem(422, "invalid-request", "Token reference", "reference: the transaction's id in hex")
             elif body.rail == "token":
-                payment = desk().record_token_payment(number, bytes.fromhex(body.reference))
+                payment = await desk().record_token_payment(number, bytes.fromhex(body.reference))
             else:
-                payment = desk().record_escrow(number, bytes.fromhex(body.reference))
+                payment = await desk().record_escrow(number, bytes.fromhex(body.reference))
             return _payment(payment).model_dump()
 
         return await once(caller, idempotency_key, ("pay", number, body.model_dump()), make)
@@ -370,12 +373,12 @@ def _payment(payment: Any) -> PaymentOut:
     )
 
 
-def _invoice(desk: TradeDesk, invoice: Invoice, today: date) -> InvoiceOut:
+async def _invoice(desk: TradeDesk, invoice: Invoice, today: date) -> InvoiceOut:
     importer, exporter = desk.parties(invoice)
     contract = desk.store.contract(invoice.contract)
     assert contract is not None
-    now = desk.standing(invoice.number, today)
-    checked = desk.reconcile(invoice.number)
+    now = await desk.standing(invoice.number, today)
+    checked = await desk.reconcile(invoice.number)
     return InvoiceOut(
         number=invoice.number,
         contract=invoice.contract,
