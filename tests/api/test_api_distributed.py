@@ -238,12 +238,7 @@ def test_a_card_payment_at_a_terminal_shows_in_the_live_feed_from_the_schemes_pr
 def test_an_invoice_for_truck_parts_is_paid_by_credit_transfer_across_the_node_processes_and_reconciles(
     up: Up,
 ) -> None:
-    volga = {"id": "volga-truck-parts", "name": "Volga Truck Parts", "role": "exporter", "country": "RU",
-             "account": RU_EXPORTER, "registration_number": "1027700132195", "tax_id": "7707083893",
-             "address": "ul. Zavodskaya 12, Samara", "email": "sales@volga.example", "kyc_tier": 2}  # fmt: skip
-    caracas = {"id": "caracas-transportes", "name": "Caracas Transportes", "role": "importer", "country": "VE",
-               "account": VE_IMPORTER, "registration_number": "J-30012345-6", "tax_id": "J300123456",
-               "address": "Av. Urdaneta 45, Caracas", "email": "compras@caracas.example", "kyc_tier": 2}  # fmt: skip
+    onboard(up)
     terms = {"id": "CT-UP-1", "importer": "caracas-transportes", "exporter": "volga-truck-parts", "currency": "RUB",
              "incoterm": "FCA", "place": "Novorossiysk", "description": "truck parts",
              "signed_on": "2026-01-15"}  # fmt: skip
@@ -251,8 +246,6 @@ def test_an_invoice_for_truck_parts_is_paid_by_credit_transfer_across_the_node_p
     invoice = {"number": "INV-UP-1", "contract": "CT-UP-1", "issued_on": "2026-02-01", "due_on": "2027-03-31",
                "lines": [tyres]}  # fmt: skip
     with up.client("VOLGRUMM") as exporter_bank, up.client("ORINVECA") as importer_bank:
-        assert post(exporter_bank, "/v1/parties", volga, "up-party-volga").status_code == 201
-        assert post(importer_bank, "/v1/parties", caracas, "up-party-caracas").status_code == 201
         assert post(importer_bank, "/v1/contracts", terms, "up-contract-1").status_code == 201
         assert post(exporter_bank, "/v1/invoices", invoice, "up-invoice-1").status_code == 201
         paid = post(importer_bank, "/v1/invoices/INV-UP-1/payments",
@@ -265,3 +258,60 @@ def test_an_invoice_for_truck_parts_is_paid_by_credit_transfer_across_the_node_p
     assert shown["reconciled"], shown["mismatches"]
     [settled] = shown["payments"]
     assert settled["status"] == "settled" and settled["ledger_refs"][0].startswith("VOLGRUMM:")
+
+
+def onboard(up: Up) -> None:
+    """Volga Truck Parts (exporter, at VOLGRUMM) and Caracas Transportes (importer, at ORINVECA), once."""
+    volga = {"id": "volga-truck-parts", "name": "Volga Truck Parts", "role": "exporter", "country": "RU",
+             "account": RU_EXPORTER, "registration_number": "1027700132195", "tax_id": "7707083893",
+             "address": "ul. Zavodskaya 12, Samara", "email": "sales@volga.example", "kyc_tier": 2}  # fmt: skip
+    caracas = {"id": "caracas-transportes", "name": "Caracas Transportes", "role": "importer", "country": "VE",
+               "account": VE_IMPORTER, "registration_number": "J-30012345-6", "tax_id": "J300123456",
+               "address": "Av. Urdaneta 45, Caracas", "email": "compras@caracas.example", "kyc_tier": 2}  # fmt: skip
+    with up.client("VOLGRUMM") as exporter_bank, up.client("ORINVECA") as importer_bank:
+        assert post(exporter_bank, "/v1/parties", volga, "up-party-volga").status_code == 201
+        assert post(importer_bank, "/v1/parties", caracas, "up-party-caracas").status_code == 201
+
+
+def test_the_scenarios_wallets_are_opened_and_funded_on_the_central_banks_platform_processes(up: Up) -> None:
+    with up.client("observer") as observer:
+        tokens = {t["code"]: t for t in observer.get("/v1/tokens").json()}
+        reserves = observer.get("/v1/tokens/VOIL/reserves")
+    assert tokens["VOIL"]["supply"]["minor"] > 0 and tokens["VOIL"]["covered"]
+    assert tokens["RUBD"]["supply"]["minor"] > 0 and tokens["RUBD"]["covered"]
+    assert reserves.status_code == 200 and reserves.json()["covered"], reserves.text
+
+
+def test_an_oil_token_invoice_is_paid_by_an_escrow_the_importer_signed_across_the_node_processes(up: Up) -> None:
+    onboard(up)
+    caracas = SigningKey.load(up.data_dir / "wallets" / "CBXVVECA" / f"{VE_IMPORTER}.pem")
+    volga = SigningKey.load(up.data_dir / "wallets" / "CBXVVECA" / f"{RU_EXPORTER}.pem")
+    terms = {"id": "CT-UP-2", "importer": "caracas-transportes", "exporter": "volga-truck-parts", "currency": "VOIL",
+             "incoterm": "CIF", "place": "La Guaira", "description": "spare parts in oil tokens",
+             "signed_on": "2026-01-20"}  # fmt: skip
+    lot = {"description": "truck parts, packing list PL-88", "quantity": 1, "unit": "lot", "unit_price_minor": 80_0000}
+    invoice = {"number": "INV-UP-2", "contract": "CT-UP-2", "issued_on": "2026-02-01", "due_on": "2027-03-31",
+               "lines": [lot]}  # fmt: skip
+    document = b"BILL OF LADING NVS-2026-0177"
+    with up.client("VOLGRUMM") as exporter_bank, up.client("ORINVECA") as bank:
+        assert post(bank, "/v1/contracts", terms, "up-contract-2").status_code == 201
+        assert post(exporter_bank, "/v1/invoices", invoice, "up-invoice-2").status_code == 201
+        nonce = bank.get(f"/v1/platforms/CBXVVECA/wallets/{caracas.public_key.hex()}").json()["nonce"]
+        lock = Wallet(caracas, "CBXVVECA", last_nonce=nonce).escrow(
+            "VOIL", volga.public_key, 80_0000, document, int(time.time()) + 86_400
+        )
+        sent = post(bank, "/v1/platforms/CBXVVECA/transactions", {"wire": lock.wire.hex()}, "up-escrow-tx")
+        assert sent.status_code == 201 and sent.json()["committed"], sent.text
+        recorded = post(bank, "/v1/invoices/INV-UP-2/payments", {"rail": "escrow", "reference": lock.id.hex()},
+                        "up-escrow-inv-2")  # fmt: skip
+        assert recorded.status_code == 201 and recorded.json()["status"] == "pending", recorded.text
+        claim = Wallet(volga, "CBXVVECA", last_nonce=_nonce(bank, volga.public_key)).claim(lock.id, document)
+        claimed = post(bank, "/v1/platforms/CBXVVECA/transactions", {"wire": claim.wire.hex()}, "up-claim-tx")
+        assert claimed.json()["committed"], claimed.text
+        shown = bank.get("/v1/invoices/INV-UP-2").json()
+    assert shown["status"] == "paid" and shown["reconciled"], shown
+
+
+def _nonce(client: httpx.Client, key: bytes) -> int:
+    found: int = client.get(f"/v1/platforms/CBXVVECA/wallets/{key.hex()}").json()["nonce"]
+    return found

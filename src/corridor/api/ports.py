@@ -19,6 +19,7 @@ from corridor.digital.reserves import published
 from corridor.digital.tx import SignedTx
 from corridor.fx.quotes import Quote, QuoteError
 from corridor.money import Currency, Money, currency
+from corridor.network.identity import SigningKey
 from corridor.network.store import Event
 from corridor.node import actions, explorer
 from corridor.node.digitalnet import DigitalNetwork
@@ -325,14 +326,18 @@ class RemoteTokens:
         return report
 
     def own_keys(self, operator: str, participant: str) -> set[bytes]:
-        """A bank's institution key, from the platform's published keys (holders' wallets are their own)."""
+        """A bank's institution key, from the platform's published keys; a participant's own wallet as a holder
+        (the FX provider's), from the keys its owner keeps in the network's wallets folder."""
         assert self.digital is not None
+        platform = self.digital.platform(operator)
         if operator not in self._keys:
-            platform = self.digital.platform(operator)
             path = self.network.data_dir / "keys" / "digital" / platform.id / PUBLIC_KEYS_FILE
             self._keys[operator] = PlatformKeys.load(path)
-        bank = self._keys[operator].banks.get(participant)
-        return set() if bank is None else {bank}
+        found = {key for bic, key in self._keys[operator].banks.items() if bic == participant}
+        held = self.network.data_dir / "wallets" / platform.id / f"{participant}.pem"
+        if held.exists():
+            found.add(SigningKey.load(held).public_key)
+        return found
 
 
 class NetworkPort(Protocol):

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -26,6 +26,7 @@ from corridor.api.app import api_for, api_over
 from corridor.api.keys import OBSERVER
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.network.transport.base import TransportError
+from corridor.node.digitalsetup import open_scenario_wallets
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import open_distributed
 from corridor.scenario import ScenarioError, load_scenario
@@ -56,6 +57,16 @@ async def serve_distributed(
         await network.start()
     else:
         await network.connect()
+    loop = asyncio.get_running_loop()
+
+    def call(bic: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = asyncio.run_coroutine_threadsafe(
+            network.call(bic, method, params, timeout_s=30), loop
+        ).result()
+        return found
+
+    # The scenario's wallets, opened and funded once (a worker thread: the tooling is synchronous).
+    await asyncio.to_thread(open_scenario_wallets, network.scenario, data_dir, call)
     app, keys, store = api_over(network)
     title = f"corridor up --config: {len(network.nodes)} node processes ({escape(network.scenario.name)})"
     try:

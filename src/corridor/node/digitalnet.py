@@ -57,6 +57,7 @@ from corridor.node.platformkeys import (
     bank_key,
     banks_of,
     custodian_key,
+    kyc_reference,
     operator_keys,
     platform_spec,
 )
@@ -256,7 +257,7 @@ class DigitalNetwork:
         bank = self.institutions[(spec.platform, spec.bank)]
         wallet = self.holder(spec.platform, spec.holder)
         allowed = tuple(self.key_of(spec.platform, name) for name in spec.allowed)
-        reference = hashlib.sha256(f"kyc:{spec.bank}:{spec.holder}".encode()).digest()
+        reference = kyc_reference(spec.bank, spec.holder)
         self.send(
             bank,
             f"open:{spec.platform}:{spec.holder}",

@@ -14,6 +14,8 @@ transaction's inclusion proof can be fetched and checked offline. Control method
 | `token_supply` | | each token's supply, and what backs it |
 | `token_platform` | | its id, operator key (signs the blocks) and height |
 | `token_recent` | `limit` | the latest committed transactions, with their blocks |
+| `token_attest` | `document` | a custodian's signed reserve attestation, believed once its signature checks |
+| `desk_mint` | `amount`, `to`, `key` | the issuing desk mints a commodity token into a wallet, once per key |
 | `token_holder` | `reference` | the wallet a bank opened under a KYC reference |
 | `token_transaction` | `tx_id` | a committed transaction's bytes and its ledger transfer |
 | `token_lock` | `lock_id` | a lock (escrow, HTLC): payer, payee, amount, status, what closed it |
@@ -38,8 +40,8 @@ from typing import Any
 
 from corridor.digital import tx as txmod
 from corridor.digital.outbox import Outbox
-from corridor.digital.platform import Platform, Receipt
-from corridor.digital.reserves import published
+from corridor.digital.platform import Platform, Reason, Receipt
+from corridor.digital.reserves import ReserveAttestation, ReserveProofError, published
 from corridor.digital.spec import TokenKind, TokenSpec
 from corridor.money import Money, currency
 from corridor.node.config import ConfigError, NodeConfig
@@ -82,6 +84,18 @@ def receipt_json(receipt: Receipt) -> dict[str, Any]:
         "height": receipt.height,
         "index": receipt.index,
     }
+
+
+def receipt_from_json(found: dict[str, Any]) -> Receipt:
+    """A receipt as `receipt_json` carried it."""
+    reason = found["reason"]
+    return Receipt(
+        bytes.fromhex(found["tx_id"]),
+        None if reason is None else Reason(reason),
+        str(found["detail"]),
+        found.get("height"),
+        found.get("index"),
+    )
 
 
 def _text(params: dict[str, Any], key: str) -> str:
@@ -142,6 +156,8 @@ class PlatformHost:
             "token_reserves": self.reserves,
             "token_recent": self.recent,
             "token_holder": self.holder,
+            "token_attest": self.attest,
+            "desk_mint": self.desk_mint,
             "token_transaction": self.transaction,
             "token_lock": self.lock,
             "token_entry": self.entry,
@@ -230,6 +246,35 @@ class PlatformHost:
 
     async def state(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"id": self.id, "operator_key": self.keys.operator.hex(), "height": self._platform().height}
+
+    async def attest(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Believe a custodian's reserve attestation once its signature by one of the platform's custodians checks:
+        from then on it bounds what may be minted of the token. The same or an older serial again changes nothing."""
+        try:
+            attestation = ReserveAttestation.from_json(_text(params, "document"))
+            attestation.verify(self.spec.custodians)
+        except ReserveProofError as exc:
+            raise RpcError("bad_request", f"attestation refused: {exc}") from None
+        platform = self._platform()
+        if self.spec.token(attestation.token) is None:
+            raise RpcError("not_found", f"{attestation.token} is not a token of this platform")
+        latest = platform.attestation(attestation.token)
+        if latest is None or ReserveAttestation.from_json(latest).serial < attestation.serial:
+            platform.set_attested_reserve(
+                attestation.token, attestation.serial, attestation.quantity, attestation.to_json()
+            )
+        return {"token": attestation.token, "reserve": platform.attested_reserve(attestation.token)}
+
+    async def desk_mint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The issuing desk mints a commodity token into a wallet (within the attested reserve), once per key; a
+        CBDC is minted only against reserves (`cbdc_issue`)."""
+        amount, to, key = _money(params, "amount"), _hex(params, "to", size=32), _text(params, "key")
+        token = self.spec.token(amount.currency.code)
+        if token is None or token.kind is not TokenKind.COMMODITY:
+            raise RpcError("bad_request", f"amount: {amount.currency.code} is not a commodity token of this platform")
+        assert self.outbox is not None
+        receipt = self.outbox.send(self._platform(), key, self.own.desk, lambda w: w.mint(token.code, to, amount.minor))
+        return receipt_json(receipt)
 
     async def holder(self, params: dict[str, Any]) -> dict[str, Any]:
         """The wallet a bank opened under a KYC reference (node/traderails.kyc_reference), if any."""

@@ -10,6 +10,7 @@ keys, so a central bank's process never holds another institution's private key.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,11 @@ class OperatorKeys:
 
     operator: SigningKey
     desk: Wallet
+
+
+def kyc_reference(bank: str, holder: str) -> bytes:
+    """The reference a bank opens a customer's wallet under: a hash of its KYC record's key, never the record."""
+    return hashlib.sha256(f"kyc:{bank}:{holder}".encode()).digest()
 
 
 def banks_of(scenario: Scenario, platform: DigitalPlatform) -> list[str]:

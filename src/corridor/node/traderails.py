@@ -10,7 +10,6 @@ through their acquirer's gateway, and the desk records what they did.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any, Protocol
 
 from corridor.cards.authlog import Approval
@@ -20,18 +19,13 @@ from corridor.money import Money, currency
 from corridor.node.cardnet import CardScheme
 from corridor.node.digitalnet import DigitalNetwork
 from corridor.node.launcher import DistributedNetwork
-from corridor.node.platformkeys import PUBLIC_KEYS_FILE, PlatformKeys
+from corridor.node.platformkeys import PUBLIC_KEYS_FILE, PlatformKeys, kyc_reference
 from corridor.node.rpc import RpcError
 from corridor.scenario.model import Scenario
 from corridor.transfers.bank import PaymentRefused
 
 if TYPE_CHECKING:
     from corridor.node.embedded import EmbeddedCorridor
-
-
-def kyc_reference(bank: str, holder: str) -> bytes:
-    """The reference a bank opens a customer's wallet under: a hash of its KYC record's key, never the record."""
-    return hashlib.sha256(f"kyc:{bank}:{holder}".encode()).digest()
 
 
 class TradeRails(Protocol):
