@@ -33,7 +33,7 @@ from corridor.node.launcher import init_network, open_distributed
 
 from ..conftest import POSTGRES_URL, drop_schema, require_postgres
 from ..network.conftest import RU_EXPORTER, VE_IMPORTER, require_nats
-from ..network.test_distributed_cards import IRINA
+from ..network.test_distributed_cards import IRINA, MARACAIBO, card_of
 from ..network.test_distributed_cards import pay as card_payment
 
 START_TIMEOUT_S = 90
@@ -315,3 +315,47 @@ def test_an_oil_token_invoice_is_paid_by_an_escrow_the_importer_signed_across_th
 def _nonce(client: httpx.Client, key: bytes) -> int:
     found: int = client.get(f"/v1/platforms/CBXVVECA/wallets/{key.hex()}").json()["nonce"]
     return found
+
+
+def test_an_invoice_paid_by_card_at_the_exporters_web_shop_settles_at_the_schemes_end_of_day(up: Up) -> None:
+    network = open_distributed(up.data_dir)
+    pan, expires, cvv = card_of(network, IRINA)
+    shop = {"id": "maracaibo-repuestos", "name": "Maracaibo Repuestos", "role": "exporter", "country": "VE",
+            "account": MARACAIBO, "registration_number": "J-40000001-0", "tax_id": "J400000010",
+            "address": "Av. 5 de Julio, Maracaibo", "email": "ventas@maracaibo.example", "kyc_tier": 2}  # fmt: skip
+    buyer = {"id": "irina-petrova", "name": "Irina Petrova", "role": "importer", "country": "RU", "account": IRINA,
+             "registration_number": "IP-7700001", "tax_id": "770000000001", "address": "Moscow",
+             "email": "irina@petrova.example", "kyc_tier": 1}  # fmt: skip
+    terms = {"id": "CT-UP-CARD", "importer": "irina-petrova", "exporter": "maracaibo-repuestos", "currency": "VES",
+             "incoterm": "DAP", "place": "Moscow", "description": "spare parts from the web shop",
+             "signed_on": "2026-01-15"}  # fmt: skip
+    pads = {"description": "brake pads", "quantity": 2, "unit": "set", "unit_price_minor": 750_00}
+    invoice = {"number": "INV-UP-CARD", "contract": "CT-UP-CARD", "issued_on": "2026-02-01",
+               "due_on": "2027-03-31", "lines": [pads]}  # fmt: skip
+    merchant_keys = json.loads((up.data_dir / "keys" / "merchant-keys.json").read_text())
+    headers = {"Authorization": f"Bearer {merchant_keys['ANDS0001']}", "Idempotency-Key": "up-card-shop-1"}
+    charge = {"card_number": pan, "expiry": expires, "cvv2": cvv, "amount_minor": 1_500_00, "currency": "VES"}
+    with up.client("ANDSVECA") as exporter_bank, up.client("VOLGRUMM") as importer_bank:
+        assert post(exporter_bank, "/v1/parties", shop, "up-party-maracaibo").status_code == 201
+        assert post(importer_bank, "/v1/parties", buyer, "up-party-irina").status_code == 201
+        assert post(importer_bank, "/v1/contracts", terms, "up-contract-card").status_code == 201
+        assert post(exporter_bank, "/v1/invoices", invoice, "up-invoice-card").status_code == 201
+        taken = httpx.post(f"{up.url}/acquiring/ANDSVECA/v1/payments", json=charge, headers=headers, timeout=30)
+        assert taken.status_code == 201, taken.text
+        assert pan not in taken.text and cvv not in taken.text
+        reference = f"928002:{taken.json()['payment_id']}"
+        recorded = post(exporter_bank, "/v1/invoices/INV-UP-CARD/payments", {"rail": "card", "reference": reference},
+                        "up-card-inv")  # fmt: skip
+        assert recorded.status_code == 201 and recorded.json()["status"] == "pending", recorded.text
+
+        async def close_day() -> None:
+            await network.connect()
+            try:
+                await network.end_of_day("20261202")
+            finally:
+                await network.disconnect()
+
+        asyncio.run(close_day())
+        shown = exporter_bank.get("/v1/invoices/INV-UP-CARD").json()
+    assert shown["status"] == "paid" and shown["reconciled"], shown
+    assert [p["status"] for p in shown["payments"]] == ["settled"]

@@ -20,6 +20,7 @@ from corridor import __version__
 from corridor.api import metrics
 from corridor.api.common import Api
 from corridor.api.ecommerce import ecommerce_app
+from corridor.api.gateway_server import merchants_of
 from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
 from corridor.api.ports import (
@@ -31,6 +32,7 @@ from corridor.api.ports import (
     RemoteTokens,
 )
 from corridor.api.problems import install
+from corridor.api.proxy import mount_remote_acquiring
 from corridor.api.routes import activity, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
 from corridor.node.embedded import EmbeddedCorridor
@@ -122,6 +124,8 @@ def create_remote_app(
     app.include_router(settlement.router(api, view))
     metrics.install(app, None)
     mount_dashboard(app)
+    # Each acquirer's e-commerce gateway runs in its bank's node process; the API forwards to it.
+    app.state.proxies = mount_remote_acquiring(app, distributed)
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
     async def healthz() -> Response:
@@ -166,8 +170,7 @@ def mount_acquiring(app: FastAPI, corridor: EmbeddedCorridor, secret: bytes) -> 
     merchant_keys = load_or_create_keys(corridor.data_dir / "keys" / "merchant-keys.json", terminals)
     stores = []
     for bic, acquirer in cards.acquirers.items():
-        accounts = {a.number for a in corridor.scenario.accounts if a.bank == bic}
-        mine = {merchant_keys[m.terminal]: m.terminal for m in cards.scheme.merchants if m.account in accounts}
+        mine = merchants_of(corridor.scenario, bic, merchant_keys)
         store = IdempotencyStore(corridor.data_dir / "api" / f"acquiring-{bic}.db", secret)
         stores.append(store)
         app.mount(f"/acquiring/{bic}", ecommerce_app(acquirer, mine, store))

@@ -155,7 +155,7 @@ def ecommerce_app(
                 )
             if entry is not None and entry.state == "done":
                 assert entry.status is not None
-                return _json(entry.status, entry.body)
+                return _json(entry.status, entry.body, replayed=True)
             if entry is not None and entry.note and isinstance(body, CardPayment | Refund):
                 # Started before and never answered: the first attempt's outcome is unknown; undo it first.
                 acquirer.reverse_later({**entry.note, "2": body.card_number})
@@ -238,8 +238,11 @@ def ecommerce_app(
     return app
 
 
-def _json(status: int, document: Any) -> JSONResponse:
-    return JSONResponse(document, status_code=status, media_type=MEDIA_TYPE if status >= 400 else "application/json")
+def _json(status: int, document: Any, *, replayed: bool = False) -> JSONResponse:
+    """The answer; a recorded one given again says so (`Idempotent-Replayed: true`, as the corridor's API does)."""
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    media_type = MEDIA_TYPE if status >= 400 else "application/json"
+    return JSONResponse(document, status_code=status, media_type=media_type, headers=headers)
 
 
 def _not_found(payment_id: str) -> Problem:

@@ -53,10 +53,6 @@ async def serve_distributed(
     """Start every node of the network `corridor network init` laid out in `data_dir` as its own process (or, with
     `start_nodes=False`, use those already running), serve the API over them, then stop what it started."""
     network = open_distributed(data_dir)
-    if start_nodes:
-        await network.start()
-    else:
-        await network.connect()
     loop = asyncio.get_running_loop()
 
     def call(bic: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -65,15 +61,23 @@ async def serve_distributed(
         ).result()
         return found
 
-    # The scenario's wallets, opened and funded once (a worker thread: the tooling is synchronous).
-    await asyncio.to_thread(open_scenario_wallets, network.scenario, data_dir, call)
-    app, keys, store = api_over(network)
-    title = f"corridor up --config: {len(network.nodes)} node processes ({escape(network.scenario.name)})"
-    try:
-        await _serve_app(app, keys, data_dir, host, port, title, ready=ready, dashboard=True)
+    try:  # whatever fails from here on, the processes this started are stopped, never left running
+        if start_nodes:
+            await network.start()
+        else:
+            await network.connect()
+        # The scenario's wallets, opened and funded once (a worker thread: the tooling is synchronous).
+        await asyncio.to_thread(open_scenario_wallets, network.scenario, data_dir, call)
+        app, keys, store = api_over(network)
+        title = f"corridor up --config: {len(network.nodes)} node processes ({escape(network.scenario.name)})"
+        try:
+            await _serve_app(app, keys, data_dir, host, port, title, ready=ready, dashboard=True)
+        finally:
+            for opened in getattr(app.state, "stores", [store]):
+                opened.close()
+            for proxy in getattr(app.state, "proxies", []):
+                await proxy.aclose()
     finally:
-        for opened in getattr(app.state, "stores", [store]):
-            opened.close()
         if start_nodes:
             await network.stop()
         else:

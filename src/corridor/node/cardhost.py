@@ -5,23 +5,29 @@ What node/cardnet.py runs for every member in one process, each member runs here
 node.toml's `[cards] issuer` set) its issuer processor on its own ledger, with its card records in `cards.db` beside
 its node files and its card keys from `[cards] keys`, serving the switch over ISO 8583; an acquiring bank (`[cards]
 acquirer`) its terminal gateway, with the log of what its terminals were approved for in `acquired.db`, sending to
-the switch at `[cards] switch`. The scheme's process (node/schemehost.py) reaches them over the node's control
-interface for its end of day (node/schemeday.py): `card_to_present` and `card_presented` (an acquirer's batch),
-`card_complete` (an issuer's cleared holds), `card_pay_merchants` (an acquiring bank's payout) and `card_settle` (a
-central bank's settlement of the cycle). Each is exactly once under its arguments, as in one process; none carries
-card data (PAN, CVV2, PIN): only request keys, amounts and accounts.
+the switch at `[cards] switch`, and, with `[cards] gateway` set, its merchants' e-commerce gateway over HTTP
+(api/gateway_server.py: `ecommerce_app` over the same acquirer, its merchants' keys from `[cards] merchant_keys`,
+its idempotency keys in `acquiring.db`), which `corridor up --config` serves at `/acquiring/<BIC>/` (api/proxy.py);
+api/gateway_server.py imports nothing of node/, so this import from the layer above makes no cycle. The scheme's
+process (node/schemehost.py) reaches them over the node's control interface for its end of day
+(node/schemeday.py): `card_to_present` and `card_presented` (an acquirer's batch), `card_complete` (an issuer's
+cleared holds), `card_pay_merchants` (an acquiring bank's payout) and `card_settle` (a central bank's settlement of
+the cycle). Each is exactly once under its arguments, as in one process; none carries card data (PAN, CVV2, PIN):
+only request keys, amounts and accounts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import re
 import time
 from pathlib import Path
 from typing import Any
 
+from corridor.api.gateway_server import GatewayServer
 from corridor.cards.acquirer import Acquirer
 from corridor.cards.authlog import AuthorizationLog
 from corridor.cards.cardstore import CardStore
@@ -39,6 +45,8 @@ from corridor.transfers.bank import BankRole
 
 TO_PRESENT, PRESENTED, COMPLETE = "card_to_present", "card_presented", "card_complete"
 PAY_MERCHANTS, SETTLE = "card_pay_merchants", "card_settle"
+APPROVAL = "card_approval"
+RRN_LENGTH = 12
 MAX_ITEMS = 500
 """Most request keys, holds or merchant lines in one request (each well under 100 bytes: inside rpc.py's limit)."""
 CLOSE_TIMEOUT_S = 5.0
@@ -52,7 +60,7 @@ def card_services(config: NodeConfig, node: Node, scenario: Scenario, rpc: RpcCl
     gives their endpoints, and the end-of-day methods of its role (a central bank settles, an acquirer pays out)."""
     scheme = scenario.cards
     if scheme is None:
-        if config.card_issuer or config.card_acquirer:
+        if config.card_issuer or config.card_acquirer or config.card_gateway:
             raise ConfigError(f"{config.bic}: [cards] endpoints are set but scenario {scenario.name!r} has no [cards]")
         return []
     services: list[Any] = []
@@ -60,6 +68,8 @@ def card_services(config: NodeConfig, node: Node, scenario: Scenario, rpc: RpcCl
         services.append(IssuerHost(config, node, scenario, scheme, config.card_issuer))
     if config.card_acquirer is not None:
         services.append(AcquirerHost(config, node, scenario, scheme, config.card_acquirer))
+    elif config.card_gateway is not None:
+        raise ConfigError(f"{config.bic}: [cards] gateway is set but [cards] acquirer (the bank's acquirer) is not")
     if isinstance(node.role, CentralBankRole):
         services.append(SettlementHost(central_bank=node.role, node=node))
     elif isinstance(node.role, BankRole) and any(a.bank == config.bic for a in scheme.acquirers):
@@ -119,7 +129,8 @@ class IssuerHost:
 
 
 class AcquirerHost:
-    """An acquiring bank's terminal gateway, serving its terminals at its endpoint; its batches for clearing."""
+    """An acquiring bank's terminal gateway, serving its terminals at its endpoint, and its merchants' e-commerce
+    gateway (HTTP) at `[cards] gateway` when set; its batches for clearing."""
 
     def __init__(self, config: NodeConfig, node: Node, scenario: Scenario, scheme: CardSchemeSpec, at: Endpoint):
         spec = next((a for a in scheme.acquirers if a.bank == config.bic), None)
@@ -127,14 +138,22 @@ class AcquirerHost:
             raise ConfigError(f"{config.bic}: [cards] acquirer is set but {config.bic} acquires for no merchant")
         if config.card_switch is None:
             raise ConfigError(f"{config.bic}: [cards] acquirer is set but [cards] switch (where to send) is not")
+        if config.card_gateway is not None and config.merchant_keys is None:
+            raise ConfigError(f"{config.bic}: [cards] gateway is set but [cards] merchant_keys (their API keys) is not")
         self._switch: Endpoint = config.card_switch
+        self._gateway_at, self._merchant_keys = config.card_gateway, config.merchant_keys
         self._institution = spec.institution_id
         self._currency = bank_currency(scenario, config.bic)
         self._node, self._scenario, self._at = node, scenario, at
         self._log: AuthorizationLog | None = None
         self._server: asyncio.Server | None = None
+        self.gateway: GatewayServer | None = None
         self.acquirer: Acquirer | None = None
-        self.methods: dict[str, Method] = {TO_PRESENT: self._to_present, PRESENTED: self._presented}
+        self.methods: dict[str, Method] = {
+            TO_PRESENT: self._to_present,
+            PRESENTED: self._presented,
+            APPROVAL: self._approval,
+        }
 
     async def start(self) -> None:
         self._log = AuthorizationLog(self._node.data_dir / "acquired.db")
@@ -142,8 +161,22 @@ class AcquirerHost:
             self._scenario, self._node.bic, switch=self._switch, log=self._log, clock=time.time
         )
         self._server = await serve(self.acquirer.handle, *self._at)
+        if self._gateway_at is not None:
+            assert self._merchant_keys is not None
+            gateway = GatewayServer(
+                self.acquirer,
+                self._scenario,
+                self._node.bic,
+                self._gateway_at,
+                merchant_keys=self._merchant_keys,
+                data_dir=self._node.data_dir,
+            )
+            await gateway.start()
+            self.gateway = gateway
 
     async def stop(self) -> None:
+        if self.gateway is not None:  # first: a web shop's request in flight still reaches the switch
+            await self.gateway.stop()
         await _close(self._server)
         if self.acquirer is not None:
             await self.acquirer.drain()
@@ -160,6 +193,15 @@ class AcquirerHost:
         """{"batch_id"} -> {"batch": the presentment batch (presentment.py's JSON), "included": [request keys]}."""
         batch, included = presentment(self._started(), _batch_id(params), self._institution, self._currency)
         return {"batch": json.loads(batch.to_json()), "included": included}
+
+    async def _approval(self, params: dict[str, Any]) -> dict[str, Any]:
+        """{"rrn"} -> what the acquirer logged of the request it answered with that RRN (null: nothing): how an
+        invoice paid by card is followed. Amounts, codes and ids only; the acquirer keeps no card data."""
+        rrn = params.get("rrn")
+        if not isinstance(rrn, str) or not rrn.isalnum() or len(rrn) != RRN_LENGTH:
+            raise RpcError("bad_request", f"rrn must be {RRN_LENGTH} letters or digits (ISO 8583 field 37)")
+        found = self._started().by_rrn(rrn)
+        return {"approval": None if found is None else dataclasses.asdict(found)}
 
     async def _presented(self, params: dict[str, Any]) -> dict[str, Any]:
         """{"batch_id", "keys": [request keys]}: mark them presented in that batch (again: no change)."""

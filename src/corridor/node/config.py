@@ -20,6 +20,9 @@ the config only points at it.
     acquirer = "127.0.0.1:7102"             # where this bank's acquirer gateway listens for its terminals
     switch = "127.0.0.1:7100"               # the scheme's switch, where an acquirer sends
     keys = "../../keys/cards-VOLGRUMM.json" # an issuer's card keys (0600): CVK, PVK, ZPK, PAN vault keys
+    gateway = "127.0.0.1:7103"              # an acquirer's e-commerce gateway (HTTP, api/ecommerce.py)
+    merchant_keys = "../../keys/merchant-keys.json"  # its merchants' API keys (0600, terminal id -> key); the
+                                            # gateway's idempotency secret is api-idempotency.key beside it
 
     [digital]                               # optional: a central bank that operates a token platform
     keys = "../../keys/digital"             # the platforms' public institution keys and this operator's own
@@ -74,6 +77,10 @@ class NodeConfig:
     card_acquirer: Endpoint | None = None
     card_switch: Endpoint | None = None
     card_keys: Path | None = None
+    card_gateway: Endpoint | None = None
+    """Where this acquiring bank's e-commerce gateway (HTTP) listens; None: it serves none."""
+    merchant_keys: Path | None = None
+    """The merchants' API keys file the gateway authenticates them by (terminal id -> key, 0600)."""
     digital_keys: Path | None = None
 
     def to_toml(self, base: Path) -> str:
@@ -106,12 +113,19 @@ class NodeConfig:
             lines += ["", "[ledger]", f"url = {_quote(self.ledger_url)}"]
             if self.ledger_schema is not None:
                 lines.append(f"schema = {_quote(self.ledger_schema)}")
-        cards = {"issuer": self.card_issuer, "acquirer": self.card_acquirer, "switch": self.card_switch}
+        cards = {
+            "issuer": self.card_issuer,
+            "acquirer": self.card_acquirer,
+            "switch": self.card_switch,
+            "gateway": self.card_gateway,
+        }
         if any(cards.values()):
             lines += ["", "[cards]"]
             lines += [f"{name} = {_quote(f'{at[0]}:{at[1]}')}" for name, at in cards.items() if at is not None]
             if self.card_keys is not None:
                 lines.append(f"keys = {path(self.card_keys)}")
+            if self.merchant_keys is not None:
+                lines.append(f"merchant_keys = {path(self.merchant_keys)}")
         if self.digital_keys is not None:
             lines += ["", "[digital]", f"keys = {path(self.digital_keys)}"]
         return "\n".join(lines) + "\n"
@@ -168,9 +182,14 @@ def load_node_config(path: Path) -> NodeConfig:
     schema = None if "schema" not in ledger else _string(ledger, "schema", f"{where} [ledger]")
     if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
         raise ConfigError(f"{where} [ledger]: schema must be 1 to 63 of a-z, 0-9, _ (not starting with a digit)")
-    cards = _table(table, "cards", {"issuer", "acquirer", "switch", "keys"}, where)
+    cards = _table(table, "cards", {"issuer", "acquirer", "switch", "keys", "gateway", "merchant_keys"}, where)
     card_keys = None if "keys" not in cards else base / _string(cards, "keys", f"{where} [cards]")
-    endpoints = {name: _endpoint(cards, name, f"{where} [cards]") for name in ("issuer", "acquirer", "switch")}
+    merchant_keys = None if "merchant_keys" not in cards else base / _string(cards, "merchant_keys", f"{where} [cards]")
+    endpoints = {
+        name: _endpoint(cards, name, f"{where} [cards]") for name in ("issuer", "acquirer", "switch", "gateway")
+    }
+    if endpoints["gateway"] is not None and (endpoints["acquirer"] is None or merchant_keys is None):
+        raise ConfigError(f"{where} [cards]: gateway needs acquirer (the bank's acquirer) and merchant_keys set")
     digital = _table(table, "digital", {"keys"}, where)
     digital_keys = None if "keys" not in digital else base / _string(digital, "keys", f"{where} [digital]")
     scenario = table.get("scenario")
@@ -191,6 +210,8 @@ def load_node_config(path: Path) -> NodeConfig:
         card_acquirer=endpoints["acquirer"],
         card_switch=endpoints["switch"],
         card_keys=card_keys,
+        card_gateway=endpoints["gateway"],
+        merchant_keys=merchant_keys,
         digital_keys=digital_keys,
     )
 

@@ -25,6 +25,8 @@ from typing import IO, Any, ClassVar
 import nats.errors
 from nats.aio.client import Client
 
+from corridor.api.gateway_server import GATEWAY_SECRET_FILE, MERCHANT_KEYS_FILE
+from corridor.api.keys import load_or_create_keys
 from corridor.network.identity import load_or_create_secret
 from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import connect_bounded
@@ -65,10 +67,12 @@ def init_network(
     With `postgres` (a postgresql:// URL), each node keeps its ledger in that server, in a schema of its own
     (`<schema_prefix>_<bic>`): separate books in one server, as separate databases would be on separate machines.
 
-    A scenario with a card scheme also gets its card endpoints on loopback: the switch's, each issuing bank's and
-    each acquiring bank's, on consecutive ports from `card_port_base` (the switch first), or without it on ports
-    free at the time; each issuing bank's card keys (`keys/cards-<BIC>.json`, 0600, kept if present); and the scheme
-    process's config (`scheme/scheme.toml`, scheme_config_path)."""
+    A scenario with a card scheme also gets its card endpoints on loopback: the switch's, each issuing bank's, each
+    acquiring bank's, then each acquiring bank's e-commerce gateway (HTTP), on consecutive ports from
+    `card_port_base` (the switch first), or without it on ports free at the time; each issuing bank's card keys
+    (`keys/cards-<BIC>.json`, 0600, kept if present); the merchants' API keys the gateways authenticate them by
+    (`keys/merchant-keys.json`, 0600, kept if present) and the gateways' idempotency secret beside them
+    (`keys/api-idempotency.key`); and the scheme process's config (`scheme/scheme.toml`, scheme_config_path)."""
     data_dir = data_dir.resolve()
     scenario = load_scenario(scenario_path)
     keys_dir = data_dir / "keys"
@@ -77,6 +81,11 @@ def init_network(
     directory_path = data_dir / "directory.json"
     build_directory(scenario, keys, operator).save(directory_path)
     cards = _card_endpoints(scenario, card_port_base)
+    merchant_keys = keys_dir / MERCHANT_KEYS_FILE
+    if cards.gateways and scenario.cards is not None:
+        # Made here once (0600), so that the gateways' node processes and `corridor up` read the same files.
+        load_or_create_keys(merchant_keys, [m.terminal for m in scenario.cards.merchants])
+        load_or_create_secret(keys_dir / GATEWAY_SECRET_FILE)
     configs: dict[str, Path] = {}
     operators = set() if scenario.digital is None else set(write_public_keys(scenario, keys_dir / "digital"))
     for spec in scenario.participants:
@@ -100,6 +109,8 @@ def init_network(
             card_acquirer=cards.acquirers.get(spec.bic),
             card_switch=cards.switch if spec.bic in cards.acquirers else None,
             card_keys=keys_dir / f"cards-{spec.bic}.json" if spec.bic in cards.issuers else None,
+            card_gateway=cards.gateways.get(spec.bic),
+            merchant_keys=merchant_keys if spec.bic in cards.gateways else None,
         )
         if config.card_keys is not None:
             load_issuer_keys(config.card_keys)  # made here (0600) once: the card bureau and the issuer share them
@@ -118,23 +129,28 @@ class _CardEndpoints:
     switch: Endpoint | None = None
     issuers: dict[str, Endpoint] = field(default_factory=dict)
     acquirers: dict[str, Endpoint] = field(default_factory=dict)
+    gateways: dict[str, Endpoint] = field(default_factory=dict)
+    """Each acquiring bank's e-commerce gateway (HTTP, served in its node process)."""
 
 
 def _card_endpoints(scenario: Scenario, port_base: int | None) -> _CardEndpoints:
-    """The switch's, the issuers' and the acquirers' endpoints (none for a scenario without a card scheme)."""
+    """The switch's, the issuers', the acquirers' and their e-commerce gateways' endpoints, in that order (none for
+    a scenario without a card scheme)."""
     if scenario.cards is None:
         return _CardEndpoints()
     issuers = [spec.bank for spec in scenario.cards.issuers]
     acquirers = [spec.bank for spec in scenario.cards.acquirers]
-    count = 1 + len(issuers) + len(acquirers)
+    count = 1 + len(issuers) + 2 * len(acquirers)
     if port_base is not None and not 0 < port_base <= 65536 - count:
         raise ValueError(f"card_port_base {port_base}: {count} ports from it must be between 1 and 65535")
     ports = list(range(port_base, port_base + count)) if port_base is not None else _free_ports(count)
     at = [(CARD_HOST, port) for port in ports]
+    gateways_from = 1 + len(issuers) + len(acquirers)
     return _CardEndpoints(
         at[0],
         dict(zip(issuers, at[1 : 1 + len(issuers)], strict=True)),
-        dict(zip(acquirers, at[1 + len(issuers) :], strict=True)),
+        dict(zip(acquirers, at[1 + len(issuers) : gateways_from], strict=True)),
+        dict(zip(acquirers, at[gateways_from:], strict=True)),
     )
 
 
