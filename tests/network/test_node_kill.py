@@ -134,6 +134,7 @@ def write_scenario(path: Path) -> Path:
     data["participant"] = [p for p in data["participant"] if p["bic"] not in OFF_PATH]
     data["account"] = [a for a in data["account"] if a["bank"] not in OFF_PATH]
     data.pop("cards", None)  # the card scheme names banks this network leaves out
+    data.pop("digital", None)  # credit transfers only: no token platform to reopen at every restart
     path.write_text(to_toml(data), encoding="utf-8")
     return path
 

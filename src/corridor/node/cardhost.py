@@ -25,9 +25,8 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from corridor.api.gateway_server import GatewayServer
 from corridor.cards.acquirer import Acquirer
 from corridor.cards.authlog import AuthorizationLog
 from corridor.cards.cardstore import CardStore
@@ -42,6 +41,9 @@ from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.cards import CardSchemeSpec
 from corridor.scenario.model import Scenario
 from corridor.transfers.bank import BankRole
+
+if TYPE_CHECKING:
+    from corridor.api.gateway_server import GatewayServer
 
 TO_PRESENT, PRESENTED, COMPLETE = "card_to_present", "card_presented", "card_complete"
 PAY_MERCHANTS, SETTLE = "card_pay_merchants", "card_settle"
@@ -163,6 +165,9 @@ class AcquirerHost:
         self._server = await serve(self.acquirer.handle, *self._at)
         if self._gateway_at is not None:
             assert self._merchant_keys is not None
+            # Imported here: only an acquiring bank with a gateway loads the web stack (a node starts faster).
+            from corridor.api.gateway_server import GatewayServer
+
             gateway = GatewayServer(
                 self.acquirer,
                 self._scenario,

@@ -25,8 +25,6 @@ from typing import IO, Any, ClassVar
 import nats.errors
 from nats.aio.client import Client
 
-from corridor.api.gateway_server import GATEWAY_SECRET_FILE, MERCHANT_KEYS_FILE
-from corridor.api.keys import load_or_create_keys
 from corridor.network.identity import load_or_create_secret
 from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import connect_bounded
@@ -81,6 +79,10 @@ def init_network(
     directory_path = data_dir / "directory.json"
     build_directory(scenario, keys, operator).save(directory_path)
     cards = _card_endpoints(scenario, card_port_base)
+    # Here, not at the top: a node process imports this module, and needs none of the web stack to run.
+    from corridor.api.gateway_server import GATEWAY_SECRET_FILE, MERCHANT_KEYS_FILE
+    from corridor.api.keys import load_or_create_keys
+
     merchant_keys = keys_dir / MERCHANT_KEYS_FILE
     if cards.gateways and scenario.cards is not None:
         # Made here once (0600), so that the gateways' node processes and `corridor up` read the same files.
