@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,18 +27,14 @@ from fastapi import FastAPI
 
 from corridor.api.problems import MEDIA_TYPE, install
 from corridor.api.proxy import AcquiringProxy, mount_remote_acquiring
-from corridor.network.transport.nats import delete_stream
 from corridor.node.config import ConfigError, load_node_config
-from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
+from corridor.node.launcher import DistributedNetwork, init_network
 
-from ..conftest import POSTGRES_URL, drop_schema, require_postgres
-from ..network.conftest import require_nats
 from ..network.test_distributed_cards import IRINA, TERMINAL, card_of, customer, ledger_of
+from .conftest import UpConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
 
-START_TIMEOUT_S = 90
-STOP_TIMEOUT_S = 30
 ACQUIRER = "ANDSVECA"  # acquires for the Maracaibo merchant, terminal ANDS0001 (VES)
 ISSUER = "VOLGRUMM"  # issues Irina's card (RUB)
 
@@ -63,59 +55,9 @@ class Up:
 
 
 @pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    nats_url = require_nats()
-    require_postgres()
-    tag = uuid.uuid4().hex[:12]
-    data_dir = tmp_path_factory.mktemp("acquiring-config")
-    stream = f"CORRIDOR_TEST_{tag}"
-    init_network(
-        data_dir,
-        nats_url=nats_url,
-        stream=stream,
-        subject_prefix=f"corridor.test.{tag}.inbox",
-        rpc_prefix=f"corridor.test.{tag}.rpc",
-        postgres=POSTGRES_URL,
-        schema_prefix=f"corridor_a{tag}",
-    )
-    log = (data_dir / "up.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "corridor", "up", "--config", str(data_dir), "--port", "0"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        url = _wait_for_url(data_dir, process)
-        keys = json.loads((data_dir / "keys" / "merchant-keys.json").read_text())
-        yield Up(url, data_dir, open_distributed(data_dir), keys)
-    finally:
-        process.send_signal(signal.SIGTERM)  # it stops the node processes it started
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        asyncio.run(delete_stream(nats_url, stream))
-        for path in (data_dir / "nodes").glob("*/node.toml"):
-            schema = load_node_config(path).ledger_schema
-            if schema is not None:
-                drop_schema(schema)
-                drop_schema(f"{schema}_platform")
-
-
-def _wait_for_url(data_dir: Path, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    url_file = data_dir / "api" / "url"
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (data_dir / "up.log").read_text()[-3000:]
-        if url_file.exists():
-            url = url_file.read_text().strip()
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return url
-        time.sleep(0.2)
-    raise TimeoutError(f"corridor up --config did not serve in {START_TIMEOUT_S} s")
+def up(up_config: UpConfig) -> Up:
+    """The package's `corridor up --config` (conftest.py), seen from an acquirer's side."""
+    return Up(up_config.url, up_config.data_dir, up_config.network, up_config.merchant_keys)
 
 
 class Proxied:

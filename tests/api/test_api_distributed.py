@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,83 +19,16 @@ from corridor.cards.responses import Response
 from corridor.digital.blocks import verify_proof
 from corridor.digital.wallet import Wallet
 from corridor.network.identity import SigningKey
-from corridor.network.transport.nats import delete_stream
-from corridor.node.config import load_node_config
-from corridor.node.launcher import init_network, open_distributed
 
-from ..conftest import POSTGRES_URL, drop_schema, require_postgres
-from ..network.conftest import RU_EXPORTER, VE_IMPORTER, require_nats
+from ..network.conftest import RU_EXPORTER, VE_IMPORTER
 from ..network.test_distributed_cards import IRINA, MARACAIBO, card_of
 from ..network.test_distributed_cards import pay as card_payment
-
-START_TIMEOUT_S = 90
-STOP_TIMEOUT_S = 30
-
-
-@dataclass(frozen=True)
-class Up:
-    url: str
-    keys: dict[str, str]
-    data_dir: Path
-
-    def client(self, who: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.keys[who]}"}, timeout=30)
+from .conftest import UpConfig
 
 
 @pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    nats_url = require_nats()
-    require_postgres()
-    tag = uuid.uuid4().hex[:12]
-    data_dir = tmp_path_factory.mktemp("up-config")
-    stream = f"CORRIDOR_TEST_{tag}"
-    init_network(
-        data_dir,
-        nats_url=nats_url,
-        stream=stream,
-        subject_prefix=f"corridor.test.{tag}.inbox",
-        rpc_prefix=f"corridor.test.{tag}.rpc",
-        postgres=POSTGRES_URL,
-        schema_prefix=f"corridor_u{tag}",
-    )
-    log = (data_dir / "up.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "corridor", "up", "--config", str(data_dir), "--port", "0"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        url = _wait_for_url(data_dir, process)
-        keys = json.loads((data_dir / "keys" / "api-keys.json").read_text())
-        yield Up(url, keys, data_dir)
-    finally:
-        process.send_signal(signal.SIGTERM)  # it stops the node processes it started
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        asyncio.run(delete_stream(nats_url, stream))
-        for path in (data_dir / "nodes").glob("*/node.toml"):
-            schema = load_node_config(path).ledger_schema
-            if schema is not None:
-                drop_schema(schema)
-                drop_schema(f"{schema}_platform")
-
-
-def _wait_for_url(data_dir: Path, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    url_file = data_dir / "api" / "url"
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (data_dir / "up.log").read_text()[-3000:]
-        if url_file.exists():
-            url = url_file.read_text().strip()
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return url
-        time.sleep(0.2)
-    raise TimeoutError(f"corridor up --config did not serve in {START_TIMEOUT_S} s")
+def up(up_config: UpConfig) -> UpConfig:
+    return up_config
 
 
 def post(client: httpx.Client, path: str, body: dict[str, Any], key: str) -> httpx.Response:
@@ -119,7 +44,7 @@ def followed(client: httpx.Client, uetr: str, timeout_s: float = 30) -> dict[str
         time.sleep(0.1)
 
 
-def test_a_bank_sees_its_customers_account_held_in_its_node_process(up: Up) -> None:
+def test_a_bank_sees_its_customers_account_held_in_its_node_process(up: UpConfig) -> None:
     with up.client("ORINVECA") as bank:
         shown = bank.get(f"/v1/accounts/{VE_IMPORTER}")
         other = bank.get(f"/v1/accounts/{RU_EXPORTER}")
@@ -128,7 +53,7 @@ def test_a_bank_sees_its_customers_account_held_in_its_node_process(up: Up) -> N
     assert other.status_code == 404 and other.headers["content-type"].startswith("application/problem+json")
 
 
-def test_a_cross_border_payment_made_through_the_api_completes_across_the_node_processes(up: Up) -> None:
+def test_a_cross_border_payment_made_through_the_api_completes_across_the_node_processes(up: UpConfig) -> None:
     payment = {"debtor_account": VE_IMPORTER, "creditor_account": RU_EXPORTER, "amount_minor": 1_250_00,
                "currency": "RUB", "remittance": "INV-UP-1"}  # fmt: skip
     with up.client("ORINVECA") as bank, up.client("observer") as observer:
@@ -143,7 +68,7 @@ def test_a_cross_border_payment_made_through_the_api_completes_across_the_node_p
     assert {hop["node"] for hop in seen["hops"]} >= {"ORINVECA", "CBXVVECA", "CBXRRUMM", "VOLGRUMM"}
 
 
-def test_a_payment_the_customer_cannot_cover_is_refused_with_its_iso_reason(up: Up) -> None:
+def test_a_payment_the_customer_cannot_cover_is_refused_with_its_iso_reason(up: UpConfig) -> None:
     payment = {"debtor_account": VE_IMPORTER, "creditor_account": RU_EXPORTER, "amount_minor": 10**13,
                "currency": "VES"}  # fmt: skip
     with up.client("ORINVECA") as bank:
@@ -152,7 +77,7 @@ def test_a_payment_the_customer_cannot_cover_is_refused_with_its_iso_reason(up: 
     assert refused.json()["reason"] == "AM04"
 
 
-def test_the_fx_provider_quotes_through_the_api(up: Up) -> None:
+def test_the_fx_provider_quotes_through_the_api(up: UpConfig) -> None:
     with up.client("FXCRRUMM") as fx:
         quoted = post(fx, "/v1/quotes", {"sell_currency": "VES", "buy_currency": "RUB", "buy_amount_minor": 1_000_00},
                       "up-quote-1")  # fmt: skip
@@ -160,19 +85,19 @@ def test_the_fx_provider_quotes_through_the_api(up: Up) -> None:
     assert quoted.json()["buy"]["minor"] == 1_000_00 and quoted.json()["sell"]["currency"] == "VES"
 
 
-def test_a_bank_gets_its_customers_camt053_statement_from_its_node_process(up: Up) -> None:
+def test_a_bank_gets_its_customers_camt053_statement_from_its_node_process(up: UpConfig) -> None:
     with up.client("ORINVECA") as bank:
         made = post(bank, f"/v1/accounts/{VE_IMPORTER}/statements", {}, "up-statement-1")
     assert made.status_code == 201, made.text
     assert "camt.053" in made.json()["camt053"] and VE_IMPORTER in made.json()["camt053"]
 
 
-def test_the_interactive_docs_are_served(up: Up) -> None:
+def test_the_interactive_docs_are_served(up: UpConfig) -> None:
     page = httpx.get(f"{up.url}/docs", timeout=10)
     assert page.status_code == 200 and "/swagger/swagger-ui-bundle.js" in page.text
 
 
-def test_a_bank_opens_a_wallet_through_the_api_on_its_central_banks_platform_process(up: Up) -> None:
+def test_a_bank_opens_a_wallet_through_the_api_on_its_central_banks_platform_process(up: UpConfig) -> None:
     bank_key = SigningKey.load(up.data_dir / "keys" / "digital" / "CBXRRUMM" / "VOLGRUMM.pem")
     holder = SigningKey.generate()
     with up.client("VOLGRUMM") as bank, up.client("KAMARUMM") as other, up.client("observer") as observer:
@@ -192,7 +117,7 @@ def test_a_bank_opens_a_wallet_through_the_api_on_its_central_banks_platform_pro
     assert tokens["RUBD"]["covered"] and tokens["RUBD"]["backing"]["currency"] == "RUB"
 
 
-def test_the_dashboards_views_are_served_from_the_node_processes(up: Up) -> None:
+def test_the_dashboards_views_are_served_from_the_node_processes(up: UpConfig) -> None:
     payment = {"debtor_account": VE_IMPORTER, "creditor_account": RU_EXPORTER, "amount_minor": 75_00,
                "currency": "RUB"}  # fmt: skip
     with up.client("ORINVECA") as bank, up.client("observer") as observer:
@@ -217,7 +142,7 @@ def test_the_dashboards_views_are_served_from_the_node_processes(up: Up) -> None
     assert page.status_code == 200 and "<html" in page.text.lower()
 
 
-def test_a_central_bank_settles_its_cycle_across_the_node_processes(up: Up) -> None:
+def test_a_central_bank_settles_its_cycle_across_the_node_processes(up: UpConfig) -> None:
     with up.client("CBXVVECA") as central, up.client("ORINVECA") as bank, up.client("observer") as observer:
         settled = post(central, "/v1/settlement/cycles", {"cycle": "UP-C1"}, "up-cycle-1")
         refused = post(bank, "/v1/settlement/cycles", {"cycle": "UP-C1"}, "up-cycle-1")
@@ -227,8 +152,8 @@ def test_a_central_bank_settles_its_cycle_across_the_node_processes(up: Up) -> N
     assert all(leg["kind"] in ("interbank", "cards") for leg in legs)
 
 
-def test_a_card_payment_at_a_terminal_shows_in_the_live_feed_from_the_schemes_process(up: Up) -> None:
-    answer = asyncio.run(card_payment(open_distributed(up.data_dir), IRINA, "000000120000", "700001"))
+def test_a_card_payment_at_a_terminal_shows_in_the_live_feed_from_the_schemes_process(up: UpConfig) -> None:
+    answer = asyncio.run(card_payment(up.network, IRINA, "000000120000", "700001"))
     assert answer["39"] == Response.APPROVED
     with up.client("observer") as observer:
         feed = observer.get("/v1/activity").json()
@@ -236,7 +161,7 @@ def test_a_card_payment_at_a_terminal_shows_in_the_live_feed_from_the_schemes_pr
 
 
 def test_an_invoice_for_truck_parts_is_paid_by_credit_transfer_across_the_node_processes_and_reconciles(
-    up: Up,
+    up: UpConfig,
 ) -> None:
     onboard(up)
     terms = {"id": "CT-UP-1", "importer": "caracas-transportes", "exporter": "volga-truck-parts", "currency": "RUB",
@@ -260,7 +185,7 @@ def test_an_invoice_for_truck_parts_is_paid_by_credit_transfer_across_the_node_p
     assert settled["status"] == "settled" and settled["ledger_refs"][0].startswith("VOLGRUMM:")
 
 
-def onboard(up: Up) -> None:
+def onboard(up: UpConfig) -> None:
     """Volga Truck Parts (exporter, at VOLGRUMM) and Caracas Transportes (importer, at ORINVECA), once."""
     volga = {"id": "volga-truck-parts", "name": "Volga Truck Parts", "role": "exporter", "country": "RU",
              "account": RU_EXPORTER, "registration_number": "1027700132195", "tax_id": "7707083893",
@@ -273,7 +198,7 @@ def onboard(up: Up) -> None:
         assert post(importer_bank, "/v1/parties", caracas, "up-party-caracas").status_code == 201
 
 
-def test_the_scenarios_wallets_are_opened_and_funded_on_the_central_banks_platform_processes(up: Up) -> None:
+def test_the_scenarios_wallets_are_opened_and_funded_on_the_central_banks_platform_processes(up: UpConfig) -> None:
     with up.client("observer") as observer:
         tokens = {t["code"]: t for t in observer.get("/v1/tokens").json()}
         reserves = observer.get("/v1/tokens/VOIL/reserves")
@@ -282,7 +207,7 @@ def test_the_scenarios_wallets_are_opened_and_funded_on_the_central_banks_platfo
     assert reserves.status_code == 200 and reserves.json()["covered"], reserves.text
 
 
-def test_an_oil_token_invoice_is_paid_by_an_escrow_the_importer_signed_across_the_node_processes(up: Up) -> None:
+def test_an_oil_token_invoice_is_paid_by_an_escrow_the_importer_signed_across_the_node_processes(up: UpConfig) -> None:
     onboard(up)
     caracas = SigningKey.load(up.data_dir / "wallets" / "CBXVVECA" / f"{VE_IMPORTER}.pem")
     volga = SigningKey.load(up.data_dir / "wallets" / "CBXVVECA" / f"{RU_EXPORTER}.pem")
@@ -317,8 +242,8 @@ def _nonce(client: httpx.Client, key: bytes) -> int:
     return found
 
 
-def test_an_invoice_paid_by_card_at_the_exporters_web_shop_settles_at_the_schemes_end_of_day(up: Up) -> None:
-    network = open_distributed(up.data_dir)
+def test_an_invoice_paid_by_card_at_the_exporters_web_shop_settles_at_the_schemes_end_of_day(up: UpConfig) -> None:
+    network = up.network
     pan, expires, cvv = card_of(network, IRINA)
     shop = {"id": "maracaibo-repuestos", "name": "Maracaibo Repuestos", "role": "exporter", "country": "VE",
             "account": MARACAIBO, "registration_number": "J-40000001-0", "tax_id": "J400000010",
