@@ -4,14 +4,12 @@ another's order."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from corridor.network.transport.nats import delete_stream
-from corridor.node.config import load_node_config
-from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
+from corridor.node.launcher import DistributedNetwork, open_distributed
 
-from ..conftest import POSTGRES_URL, drop_schema, require_postgres
-from ..network.conftest import require_nats
+from ..network.conftest import distributed_layout
 from ..serving import Served, corridor_served
 
 __all__ = ["Served", "UpConfig"]
@@ -62,46 +57,27 @@ def up_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpConfig]:
     """One `corridor up --config` process for the package's distributed tests (starting its nine processes costs
     seconds): it starts the nodes and the scheme, serves on a free loopback port, and stops them all on SIGTERM; the
     stream and every ledger schema are dropped after. Skipped without PostgreSQL or NATS (failed under CI)."""
-    nats_url = require_nats()
-    require_postgres()
-    tag = uuid.uuid4().hex[:12]
-    data_dir = tmp_path_factory.mktemp("up-config")
-    stream = f"CORRIDOR_TEST_{tag}"
-    init_network(
-        data_dir,
-        nats_url=nats_url,
-        stream=stream,
-        subject_prefix=f"corridor.test.{tag}.inbox",
-        rpc_prefix=f"corridor.test.{tag}.rpc",
-        postgres=POSTGRES_URL,
-        schema_prefix=f"corridor_u{tag}",
-    )
-    log = (data_dir / "up.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "corridor", "up", "--config", str(data_dir), "--port", "0"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        url = _wait_for_url(data_dir, process)
-        keys = json.loads((data_dir / "keys" / "api-keys.json").read_text())
-        merchant_keys = json.loads((data_dir / "keys" / "merchant-keys.json").read_text())
-        yield UpConfig(url, data_dir, keys, merchant_keys, open_distributed(data_dir))
-    finally:
-        process.send_signal(signal.SIGTERM)  # it stops the processes it started
+    with distributed_layout(tmp_path_factory.mktemp("up-config"), "u") as data_dir:
+        log = (data_dir / "up.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "corridor", "up", "--config", str(data_dir), "--port", "0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )
         try:
-            process.wait(UP_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        asyncio.run(delete_stream(nats_url, stream))
-        for path in (data_dir / "nodes").glob("*/node.toml"):
-            schema = load_node_config(path).ledger_schema
-            if schema is not None:
-                drop_schema(schema)
-                drop_schema(f"{schema}_platform")
+            url = _wait_for_url(data_dir, process)
+            keys = json.loads((data_dir / "keys" / "api-keys.json").read_text())
+            merchant_keys = json.loads((data_dir / "keys" / "merchant-keys.json").read_text())
+            yield UpConfig(url, data_dir, keys, merchant_keys, open_distributed(data_dir))
+        finally:
+            process.send_signal(signal.SIGTERM)  # it stops the processes it started
+            try:
+                process.wait(UP_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.close()
 
 
 def _wait_for_url(data_dir: Path, process: subprocess.Popen[bytes]) -> str:

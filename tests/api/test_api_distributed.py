@@ -284,3 +284,16 @@ def test_an_invoice_paid_by_card_at_the_exporters_web_shop_settles_at_the_scheme
         shown = exporter_bank.get("/v1/invoices/INV-UP-CARD").json()
     assert shown["status"] == "paid" and shown["reconciled"], shown
     assert [p["status"] for p in shown["payments"]] == ["settled"]
+
+
+def test_metrics_read_every_node_process_at_each_scrape(up: UpConfig) -> None:
+    payment = {"debtor_account": VE_IMPORTER, "creditor_account": RU_EXPORTER, "amount_minor": 10_00,
+               "currency": "RUB"}  # fmt: skip
+    with up.client("ORINVECA") as bank:
+        assert followed(bank, post(bank, "/v1/payments", payment, "up-metrics-1").json()["uetr"])["final"]
+    scraped = httpx.get(f"{up.url}/metrics", timeout=30).text
+    assert 'corridor_payments{node="ORINVECA",state="completed"}' in scraped
+    assert 'corridor_payment_seconds{bank="ORINVECA",quantile="0.5"}' in scraped
+    assert 'corridor_net_position_minor{central_bank="CBXRRUMM"' in scraped
+    assert 'corridor_token_supply_minor{token="RUBD"}' in scraped
+    assert "corridor_api_request_seconds_bucket" in scraped

@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import os
 import tomllib
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,6 +23,9 @@ from corridor.money import Money, currency
 from corridor.network.context import ledger_id
 from corridor.network.transport import MemoryTransport
 from corridor.node.network import EmbeddedNetwork
+
+if TYPE_CHECKING:
+    from corridor.node.launcher import DistributedNetwork
 from corridor.scenario.model import Scenario, default_scenario_path, load_scenario, parse_scenario
 
 VE_IMPORTER = "VE0102010000000000031"  # Caracas Transportes at ORINVECA, 3 000 000.00 VES
@@ -152,3 +156,93 @@ def require_nats() -> str:
 @pytest.fixture(scope="module")
 def nats_url() -> str:
     return require_nats()
+
+
+@contextlib.contextmanager
+def distributed_layout(data_dir: Path, letter: str) -> Iterator[Path]:
+    """A network laid out by `init_network` in `data_dir` (returned), on real NATS and PostgreSQL: a JetStream stream,
+    subject prefixes and ledger schemas (`corridor_<letter><tag>_<bic>`, and `_platform` beside a central bank's) of
+    its own, all dropped on the way out. Skips without NATS or PostgreSQL, or fails when CI requires them. Whoever
+    starts processes on it stops them before leaving."""
+    from corridor.network.transport.nats import delete_stream
+    from corridor.node.config import load_node_config
+    from corridor.node.launcher import init_network
+
+    from ..conftest import POSTGRES_URL, drop_schema, require_postgres
+
+    nats_url = require_nats()
+    require_postgres()
+    tag = uuid.uuid4().hex[:12]
+    stream = f"CORRIDOR_TEST_{tag}"
+    init_network(
+        data_dir,
+        nats_url=nats_url,
+        stream=stream,
+        subject_prefix=f"corridor.test.{tag}.inbox",
+        rpc_prefix=f"corridor.test.{tag}.rpc",
+        postgres=POSTGRES_URL,
+        schema_prefix=f"corridor_{letter}{tag}",
+    )
+    try:
+        yield data_dir
+    finally:
+        asyncio.run(delete_stream(nats_url, stream))
+        for path in (data_dir / "nodes").glob("*/node.toml"):
+            schema = load_node_config(path).ledger_schema
+            if schema is not None:
+                drop_schema(schema)
+                drop_schema(f"{schema}_platform")
+
+
+@pytest.fixture(scope="package")
+def distributed_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedNetwork]:
+    """One running network of node processes (seven nodes and the card scheme's) for the package's distributed tests,
+    on its own stream, prefixes and ledger schemas (distributed_layout): starting it costs seconds. Each test makes
+    its own payments under its own keys; a test that kills a process restarts it before it ends."""
+    from corridor.node.launcher import open_distributed
+
+    with distributed_layout(tmp_path_factory.mktemp("distributed"), "t") as data_dir:
+        network = open_distributed(data_dir)
+        try:
+            asyncio.run(_started(network))
+            yield network
+        finally:
+            for process in network.processes.values():  # the nodes and the card scheme's
+                process.stop()
+
+
+async def _started(network: DistributedNetwork) -> None:
+    try:
+        await network.start()
+    finally:
+        await network.disconnect()
+
+
+QUIET_TIMEOUT_S = 30.0
+
+
+def ledgers_quiet(configs: list[Path], timeout_s: float = QUIET_TIMEOUT_S) -> None:
+    """Wait until every node's ledger (read-only, beside its running node) balances, verifies and holds nothing
+    pending: the network has gone quiet. Payments other tests started without waiting (a retried request, say) may
+    still be on their way, and a ledger read while a transfer is written can look unfinished; so it asks again until
+    all agree, and fails with what still disagrees after `timeout_s`."""
+    import time
+
+    from corridor.node.config import load_node_config
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        problems = []
+        for path in configs:
+            config = load_node_config(path)
+            assert config.ledger_url is not None, "the distributed tests keep every ledger in PostgreSQL"
+            with contextlib.closing(Ledger.open(config.ledger_url, schema=config.ledger_schema, readonly=True)) as led:
+                checked, verified = led.check(), led.verify()
+                if not (checked.ok and verified.ok and nothing_pending(led)):
+                    problems.append(
+                        f"{config.bic}: {checked.problems} {verified.problems} pending={not nothing_pending(led)}"
+                    )
+        if not problems:
+            return
+        assert time.monotonic() < deadline, problems
+        time.sleep(0.2)

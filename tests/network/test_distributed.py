@@ -8,9 +8,8 @@ Without a reachable NATS server the tests are skipped, or fail when CORRIDOR_REQ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,24 +18,20 @@ from typer.testing import CliRunner
 
 from corridor.cli.main import app
 from corridor.fx.quotes import Quote
-from corridor.ledger import Ledger
 from corridor.money import Money
-from corridor.network.transport.nats import delete_stream
 from corridor.node.config import ConfigError, load_node_config
 from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
 from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
 from corridor.node.service import load_parts
 
-from ..conftest import POSTGRES_URL, drop_schema, require_postgres
 from .conftest import (
     RU_CLOSED,
     RU_EXPORTER,
     RU_IMPORTER,
     VE_EXPORTER,
     VE_IMPORTER,
-    nothing_pending,
-    require_nats,
+    ledgers_quiet,
 )
 
 HOPS_VE_TO_RU = ("ORINVECA", "CBXVVECA", "CBXRRUMM", "VOLGRUMM")
@@ -45,41 +40,9 @@ T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A running network of node processes on a stream of its own, each node's ledger in a schema of its own on the
-    real PostgreSQL server; stopped, the stream and the schemas dropped afterwards."""
-    nats_url = require_nats()
-    require_postgres()
-    tag = uuid.uuid4().hex[:12]
-    data_dir = tmp_path_factory.mktemp("distributed")
-    stream = f"CORRIDOR_TEST_{tag}"
-    init_network(
-        data_dir,
-        nats_url=nats_url,
-        stream=stream,
-        subject_prefix=f"corridor.test.{tag}.inbox",
-        rpc_prefix=f"corridor.test.{tag}.rpc",
-        postgres=POSTGRES_URL,
-        schema_prefix=f"corridor_t{tag}",
-    )
-    network = open_distributed(data_dir)
-    try:
-        asyncio.run(_start(network))
-        yield data_dir
-    finally:
-        for process in network.processes.values():  # the nodes and the card scheme's
-            process.stop()
-        asyncio.run(delete_stream(nats_url, stream))
-        for path in (data_dir / "nodes").glob("*/node.toml"):
-            schema = load_node_config(path).ledger_schema
-            if schema is not None:
-                drop_schema(schema)
-                drop_schema(f"{schema}_platform")  # a central bank's token platform, beside its node's ledger
-
-
-async def _start(network: DistributedNetwork) -> None:
-    await network.start()
-    await network.disconnect()
+def network_dir(distributed_network: DistributedNetwork) -> Path:
+    """The package's running network of node processes (conftest.distributed_network)."""
+    return distributed_network.data_dir
 
 
 def using(data_dir: Path, action: Callable[[DistributedNetwork], Awaitable[T]]) -> T:
@@ -173,12 +136,7 @@ def test_every_ledger_balances_and_verifies_with_nothing_pending_once_the_networ
     using(network_dir, settle)
     configs = sorted((network_dir / "nodes").glob("*/node.toml"))
     assert len(configs) == 7
-    for path in configs:
-        config = load_node_config(path)
-        assert config.ledger_url is not None, "the distributed test keeps every ledger in PostgreSQL"
-        with contextlib.closing(Ledger.open(config.ledger_url, schema=config.ledger_schema, readonly=True)) as ledger:
-            assert ledger.check().ok and ledger.verify().ok, config.bic
-            assert nothing_pending(ledger), config.bic
+    ledgers_quiet(configs)
 
 
 def test_network_init_writes_a_config_per_participant_that_loads_and_verifies(tmp_path: Path) -> None:

@@ -27,15 +27,13 @@ from corridor.cards.responses import Response
 from corridor.cards.security import cvv2
 from corridor.ledger import Ledger
 from corridor.network.context import ledger_id
-from corridor.network.transport.nats import delete_stream
 from corridor.node.cardnet import load_issuer_keys
 from corridor.node.config import NodeConfig, load_node_config
 from corridor.node.launcher import DistributedNetwork, init_network, open_distributed, scheme_config_path
 from corridor.node.rpc import RpcError
 from corridor.node.schemeconfig import load_scheme_config
 
-from ..conftest import POSTGRES_URL, drop_schema, require_postgres
-from .conftest import balance, nothing_pending, require_nats, scenario_data
+from .conftest import balance, ledgers_quiet, require_nats, scenario_data
 from .test_node_kill import to_toml
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
@@ -49,44 +47,10 @@ T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def card_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedNetwork]:
-    """Seven node processes and the scheme's on a stream, prefixes and ledger schemas of their own; every process
-    stopped, the stream and the schemas dropped afterwards."""
-    nats_url = require_nats()
-    require_postgres()
-    tag = uuid.uuid4().hex[:12]
-    data_dir = tmp_path_factory.mktemp("distributed-cards")
-    stream = f"CORRIDOR_TEST_{tag}"
-    init_network(
-        data_dir,
-        nats_url=nats_url,
-        stream=stream,
-        subject_prefix=f"corridor.test.{tag}.inbox",
-        rpc_prefix=f"corridor.test.{tag}.rpc",
-        postgres=POSTGRES_URL,
-        schema_prefix=f"corridor_c{tag}",
-    )
-    network = open_distributed(data_dir)
-    assert network.scheme is not None, "a scenario with [cards] runs the scheme's process"
-    try:
-        asyncio.run(_start(network))
-        yield network
-    finally:
-        for process in network.processes.values():
-            process.stop()
-        asyncio.run(delete_stream(nats_url, stream))
-        for path in (data_dir / "nodes").glob("*/node.toml"):
-            schema = load_node_config(path).ledger_schema
-            if schema is not None:
-                drop_schema(schema)
-                drop_schema(f"{schema}_platform")
-
-
-async def _start(network: DistributedNetwork) -> None:
-    try:
-        await network.start()
-    finally:
-        await network.disconnect()
+def card_network(distributed_network: DistributedNetwork) -> DistributedNetwork:
+    """The package's running network (conftest.distributed_network): seven node processes and the scheme's."""
+    assert distributed_network.scheme is not None, "a scenario with [cards] runs the scheme's process"
+    return distributed_network
 
 
 def using(network: DistributedNetwork, action: Callable[[DistributedNetwork], Awaitable[T]]) -> T:
@@ -179,10 +143,7 @@ def nostros_agree(network: DistributedNetwork, timeout_s: float = 30) -> None:
 
 
 def every_ledger_verifies_with_nothing_pending(network: DistributedNetwork) -> None:
-    for bic in network.nodes:
-        with ledger_of(network, bic) as ledger:
-            assert ledger.check().ok and ledger.verify().ok, bic
-            assert nothing_pending(ledger), bic
+    ledgers_quiet([process.config for process in network.nodes.values()])
 
 
 def test_a_ru_card_pays_a_ve_merchant_and_the_schemes_end_of_day_settles_across_processes(

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,14 +21,11 @@ import pytest
 from corridor.digital.blocks import verify_proof
 from corridor.digital.wallet import Wallet
 from corridor.network.identity import SigningKey
-from corridor.network.transport.nats import delete_stream
-from corridor.node.config import load_node_config
-from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
+from corridor.node.launcher import DistributedNetwork, open_distributed
 from corridor.node.platformkeys import PUBLIC_KEYS_FILE, PlatformKeys
 from corridor.node.rpc import RpcError
 
-from ..conftest import POSTGRES_URL, drop_schema, require_postgres
-from .conftest import RU_IMPORTER, require_nats
+from .conftest import RU_IMPORTER
 
 T = TypeVar("T")
 PLATFORM = "CBXRRUMM"
@@ -37,45 +33,15 @@ PLATFORM = "CBXRRUMM"
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedNetwork]:
-    """The network's processes, started once for the module (their handles: what the kill test kills)."""
-    nats_url = require_nats()
-    require_postgres()
-    tag = uuid.uuid4().hex[:12]
-    data_dir = tmp_path_factory.mktemp("distributed-tokens")
-    stream = f"CORRIDOR_TEST_{tag}"
-    init_network(
-        data_dir,
-        nats_url=nats_url,
-        stream=stream,
-        subject_prefix=f"corridor.test.{tag}.inbox",
-        rpc_prefix=f"corridor.test.{tag}.rpc",
-        postgres=POSTGRES_URL,
-        schema_prefix=f"corridor_k{tag}",
-    )
-    network = open_distributed(data_dir)
-    try:
-        asyncio.run(_start(network))
-        yield network
-    finally:
-        for process in network.processes.values():  # the nodes and the card scheme's
-            process.stop()
-        asyncio.run(delete_stream(nats_url, stream))
-        for path in (data_dir / "nodes").glob("*/node.toml"):
-            schema = load_node_config(path).ledger_schema
-            if schema is not None:
-                drop_schema(schema)
-                drop_schema(f"{schema}_platform")
+def running(distributed_network: DistributedNetwork) -> DistributedNetwork:
+    """The package's running network (conftest.distributed_network): its processes' handles, what the kill test
+    kills."""
+    return distributed_network
 
 
 @pytest.fixture
 def network_dir(running: DistributedNetwork) -> Path:
     return running.data_dir
-
-
-async def _start(network: DistributedNetwork) -> None:
-    await network.start()
-    await network.disconnect()
 
 
 def using(data_dir: Path, action: Callable[[DistributedNetwork], Awaitable[T]]) -> T:

@@ -8,6 +8,8 @@ say nothing about any customer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -27,9 +29,12 @@ from corridor.api.ports import (
     EmbeddedNetworkView,
     EmbeddedPayments,
     EmbeddedTokens,
+    NetworkPort,
+    PaymentsPort,
     RemoteNetworkView,
     RemotePayments,
     RemoteTokens,
+    TokensPort,
 )
 from corridor.api.problems import install
 from corridor.api.proxy import mount_remote_acquiring
@@ -58,17 +63,30 @@ def _app() -> FastAPI:
     return app
 
 
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """What the routes ask of a corridor (api/ports.py), embedded or over node processes."""
+
+    network: NetworkPort
+    payments: PaymentsPort
+    tokens: TokensPort
+
+
+def _routes(app: FastAPI, api: Api, ports: Ports, desk: Callable[[], TradeDesk | None]) -> None:
+    """Every area's routes, the same over either corridor."""
+    app.include_router(network.router(api, ports.network))
+    app.include_router(activity.router(api, ports.network))
+    app.include_router(payments.router(api, ports.payments))
+    app.include_router(tokens.router(api, ports.tokens))
+    app.include_router(invoices.router(api, desk))
+    app.include_router(settlement.router(api, ports.network))
+
+
 def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
     app = _app()
-    api = Api(keys, store)
-    view = EmbeddedNetworkView(corridor)
-    app.include_router(network.router(api, view))
-    app.include_router(activity.router(api, view))
-    app.include_router(payments.router(api, EmbeddedPayments(corridor)))
-    app.include_router(tokens.router(api, EmbeddedTokens(corridor)))
-    app.include_router(invoices.router(api, lambda: corridor.trade))
-    app.include_router(settlement.router(api, view))
-    metrics.install(app, corridor)
+    ports = Ports(EmbeddedNetworkView(corridor), EmbeddedPayments(corridor), EmbeddedTokens(corridor))
+    _routes(app, Api(keys, store), ports, lambda: corridor.trade)
+    metrics.install(app, metrics.figures_reader(ports.network, ports.tokens))
     mount_dashboard(app)
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
@@ -114,15 +132,9 @@ def create_remote_app(
     """The API and the dashboard over a distributed network, each node reached over its control interface: every
     area written against a port (api/ports.py; the trade desk's, node/traderails.py)."""
     app = _app()
-    api = Api(keys, store)
-    view = RemoteNetworkView(distributed)
-    app.include_router(network.router(api, view))
-    app.include_router(activity.router(api, view))
-    app.include_router(payments.router(api, RemotePayments(distributed)))
-    app.include_router(tokens.router(api, RemoteTokens(distributed)))
-    app.include_router(invoices.router(api, lambda: desk))
-    app.include_router(settlement.router(api, view))
-    metrics.install(app, None)
+    ports = Ports(RemoteNetworkView(distributed), RemotePayments(distributed), RemoteTokens(distributed))
+    _routes(app, Api(keys, store), ports, lambda: desk)
+    metrics.install(app, metrics.figures_reader(ports.network, ports.tokens))
     mount_dashboard(app)
     # Each acquirer's e-commerce gateway runs in its bank's node process; the API forwards to it.
     app.state.proxies = mount_remote_acquiring(app, distributed)

@@ -367,6 +367,14 @@ class NetworkPort(Protocol):
         """The card switch's latest approvals (empty where the switch's log is not reachable from here)."""
         ...
 
+    async def node_figures(self, bic: str) -> dict[str, Any]:
+        """node/explorer.node_figures of the node: what the metrics show of it."""
+        ...
+
+    def transport_pending(self) -> int | None:
+        """Messages the transport holds for delivery, where this process can see them (the in-process transport)."""
+        ...
+
     async def token_transactions(self, operator: str, limit: int) -> list[tuple[int, SignedTx]]:
         """The platform's latest committed transactions with their block heights."""
         ...
@@ -408,6 +416,13 @@ class EmbeddedNetworkView:
     async def card_approvals(self, limit: int) -> list[Approval]:
         cards = self.corridor.cards
         return [] if cards is None else cards.switch_log.recent(limit)
+
+    async def node_figures(self, bic: str) -> dict[str, Any]:
+        node = self.corridor.network.nodes[bic]
+        return explorer.node_figures(node.store, len(node.store.unsent(limit=10_000)))
+
+    def transport_pending(self) -> int | None:
+        return int(getattr(self.corridor.network.transport, "pending", lambda: 0)())
 
     async def token_transactions(self, operator: str, limit: int) -> list[tuple[int, SignedTx]]:
         digital = self.corridor.digital
@@ -466,6 +481,13 @@ class RemoteNetworkView:
             return []
         found = (await self.network.call(scheme.bic, "recent_approvals", {"limit": limit}))["approvals"]
         return [Approval(**approval) for approval in found]
+
+    async def node_figures(self, bic: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.network.call(bic, "figures")
+        return found
+
+    def transport_pending(self) -> int | None:
+        return None  # JetStream holds it; its own monitoring reports the stream
 
     async def token_transactions(self, operator: str, limit: int) -> list[tuple[int, SignedTx]]:
         found = (await self.network.call(operator, "token_recent", {"limit": limit}))["transactions"]

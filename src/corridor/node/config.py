@@ -144,8 +144,8 @@ def _string(table: dict[str, Any], key: str, where: str, default: str | None = N
     return value
 
 
-def load_node_config(path: Path) -> NodeConfig:
-    """Read and check a node configuration; relative paths are resolved against the file's folder."""
+def read_config(path: Path) -> dict[str, Any]:
+    """A configuration file's TOML table, or ConfigError naming the file: unreadable, too large, not TOML."""
     where = str(path)
     try:
         data = path.read_bytes()
@@ -154,9 +154,15 @@ def load_node_config(path: Path) -> NodeConfig:
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{where}: larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        table = tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Read and check a node configuration; relative paths are resolved against the file's folder."""
+    where = str(path)
+    table = read_config(path)
     base = path.parent.resolve()
     known = {"bic", "data_dir", "key", "directory", "operator_key", "scenario", "nats", "ledger", "cards", "digital"}
     unknown = sorted(set(table) - known)

@@ -8,11 +8,14 @@ two paths give the API the very same answer.
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from corridor.ledger import Account, Ledger, Transfer
 from corridor.money import Money
 from corridor.network.store import NodeStore
+from corridor.node.network import FINAL_STATES
 from corridor.node.runtime import Role
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.model import Scenario
@@ -99,3 +102,25 @@ def positions(role: CentralBankRole) -> list[dict[str, str]]:
 def settlement_legs(store: NodeStore) -> list[tuple[str, dict[str, Any]]]:
     """The settlement legs a central bank booked (interbank cycles, card scheme days): each one's state and record."""
     return [(state, data) for _uetr, state, data in store.payments() if data.get("role") in SETTLEMENT_ROLES]
+
+
+LATENCY_WINDOW = 200
+
+
+def node_figures(store: NodeStore, unsent: int) -> dict[str, Any]:
+    """What a node's metrics show of it: its payment records by state, the messages it has not handed to the
+    transport yet (`unsent`), and, for a payer's bank, the end-to-end seconds of its last LATENCY_WINDOW finished
+    credit transfers (its own record's first and last event), sorted."""
+
+    def instant(at: str) -> datetime:
+        return datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+    spent = []
+    for uetr, state, data in store.recent_payments(LATENCY_WINDOW):
+        if data.get("role") != "debtor_agent" or state not in FINAL_STATES:
+            continue
+        events = store.events(uetr)
+        if len(events) >= 2:
+            spent.append((instant(events[-1].at) - instant(events[0].at)).total_seconds())
+    states = Counter(state for _, state, _ in store.payments())
+    return {"payments": dict(sorted(states.items())), "unsent": unsent, "latencies": sorted(spent)}

@@ -12,16 +12,20 @@ is an ISO reason (AM04, AC01, FF01 ...) when the refusal has one, else "bad_requ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from corridor.network.transport.nats import subject_token
+from corridor.network.transport.base import TransportError
+from corridor.network.transport.nats import connect_bounded, subject_token
 
 log = logging.getLogger("corridor.rpc")
 
@@ -97,6 +101,22 @@ class RpcServer:
                 raise RpcError("bad_request", f"{method}: {exc!r}") from None
             log.exception("rpc %s failed", method)
             raise RpcError("internal", f"{method} failed: {type(exc).__name__}") from None
+
+
+async def connect_control(url: str, stop: asyncio.Event) -> Client:
+    """A process's control connection to NATS, reconnecting until `stop` is set; TransportError if NATS does not
+    answer in time. It also stops the process on SIGTERM and SIGINT (by setting `stop`)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    control = Client()
+    try:
+        await connect_bounded(control, url, reconnect=True, closing=stop.is_set)
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        await control.close()
+        raise TransportError(f"cannot reach NATS at {url}: {exc!r}") from None
+    return control
 
 
 class RpcClient:

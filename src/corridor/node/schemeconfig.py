@@ -21,20 +21,19 @@ the file holds no secret, only where the secret is.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corridor.node.config import (
     DEFAULT_NATS_URL,
     DEFAULT_RPC_PREFIX,
-    MAX_CONFIG_BYTES,
     ConfigError,
     Endpoint,
     _endpoint,
     _quote,
     _string,
     _table,
+    read_config,
 )
 
 DEFAULT_NAME = "SCHEME"
@@ -72,16 +71,7 @@ class SchemeConfig:
 def load_scheme_config(path: Path) -> SchemeConfig:
     """Read and check a scheme configuration; every error names the file and the field."""
     where = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read ({exc.strerror})") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{where}: larger than {MAX_CONFIG_BYTES} bytes")
-    try:
-        table = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    table = read_config(path)
     unknown = sorted(set(table) - {"name", "data_dir", "scenario", "advice_key", "switch", "issuers", "nats"})
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")

@@ -17,14 +17,10 @@ import dataclasses
 import json
 import os
 import re
-import signal
 import sys
 import threading
 import time
 from typing import Any
-
-import nats.errors
-from nats.aio.client import Client
 
 from corridor.cards.advices import AdviceQueue
 from corridor.cards.authlog import AuthorizationLog
@@ -33,11 +29,9 @@ from corridor.cards.disputes import Disputes
 from corridor.cards.link import serve
 from corridor.network.context import iso_time
 from corridor.network.identity import load_or_create_secret
-from corridor.network.transport.base import TransportError
-from corridor.network.transport.nats import connect_bounded
 from corridor.node.cardnet import make_switch
 from corridor.node.config import ConfigError
-from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer
+from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control
 from corridor.node.schemeconfig import SchemeConfig
 from corridor.node.schemeday import DayClosed, close_day
 from corridor.node.schemeremote import RemoteMembers
@@ -169,18 +163,9 @@ async def serve_scheme(
     except (OSError, ScenarioError) as exc:
         raise ConfigError(f"scenario: {exc}") from None
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     if lifeline:
-        _watch_stdin(loop, stop)
-    control = Client()
-    try:
-        await connect_bounded(control, config.nats_url, reconnect=True, closing=lambda: stop.is_set())
-    except (TimeoutError, OSError, nats.errors.Error) as exc:
-        await control.close()
-        raise TransportError(f"cannot reach NATS at {config.nats_url}: {exc!r}") from None
+        _watch_stdin(asyncio.get_running_loop(), stop)
+    control = await connect_control(config.nats_url, stop)
     try:
         host = SchemeHost(config, scenario, RpcClient(control, config.rpc_prefix))
     except BaseException:

@@ -9,29 +9,23 @@ JetStream redelivers what it had not acknowledged, and its relay publishes whate
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from collections.abc import Callable
 from typing import Any
-
-import nats.errors
-from nats.aio.client import Client
 
 from corridor.fx.provider import QuoteRequest
 from corridor.fx.quotes import Quote
 from corridor.money import Money, currency
 from corridor.network.directory import Directory, DirectoryError
 from corridor.network.identity import SigningKey
-from corridor.network.transport.base import TransportError
-from corridor.network.transport.nats import NatsTransport, connect_bounded
+from corridor.network.transport.nats import NatsTransport
 from corridor.node import actions, explorer
 from corridor.node.config import ConfigError, NodeConfig
 from corridor.node.hosted import Hosted, hosted_services
 from corridor.node.network import wall_clock
 from corridor.node.roles import make_role
-from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer
+from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control
 from corridor.node.runtime import Node
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.model import Scenario, ScenarioError, load_scenario
@@ -121,6 +115,10 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
         found = node.ledger.view_transfer(transfer_id)
         own = currency(node.services.directory[node.bic].currency)
         return {"moved": None if found is None else str(Money(found.amount, own))}
+
+    async def figures(params: dict[str, Any]) -> dict[str, Any]:
+        """What the metrics show of this node (explorer.node_figures)."""
+        return explorer.node_figures(node.store, len(node.store.unsent(limit=10_000)))
 
     async def recent_payments(params: dict[str, Any]) -> dict[str, Any]:
         limit = params.get("limit", 100)
@@ -222,6 +220,7 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
         "wait": wait,
         "events": events,
         "recent_payments": recent_payments,
+        "figures": figures,
         "payment": payment,
         "transfer": transfer,
         "ledger_accounts": ledger_accounts,
@@ -359,17 +358,8 @@ async def serve(config: NodeConfig, *, stop: asyncio.Event | None = None, announ
     scenario, key, directory = load_parts(config)
     role = directory[config.bic].role
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     transport = NatsTransport(config.nats_url, stream=config.stream, subject_prefix=config.subject_prefix)
-    control = Client()
-    try:
-        await connect_bounded(control, config.nats_url, reconnect=True, closing=lambda: stop.is_set())
-    except (TimeoutError, OSError, nats.errors.Error) as exc:
-        await control.close()
-        raise TransportError(f"cannot reach NATS at {config.nats_url}: {exc!r}") from None
+    control = await connect_control(config.nats_url, stop)
     rpc = RpcClient(control, config.rpc_prefix)
     node = Node(
         bic=config.bic,
