@@ -22,6 +22,7 @@ KAMA, VOLGA, ORINOCO = "RU0440701810000000012", "RU0440701810000000011", "VE0102
 IRINA = "RU0440701810000000013"
 CARACAS = "VE0102010000000000031"
 MARACAIBO = "VE0134020000000000043"
+LUIS = "VE0102010000000000033"
 
 
 def payment(**change: Any) -> dict[str, Any]:
@@ -395,6 +396,36 @@ def test_an_invoice_paid_by_card_at_the_exporters_web_shop_is_recorded_by_its_ba
         shown = exporter_bank.get("/v1/invoices/INV-API-CARD").json()
     assert shown["status"] == "paid" and shown["reconciled"], shown
     assert [p["status"] for p in shown["payments"]] == ["settled"]
+
+
+def test_an_issuing_bank_blocks_a_card_and_a_web_shop_payment_with_it_is_declined_until_it_is_active_again(
+    served: Served,
+) -> None:
+    cards = served.corridor.cards
+    assert cards is not None
+    card = cards.cards[LUIS]
+    merchant_keys = json.loads((served.data_dir / "keys" / "merchant-keys.json").read_text())
+    shop = {"Authorization": f"Bearer {merchant_keys['KAMA0001']}"}
+    charge = {"card_number": card.pan, "expiry": card.expires, "cvv2": card.cvv2, "amount_minor": 100_00,
+              "currency": "RUB"}  # fmt: skip
+    with served.client("ORINVECA") as issuer, served.client("VOLGRUMM") as other:
+        [listed] = issuer.get(f"/v1/accounts/{LUIS}/cards").json()
+        assert (
+            listed["card"] == card.pan[:6] + "*" * (len(card.pan) - 10) + card.pan[-4:] and listed["status"] == "active"
+        )
+        assert card.pan not in str(listed) and other.get(f"/v1/accounts/{LUIS}/cards").status_code == 404
+        card_id = listed["card_id"]
+        blocked = post(issuer, f"/v1/cards/{card_id}/status", {"status": "blocked"}, f"{uuid.uuid4()}")
+        assert blocked.status_code == 200 and blocked.json()["status"] == "blocked", blocked.text
+        declined = httpx.post(f"{served.url}/acquiring/KAMARUMM/v1/payments", json=charge,
+                              headers=shop | {"Idempotency-Key": f"{uuid.uuid4()}"}, timeout=30)  # fmt: skip
+        assert declined.status_code == 402 and declined.json()["response_code"] == "05", declined.text
+        assert post(other, f"/v1/cards/{card_id}/status", {"status": "active"}, f"{uuid.uuid4()}").status_code == 404
+        active = post(issuer, f"/v1/cards/{card_id}/status", {"status": "active"}, f"{uuid.uuid4()}")
+        assert active.json()["status"] == "active"
+        approved = httpx.post(f"{served.url}/acquiring/KAMARUMM/v1/payments", json=charge,
+                              headers=shop | {"Idempotency-Key": f"{uuid.uuid4()}"}, timeout=30)  # fmt: skip
+    assert approved.status_code == 201, approved.text
 
 
 def test_each_platforms_block_signing_key_is_published_for_proofs(served: Served) -> None:

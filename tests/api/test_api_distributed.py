@@ -297,3 +297,19 @@ def test_metrics_read_every_node_process_at_each_scrape(up: UpConfig) -> None:
     assert 'corridor_net_position_minor{central_bank="CBXRRUMM"' in scraped
     assert 'corridor_token_supply_minor{token="RUBD"}' in scraped
     assert "corridor_api_request_seconds_bucket" in scraped
+
+
+def test_an_issuing_bank_blocks_a_card_held_in_its_node_process_and_its_payments_are_declined(up: UpConfig) -> None:
+    pan, expires, cvv = card_of(up.network, IRINA)
+    shop = {"Authorization": f"Bearer {up.merchant_keys['ANDS0001']}"}
+    charge = {"card_number": pan, "expiry": expires, "cvv2": cvv, "amount_minor": 50_00, "currency": "VES"}
+    with up.client("VOLGRUMM") as issuer:
+        [listed] = issuer.get(f"/v1/accounts/{IRINA}/cards").json()
+        assert listed["status"] == "active" and pan not in str(listed)
+        blocked = post(issuer, f"/v1/cards/{listed['card_id']}/status", {"status": "blocked"}, "up-block-irina")
+        assert blocked.status_code == 200 and blocked.json()["status"] == "blocked", blocked.text
+        declined = httpx.post(f"{up.url}/acquiring/ANDSVECA/v1/payments", json=charge,
+                              headers=shop | {"Idempotency-Key": "up-blocked-card"}, timeout=30)  # fmt: skip
+        active = post(issuer, f"/v1/cards/{listed['card_id']}/status", {"status": "active"}, "up-unblock-irina")
+    assert declined.status_code == 402 and declined.json()["response_code"] == "05", declined.text
+    assert active.json()["status"] == "active"

@@ -26,11 +26,14 @@ from corridor.api.gateway_server import merchants_of
 from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
 from corridor.api.ports import (
+    CardsPort,
+    EmbeddedCards,
     EmbeddedNetworkView,
     EmbeddedPayments,
     EmbeddedTokens,
     NetworkPort,
     PaymentsPort,
+    RemoteCards,
     RemoteNetworkView,
     RemotePayments,
     RemoteTokens,
@@ -38,7 +41,7 @@ from corridor.api.ports import (
 )
 from corridor.api.problems import install
 from corridor.api.proxy import mount_remote_acquiring
-from corridor.api.routes import activity, invoices, network, payments, settlement, tokens
+from corridor.api.routes import activity, cards, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import DistributedNetwork
@@ -70,6 +73,7 @@ class Ports:
     network: NetworkPort
     payments: PaymentsPort
     tokens: TokensPort
+    cards: CardsPort
 
 
 def _routes(app: FastAPI, api: Api, ports: Ports, desk: Callable[[], TradeDesk | None]) -> None:
@@ -78,13 +82,16 @@ def _routes(app: FastAPI, api: Api, ports: Ports, desk: Callable[[], TradeDesk |
     app.include_router(activity.router(api, ports.network))
     app.include_router(payments.router(api, ports.payments))
     app.include_router(tokens.router(api, ports.tokens))
+    app.include_router(cards.router(api, ports.cards))
     app.include_router(invoices.router(api, desk))
     app.include_router(settlement.router(api, ports.network))
 
 
 def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
     app = _app()
-    ports = Ports(EmbeddedNetworkView(corridor), EmbeddedPayments(corridor), EmbeddedTokens(corridor))
+    ports = Ports(
+        EmbeddedNetworkView(corridor), EmbeddedPayments(corridor), EmbeddedTokens(corridor), EmbeddedCards(corridor)
+    )
     _routes(app, Api(keys, store), ports, lambda: corridor.trade)
     metrics.install(app, metrics.figures_reader(ports.network, ports.tokens))
     mount_dashboard(app)
@@ -132,7 +139,12 @@ def create_remote_app(
     """The API and the dashboard over a distributed network, each node reached over its control interface: every
     area written against a port (api/ports.py; the trade desk's, node/traderails.py)."""
     app = _app()
-    ports = Ports(RemoteNetworkView(distributed), RemotePayments(distributed), RemoteTokens(distributed))
+    ports = Ports(
+        RemoteNetworkView(distributed),
+        RemotePayments(distributed),
+        RemoteTokens(distributed),
+        RemoteCards(distributed),
+    )
     _routes(app, Api(keys, store), ports, lambda: desk)
     metrics.install(app, metrics.figures_reader(ports.network, ports.tokens))
     mount_dashboard(app)

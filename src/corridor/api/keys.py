@@ -37,6 +37,8 @@ class Scope(enum.StrEnum):
     INVOICES_WRITE = "invoices:write"
     SETTLEMENT_READ = "settlement:read"
     SETTLEMENT_WRITE = "settlement:write"
+    CARDS_READ = "cards:read"
+    CARDS_WRITE = "cards:write"
 
 
 ROLE_SCOPES: Mapping[str, frozenset[Scope]] = {
@@ -51,6 +53,8 @@ ROLE_SCOPES: Mapping[str, frozenset[Scope]] = {
             Scope.TOKENS_WRITE,
             Scope.INVOICES_READ,
             Scope.INVOICES_WRITE,
+            Scope.CARDS_READ,
+            Scope.CARDS_WRITE,
         }
     ),
     "central_bank": frozenset(

@@ -2,9 +2,10 @@
 this process, and a distributed network of node processes reached over their control interface (node/rpc.py).
 
 The routes are written once against a port: routes/payments.py against `PaymentsPort`, routes/tokens.py against
-`TokensPort`, the network, activity and settlement routes against `NetworkPort`. `corridor up` gives them the
-embedded implementations, `corridor up --config` the remote ones. A refusal has the same shape either way: a bank's
-PaymentRefused with its ISO reason, a provider's QuoteError, a platform's receipt with its reason.
+`TokensPort`, routes/cards.py against `CardsPort`, the network, activity and settlement routes against
+`NetworkPort`. `corridor up` gives them the embedded implementations, `corridor up --config` the remote ones. A
+refusal has the same shape either way: a bank's PaymentRefused with its ISO reason, a provider's QuoteError, a
+platform's receipt with its reason.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from corridor.cards.authlog import Approval
+from corridor.cards.issuer import Issuer
 from corridor.digital import tx as txmod
 from corridor.digital.reserves import published
 from corridor.digital.tx import SignedTx
@@ -492,3 +494,60 @@ class RemoteNetworkView:
     async def token_transactions(self, operator: str, limit: int) -> list[tuple[int, SignedTx]]:
         found = (await self.network.call(operator, "token_recent", {"limit": limit}))["transactions"]
         return [(int(t["height"]), txmod.decode(bytes.fromhex(t["wire"]))) for t in found]
+
+
+class CardsPort(Protocol):
+    """What the card routes ask of an issuing bank: its cardholders' cards, and their status changed."""
+
+    scenario: Scenario
+
+    async def cards_of(self, bank: str, account: str) -> list[dict[str, Any]]:
+        """The account's cards (cards/issuer.card_view), at the bank that issues them."""
+        ...
+
+    async def set_card_status(self, bank: str, card_id: str, status: str) -> dict[str, Any] | None:
+        """The card as it is once its status is set; None if the bank issued no such card."""
+        ...
+
+
+class EmbeddedCards:
+    def __init__(self, corridor: EmbeddedCorridor) -> None:
+        self.corridor = corridor
+        self.scenario = corridor.scenario
+
+    def _issuer(self, bank: str) -> Issuer | None:
+        cards = self.corridor.cards
+        return None if cards is None else cards.issuers.get(bank)
+
+    async def cards_of(self, bank: str, account: str) -> list[dict[str, Any]]:
+        issuer = self._issuer(bank)
+        return [] if issuer is None else issuer.cards_of(account)
+
+    async def set_card_status(self, bank: str, card_id: str, status: str) -> dict[str, Any] | None:
+        issuer = self._issuer(bank)
+        return None if issuer is None else await issuer.set_card_status(card_id, status)
+
+
+class RemoteCards:
+    """Each issuing bank's issuer processor, in its node process (node/cardhost.py)."""
+
+    def __init__(self, network: DistributedNetwork) -> None:
+        self.network = network
+        self.scenario = network.scenario
+
+    def _issues(self, bank: str) -> bool:
+        cards = self.scenario.cards
+        return cards is not None and any(spec.bank == bank for spec in cards.issuers)
+
+    async def cards_of(self, bank: str, account: str) -> list[dict[str, Any]]:
+        if not self._issues(bank):
+            return []
+        found: list[dict[str, Any]] = (await self.network.call(bank, "card_list", {"account": account}))["cards"]
+        return found
+
+    async def set_card_status(self, bank: str, card_id: str, status: str) -> dict[str, Any] | None:
+        if not self._issues(bank):
+            return None
+        params = {"card_id": card_id, "status": status}
+        found: dict[str, Any] | None = (await self.network.call(bank, "card_status", params))["card"]
+        return found

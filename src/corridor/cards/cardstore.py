@@ -198,6 +198,11 @@ class CardStore:
         rows = self._db.read(f"SELECT {CARD_COLUMNS} FROM cards WHERE lookup = ?", (lookup,))
         return _card_of(rows[0]) if rows else None
 
+    def cards_of(self, account: str) -> list[CardRecord]:
+        """The cards issued on a cardholder's account, in the order they were issued."""
+        rows = self._db.read(f"SELECT {CARD_COLUMNS} FROM cards WHERE account = ? ORDER BY rowid", (account,))
+        return [_card_of(row) for row in rows]
+
     def card_for(self, lookup: str, request_key: str, day: str) -> tuple[CardRecord | None, int, bool]:
         """What deciding a request needs, in one read (three were a fifth of an issuer's time): the card, what it
         has had authorized on `day` and not reversed (in its currency's minor units), and whether `request_key`

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from corridor.cards.cardstore import (
     COMPLETED,
@@ -238,6 +239,20 @@ class Issuer:
             if value is not None and not 0 < value <= ceiling:
                 raise ValueError(f"{name}: {value} is not between 1 and the product's {ceiling}")
         await asyncio.to_thread(self._store.set_limits, lookup, per_transaction, per_day)
+
+    def cards_of(self, account: str) -> list[dict[str, Any]]:
+        """A cardholder account's cards as its bank's staff and API see them: each named by its lookup hash (keyed:
+        it tells nothing of the number), shown masked, with its product, expiry, status and own limits."""
+        return [card_view(card) for card in self._store.cards_of(account)]
+
+    async def set_card_status(self, card_id: str, status: str) -> dict[str, Any] | None:
+        """Block a card, report it lost, or make it active again, by its id (`cards_of`); None if no such card.
+        Its next authorization is decided on this."""
+        if self._store.card(card_id) is None:
+            return None
+        await asyncio.to_thread(self._store.set_status, card_id, status)
+        found = self._store.card(card_id)
+        return None if found is None else card_view(found)
 
     async def set_status(self, pan: str, status: str) -> None:
         """Block a card, report it lost, or make it active again: its next authorization is decided on this."""
@@ -606,3 +621,17 @@ def _day(now: float) -> str:
 def _day_of(days: int) -> str:
     """The UTC date of a day number since the epoch (asked for several times per authorization)."""
     return datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y-%m-%d")
+
+
+def card_view(card: CardRecord) -> dict[str, Any]:
+    """A card as it may be shown: never its number in clear, never its PVV."""
+    return {
+        "card_id": card.sealed.lookup,
+        "card": card.sealed.masked,
+        "account": card.account,
+        "product": card.product,
+        "expires": card.expires,
+        "status": card.status,
+        "per_transaction_minor": card.per_transaction,
+        "per_day_minor": card.per_day,
+    }

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from corridor.cards.acquirer import Acquirer
 from corridor.cards.authlog import AuthorizationLog
-from corridor.cards.cardstore import CardStore
+from corridor.cards.cardstore import CARD_STATUSES, CardStore
 from corridor.cards.issuer import Issuer
 from corridor.cards.link import serve
 from corridor.node.cardnet import bank_currency, issue_cards, make_acquirer, make_issuer
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 TO_PRESENT, PRESENTED, COMPLETE = "card_to_present", "card_presented", "card_complete"
 PAY_MERCHANTS, SETTLE = "card_pay_merchants", "card_settle"
 APPROVAL = "card_approval"
+CARDS, CARD_STATUS = "card_list", "card_status"
 RRN_LENGTH = 12
 MAX_ITEMS = 500
 """Most request keys, holds or merchant lines in one request (each well under 100 bytes: inside rpc.py's limit)."""
@@ -92,7 +93,11 @@ class IssuerHost:
         self._store: CardStore | None = None
         self._server: asyncio.Server | None = None
         self.issuer: Issuer | None = None
-        self.methods: dict[str, Method] = {COMPLETE: self._complete}
+        self.methods: dict[str, Method] = {
+            COMPLETE: self._complete,
+            CARDS: self._cards,
+            CARD_STATUS: self._card_status,
+        }
 
     async def start(self) -> None:
         """Open the card settlement account, issue the scenario's cards of this bank (kept if issued before), then
@@ -115,6 +120,27 @@ class IssuerHost:
         await _close(self._server)
         if self._store is not None:
             self._store.close()
+
+    def _issuer(self) -> Issuer:
+        if self.issuer is None:
+            raise RpcError("unavailable", f"{self._node.bic}'s issuer is not started")
+        return self.issuer
+
+    async def _cards(self, params: dict[str, Any]) -> dict[str, Any]:
+        """{"account"} -> its cards (issuer.card_view: masked, never the number or the PVV)."""
+        account = params.get("account")
+        if not isinstance(account, str) or not 0 < len(account) <= 34:
+            raise RpcError("bad_request", "account must be an account number")
+        return {"cards": self._issuer().cards_of(account)}
+
+    async def _card_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        """{"card_id", "status"} -> the card as it now is (null: no such card)."""
+        card_id, status = params.get("card_id"), params.get("status")
+        if not isinstance(card_id, str) or not re.fullmatch(r"[0-9a-f]{64}", card_id):
+            raise RpcError("bad_request", "card_id must be a card's id (64 hex digits)")
+        if status not in CARD_STATUSES:
+            raise RpcError("bad_request", f"status must be one of {', '.join(CARD_STATUSES)}")
+        return {"card": await self._issuer().set_card_status(card_id, status)}
 
     async def _complete(self, params: dict[str, Any]) -> dict[str, Any]:
         """Post cleared holds: {"items": [{"request_key", "amount"}]} -> {"answers": {request key: field 39}}."""
