@@ -99,7 +99,9 @@ class EmbeddedRails:
     async def moved(self, bic: str, transfer_id: int) -> Money | None:
         node = self.corridor.network.nodes.get(bic)
         found = None if node is None else node.ledger.view_transfer(transfer_id)
-        return None if found is None else Money(found.amount, self.corridor.network.bank(bic).currency)
+        if node is None or found is None:
+            return None
+        return Money(found.amount, currency(node.services.directory[bic].currency))
 
     def _digital(self) -> DigitalNetwork:
         digital = self.corridor.digital
