@@ -16,12 +16,20 @@ from corridor.digital.wallet import Wallet
 from corridor.network.identity import SigningKey
 
 from .conftest import Served
+from .parties import (
+    CARACAS,
+    CARACAS_TRANSPORTES,
+    IRINA,
+    IRINA_BUYER,
+    MARACAIBO_WEB_SHOP,
+    VOLGA,
+    VOLGA_TRUCK_PARTS,
+    card_contract,
+    card_invoice,
+)
 
 PROBLEM = "application/problem+json"
-KAMA, VOLGA, ORINOCO = "RU0440701810000000012", "RU0440701810000000011", "VE0102010000000000032"
-IRINA = "RU0440701810000000013"
-CARACAS = "VE0102010000000000031"
-MARACAIBO = "VE0134020000000000043"
+KAMA, ORINOCO = "RU0440701810000000012", "VE0102010000000000032"
 LUIS = "VE0102010000000000033"
 
 
@@ -264,15 +272,9 @@ def test_settled_cycles_are_listed_with_their_positions(served: Served) -> None:
 
 
 def onboard_and_invoice(served: Served, number: str, contract: str, currency: str, lines: list[dict[str, Any]]) -> None:
-    volga = {"id": "volga-truck-parts", "name": "Volga Truck Parts", "role": "exporter", "country": "RU",
-             "account": VOLGA, "registration_number": "1027700132195", "tax_id": "7707083893",
-             "address": "ul. Zavodskaya 12, Samara", "email": "sales@volga.example", "kyc_tier": 2}  # fmt: skip
-    caracas = {"id": "caracas-transportes", "name": "Caracas Transportes", "role": "importer", "country": "VE",
-               "account": CARACAS, "registration_number": "J-30012345-6", "tax_id": "J300123456",
-               "address": "Av. Urdaneta 45, Caracas", "email": "compras@caracas.example", "kyc_tier": 2}  # fmt: skip
     with served.client("VOLGRUMM") as exporter_bank, served.client("ORINVECA") as importer_bank:
-        assert post(exporter_bank, "/v1/parties", volga, "party-volga").status_code == 201
-        assert post(importer_bank, "/v1/parties", caracas, "party-caracas").status_code == 201
+        assert post(exporter_bank, "/v1/parties", VOLGA_TRUCK_PARTS, "party-volga").status_code == 201
+        assert post(importer_bank, "/v1/parties", CARACAS_TRANSPORTES, "party-caracas").status_code == 201
         terms = {"id": contract, "importer": "caracas-transportes", "exporter": "volga-truck-parts",
                     "currency": currency, "incoterm": "FCA", "place": "Novorossiysk",
                     "description": "truck parts 2026", "signed_on": "2026-01-15"}  # fmt: skip
@@ -363,27 +365,16 @@ def test_an_invoice_paid_by_card_at_the_exporters_web_shop_is_recorded_by_its_ba
     cards = served.corridor.cards
     assert cards is not None
     card = cards.cards[IRINA]
-    shop = {"id": "maracaibo-repuestos", "name": "Maracaibo Repuestos", "role": "exporter", "country": "VE",
-            "account": MARACAIBO, "registration_number": "J-40000001-0", "tax_id": "J400000010",
-            "address": "Av. 5 de Julio, Maracaibo", "email": "ventas@maracaibo.example", "kyc_tier": 2}  # fmt: skip
-    buyer = {"id": "irina-petrova", "name": "Irina Petrova", "role": "importer", "country": "RU", "account": IRINA,
-             "registration_number": "IP-7700001", "tax_id": "770000000001", "address": "Moscow",
-             "email": "irina@petrova.example", "kyc_tier": 1}  # fmt: skip
-    terms = {"id": "CT-API-CARD", "importer": "irina-petrova", "exporter": "maracaibo-repuestos", "currency": "VES",
-             "incoterm": "DAP", "place": "Moscow", "description": "spare parts from the web shop",
-             "signed_on": "2026-01-15"}  # fmt: skip
-    pads = {"description": "brake pads", "quantity": 2, "unit": "set", "unit_price_minor": 750_00}
-    invoice = {"number": "INV-API-CARD", "contract": "CT-API-CARD", "issued_on": "2026-02-01", "due_on": "2027-03-31",
-               "lines": [pads]}  # fmt: skip
     merchant_keys = json.loads((served.data_dir / "keys" / "merchant-keys.json").read_text())
     headers = {"Authorization": f"Bearer {merchant_keys['ANDS0001']}", "Idempotency-Key": f"{uuid.uuid4()}"}
     charge = {"card_number": card.pan, "expiry": card.expires, "cvv2": card.cvv2, "amount_minor": 1_500_00,
               "currency": "VES"}  # fmt: skip
     with served.client("ANDSVECA") as exporter_bank, served.client("VOLGRUMM") as importer_bank:
-        assert post(exporter_bank, "/v1/parties", shop, "party-maracaibo").status_code == 201
-        assert post(importer_bank, "/v1/parties", buyer, "party-irina").status_code == 201
-        assert post(importer_bank, "/v1/contracts", terms, "contract-card").status_code == 201
-        assert post(exporter_bank, "/v1/invoices", invoice, "invoice-card").status_code == 201
+        assert post(exporter_bank, "/v1/parties", MARACAIBO_WEB_SHOP, "party-maracaibo").status_code == 201
+        assert post(importer_bank, "/v1/parties", IRINA_BUYER, "party-irina").status_code == 201
+        assert post(importer_bank, "/v1/contracts", card_contract("CT-API-CARD"), "contract-card").status_code == 201
+        made = post(exporter_bank, "/v1/invoices", card_invoice("INV-API-CARD", "CT-API-CARD"), "invoice-card")
+        assert made.status_code == 201
         taken = httpx.post(f"{served.url}/acquiring/ANDSVECA/v1/payments", json=charge, headers=headers, timeout=30)
         assert taken.status_code == 201, taken.text
         reference = f"928002:{taken.json()['payment_id']}"

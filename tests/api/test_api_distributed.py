@@ -21,9 +21,17 @@ from corridor.digital.wallet import Wallet
 from corridor.network.identity import SigningKey
 
 from ..network.conftest import RU_EXPORTER, VE_IMPORTER
-from ..network.test_distributed_cards import IRINA, MARACAIBO, card_of
+from ..network.test_distributed_cards import IRINA, card_of
 from ..network.test_distributed_cards import pay as card_payment
 from .conftest import UpConfig
+from .parties import (
+    CARACAS_TRANSPORTES,
+    IRINA_BUYER,
+    MARACAIBO_WEB_SHOP,
+    VOLGA_TRUCK_PARTS,
+    card_contract,
+    card_invoice,
+)
 
 
 @pytest.fixture(scope="module")
@@ -187,15 +195,9 @@ def test_an_invoice_for_truck_parts_is_paid_by_credit_transfer_across_the_node_p
 
 def onboard(up: UpConfig) -> None:
     """Volga Truck Parts (exporter, at VOLGRUMM) and Caracas Transportes (importer, at ORINVECA), once."""
-    volga = {"id": "volga-truck-parts", "name": "Volga Truck Parts", "role": "exporter", "country": "RU",
-             "account": RU_EXPORTER, "registration_number": "1027700132195", "tax_id": "7707083893",
-             "address": "ul. Zavodskaya 12, Samara", "email": "sales@volga.example", "kyc_tier": 2}  # fmt: skip
-    caracas = {"id": "caracas-transportes", "name": "Caracas Transportes", "role": "importer", "country": "VE",
-               "account": VE_IMPORTER, "registration_number": "J-30012345-6", "tax_id": "J300123456",
-               "address": "Av. Urdaneta 45, Caracas", "email": "compras@caracas.example", "kyc_tier": 2}  # fmt: skip
     with up.client("VOLGRUMM") as exporter_bank, up.client("ORINVECA") as importer_bank:
-        assert post(exporter_bank, "/v1/parties", volga, "up-party-volga").status_code == 201
-        assert post(importer_bank, "/v1/parties", caracas, "up-party-caracas").status_code == 201
+        assert post(exporter_bank, "/v1/parties", VOLGA_TRUCK_PARTS, "up-party-volga").status_code == 201
+        assert post(importer_bank, "/v1/parties", CARACAS_TRANSPORTES, "up-party-caracas").status_code == 201
 
 
 def test_the_scenarios_wallets_are_opened_and_funded_on_the_central_banks_platform_processes(up: UpConfig) -> None:
@@ -245,26 +247,15 @@ def _nonce(client: httpx.Client, key: bytes) -> int:
 def test_an_invoice_paid_by_card_at_the_exporters_web_shop_settles_at_the_schemes_end_of_day(up: UpConfig) -> None:
     network = up.network
     pan, expires, cvv = card_of(network, IRINA)
-    shop = {"id": "maracaibo-repuestos", "name": "Maracaibo Repuestos", "role": "exporter", "country": "VE",
-            "account": MARACAIBO, "registration_number": "J-40000001-0", "tax_id": "J400000010",
-            "address": "Av. 5 de Julio, Maracaibo", "email": "ventas@maracaibo.example", "kyc_tier": 2}  # fmt: skip
-    buyer = {"id": "irina-petrova", "name": "Irina Petrova", "role": "importer", "country": "RU", "account": IRINA,
-             "registration_number": "IP-7700001", "tax_id": "770000000001", "address": "Moscow",
-             "email": "irina@petrova.example", "kyc_tier": 1}  # fmt: skip
-    terms = {"id": "CT-UP-CARD", "importer": "irina-petrova", "exporter": "maracaibo-repuestos", "currency": "VES",
-             "incoterm": "DAP", "place": "Moscow", "description": "spare parts from the web shop",
-             "signed_on": "2026-01-15"}  # fmt: skip
-    pads = {"description": "brake pads", "quantity": 2, "unit": "set", "unit_price_minor": 750_00}
-    invoice = {"number": "INV-UP-CARD", "contract": "CT-UP-CARD", "issued_on": "2026-02-01",
-               "due_on": "2027-03-31", "lines": [pads]}  # fmt: skip
     merchant_keys = json.loads((up.data_dir / "keys" / "merchant-keys.json").read_text())
     headers = {"Authorization": f"Bearer {merchant_keys['ANDS0001']}", "Idempotency-Key": "up-card-shop-1"}
     charge = {"card_number": pan, "expiry": expires, "cvv2": cvv, "amount_minor": 1_500_00, "currency": "VES"}
     with up.client("ANDSVECA") as exporter_bank, up.client("VOLGRUMM") as importer_bank:
-        assert post(exporter_bank, "/v1/parties", shop, "up-party-maracaibo").status_code == 201
-        assert post(importer_bank, "/v1/parties", buyer, "up-party-irina").status_code == 201
-        assert post(importer_bank, "/v1/contracts", terms, "up-contract-card").status_code == 201
-        assert post(exporter_bank, "/v1/invoices", invoice, "up-invoice-card").status_code == 201
+        assert post(exporter_bank, "/v1/parties", MARACAIBO_WEB_SHOP, "up-party-maracaibo").status_code == 201
+        assert post(importer_bank, "/v1/parties", IRINA_BUYER, "up-party-irina").status_code == 201
+        assert post(importer_bank, "/v1/contracts", card_contract("CT-UP-CARD"), "up-contract-card").status_code == 201
+        made = post(exporter_bank, "/v1/invoices", card_invoice("INV-UP-CARD", "CT-UP-CARD"), "up-invoice-card")
+        assert made.status_code == 201
         taken = httpx.post(f"{up.url}/acquiring/ANDSVECA/v1/payments", json=charge, headers=headers, timeout=30)
         assert taken.status_code == 201, taken.text
         assert pan not in taken.text and cvv not in taken.text

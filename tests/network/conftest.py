@@ -11,10 +11,10 @@ import contextlib
 import os
 import tomllib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -246,3 +246,23 @@ def ledgers_quiet(configs: list[Path], timeout_s: float = QUIET_TIMEOUT_S) -> No
             return
         assert time.monotonic() < deadline, problems
         time.sleep(0.2)
+
+
+T = TypeVar("T")
+
+
+def using(network: DistributedNetwork | Path, action: Callable[[DistributedNetwork], Awaitable[T]]) -> T:
+    """Run `action` with a control connection of its own to the running network (given as its handle, or as its
+    data directory: a new handle on the same layout)."""
+    from corridor.node.launcher import open_distributed
+
+    handle = open_distributed(network) if isinstance(network, Path) else network
+
+    async def run() -> T:
+        await handle.connect()
+        try:
+            return await action(handle)
+        finally:
+            await handle.disconnect()
+
+    return asyncio.run(run())

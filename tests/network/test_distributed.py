@@ -7,9 +7,7 @@ Without a reachable NATS server the tests are skipped, or fail when CORRIDOR_REQ
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +18,7 @@ from corridor.cli.main import app
 from corridor.fx.quotes import Quote
 from corridor.money import Money
 from corridor.node.config import ConfigError, load_node_config
-from corridor.node.launcher import DistributedNetwork, init_network, open_distributed
+from corridor.node.launcher import DistributedNetwork, init_network
 from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
 from corridor.node.service import load_parts
@@ -32,6 +30,7 @@ from .conftest import (
     VE_EXPORTER,
     VE_IMPORTER,
     ledgers_quiet,
+    using,
 )
 
 HOPS_VE_TO_RU = ("ORINVECA", "CBXVVECA", "CBXRRUMM", "VOLGRUMM")
@@ -43,20 +42,6 @@ T = TypeVar("T")
 def network_dir(distributed_network: DistributedNetwork) -> Path:
     """The package's running network of node processes (conftest.distributed_network)."""
     return distributed_network.data_dir
-
-
-def using(data_dir: Path, action: Callable[[DistributedNetwork], Awaitable[T]]) -> T:
-    """Run `action` with a control connection to the running network."""
-
-    async def run() -> T:
-        network = open_distributed(data_dir)
-        await network.connect()
-        try:
-            return await action(network)
-        finally:
-            await network.disconnect()
-
-    return asyncio.run(run())
 
 
 async def states(network: DistributedNetwork, uetr: str, hops: tuple[str, ...]) -> list[Any]:

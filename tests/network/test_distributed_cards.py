@@ -14,7 +14,7 @@ import contextlib
 import gc
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ from corridor.node.launcher import DistributedNetwork, init_network, open_distri
 from corridor.node.rpc import RpcError
 from corridor.node.schemeconfig import load_scheme_config
 
-from .conftest import balance, ledgers_quiet, require_nats, scenario_data
+from .conftest import balance, ledgers_quiet, require_nats, scenario_data, using
 from .test_node_kill import to_toml
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
@@ -51,19 +51,6 @@ def card_network(distributed_network: DistributedNetwork) -> DistributedNetwork:
     """The package's running network (conftest.distributed_network): seven node processes and the scheme's."""
     assert distributed_network.scheme is not None, "a scenario with [cards] runs the scheme's process"
     return distributed_network
-
-
-def using(network: DistributedNetwork, action: Callable[[DistributedNetwork], Awaitable[T]]) -> T:
-    """Run `action` with a control connection of its own to the running network."""
-
-    async def run() -> T:
-        await network.connect()
-        try:
-            return await action(network)
-        finally:
-            await network.disconnect()
-
-    return asyncio.run(run())
 
 
 def config(network: DistributedNetwork, bic: str) -> NodeConfig:

@@ -21,11 +21,11 @@ import pytest
 from corridor.digital.blocks import verify_proof
 from corridor.digital.wallet import Wallet
 from corridor.network.identity import SigningKey
-from corridor.node.launcher import DistributedNetwork, open_distributed
+from corridor.node.launcher import DistributedNetwork
 from corridor.node.platformkeys import PUBLIC_KEYS_FILE, PlatformKeys
 from corridor.node.rpc import RpcError
 
-from .conftest import RU_IMPORTER
+from .conftest import RU_IMPORTER, using
 
 T = TypeVar("T")
 PLATFORM = "CBXRRUMM"
@@ -42,18 +42,6 @@ def running(distributed_network: DistributedNetwork) -> DistributedNetwork:
 @pytest.fixture
 def network_dir(running: DistributedNetwork) -> Path:
     return running.data_dir
-
-
-def using(data_dir: Path, action: Callable[[DistributedNetwork], Awaitable[T]]) -> T:
-    async def run() -> T:
-        network = open_distributed(data_dir)
-        await network.connect()
-        try:
-            return await action(network)
-        finally:
-            await network.disconnect()
-
-    return asyncio.run(run())
 
 
 def bank_wallet(data_dir: Path, bank: str) -> Wallet:
