@@ -27,6 +27,7 @@ from corridor.cards.responses import Response
 from corridor.cards.security import cvv2
 from corridor.ledger import Ledger
 from corridor.network.context import ledger_id
+from corridor.network.transport.nats import delete_stream
 from corridor.node.cardnet import load_issuer_keys
 from corridor.node.config import NodeConfig, load_node_config
 from corridor.node.launcher import DistributedNetwork, init_network, open_distributed, scheme_config_path
@@ -261,22 +262,24 @@ def test_network_init_without_a_card_scheme_writes_no_scheme(tmp_path: Path) -> 
     assert open_distributed(tmp_path / "net").scheme is None
 
 
-def test_the_scheme_process_stops_by_itself_once_its_launcher_lets_go_of_it(tmp_path: Path) -> None:
-    """The lifeline: a launcher that forgets the scheme (or dies) leaves no scheme process behind."""
+@pytest.mark.parametrize("which", ["scheme", "node"])
+def test_a_process_stops_by_itself_once_its_launcher_lets_go_of_it(tmp_path: Path, which: str) -> None:
+    """The lifeline: a launcher that forgets a process (or dies) leaves no process of the network behind."""
     nats_url = require_nats()
     tag = uuid.uuid4().hex[:12]
-    init_network(tmp_path, nats_url=nats_url, rpc_prefix=f"corridor.test.{tag}.rpc")
-    scheme = open_distributed(tmp_path).scheme
-    assert scheme is not None
-    scheme.start()
-    process, log = scheme.process, scheme.log_path
+    init_network(tmp_path, nats_url=nats_url, rpc_prefix=f"corridor.test.{tag}.rpc", stream=f"CORRIDOR_TEST_{tag}",
+                 subject_prefix=f"corridor.test.{tag}.inbox")  # fmt: skip
+    launched = open_distributed(tmp_path).scheme if which == "scheme" else open_distributed(tmp_path).nodes["FXCRRUMM"]
+    assert launched is not None
+    launched.start()
+    process, log = launched.process, launched.log_path
     assert process is not None
     try:
         deadline = time.monotonic() + 30
         while '"ready"' not in log.read_text():
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        del scheme  # the only holder of the lifeline's other end
+        del launched  # the only holder of the lifeline's other end
         gc.collect()
         assert process.wait(timeout=15) == 0
         assert '"stopped"' in log.read_text()
@@ -284,3 +287,4 @@ def test_the_scheme_process_stops_by_itself_once_its_launcher_lets_go_of_it(tmp_
         if process.poll() is None:
             process.kill()
             process.wait()
+        asyncio.run(delete_stream(nats_url, f"CORRIDOR_TEST_{tag}"))

@@ -33,11 +33,14 @@ DataDirOption = Annotated[Path, typer.Option("--data-dir", help="The network's d
 def node(
     config: Annotated[Path, typer.Option("--config", help="The node's TOML configuration (see `network init`).")],
     log_json: Annotated[bool, typer.Option("--log-json", help="Logs as JSON lines on stderr.")] = False,
+    lifeline: Annotated[
+        bool, typer.Option("--lifeline", help="Stop when standard input closes (the launcher holds it open).")
+    ] = False,
 ) -> None:
     """Run one participant's node until SIGTERM or Ctrl-C."""
     logs.configure(json=log_json, level=logging.WARNING)
     try:
-        asyncio.run(serve(load_node_config(config)))
+        asyncio.run(serve(load_node_config(config), lifeline=lifeline))
     except ConfigError as exc:
         fail(str(exc), EXIT_FAILED)
     except (TransportError, OSError) as exc:

@@ -188,13 +188,18 @@ def _write_scheme_config(
 
 @dataclass
 class NodeProcess:
-    """One node's process; its output goes to node.log beside its files."""
+    """One node's process; its output goes to node.log beside its files.
+
+    It is started with a lifeline (rpc.watch_lifeline): its standard input is a pipe whose other end only this
+    object holds, so the process stops by itself once this object is gone or the launcher's process dies, even if
+    nobody stopped it (a test run killed half-way, `corridor up --config` killed with SIGKILL)."""
 
     bic: str
     config: Path
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     _log: IO[bytes] | None = field(default=None, repr=False)
+    _lifeline: IO[bytes] | None = field(default=None, repr=False)
     command: ClassVar[str] = "node"
     log_name: ClassVar[str] = "node.log"
 
@@ -204,13 +209,28 @@ class NodeProcess:
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, f"{self.bic} is already running"
+        self._cut_lifeline()
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "corridor", self.command, "--config", str(self.config)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        )
+        read, write = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "corridor", self.command, "--config", str(self.config), "--lifeline"],
+                stdin=read,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=os.environ | {"PYTHONUNBUFFERED": "1"},
+            )
+        except BaseException:
+            os.close(write)
+            raise
+        finally:
+            os.close(read)
+        self._lifeline = os.fdopen(write, "wb")
+
+    def _cut_lifeline(self) -> None:
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
 
     @property
     def running(self) -> bool:
@@ -237,48 +257,15 @@ class NodeProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+        self._cut_lifeline()
 
 
 @dataclass
 class SchemeProcess(NodeProcess):
-    """The card scheme's process (`corridor scheme --config`), named on the control interface as its config says.
-
-    It is started with a lifeline: its standard input is a pipe whose other end only this object holds, so the
-    scheme stops by itself once this object is gone or its process dies, even if nobody stopped it (a test fixture
-    written before the scheme existed stops only the nodes)."""
+    """The card scheme's process (`corridor scheme --config`), named on the control interface as its config says."""
 
     command: ClassVar[str] = "scheme"
     log_name: ClassVar[str] = "scheme.log"
-    _lifeline: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        assert self.process is None or self.process.poll() is not None, f"{self.bic} is already running"
-        self._cut_lifeline()
-        self._log = self.log_path.open("ab")
-        read, write = os.pipe()
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "corridor", self.command, "--config", str(self.config), "--lifeline"],
-                stdin=read,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                env=os.environ | {"PYTHONUNBUFFERED": "1"},
-            )
-        except BaseException:
-            os.close(write)
-            raise
-        finally:
-            os.close(read)
-        self._lifeline = os.fdopen(write, "wb")
-
-    def _close_log(self) -> None:
-        super()._close_log()
-        self._cut_lifeline()
-
-    def _cut_lifeline(self) -> None:
-        if self._lifeline is not None:
-            self._lifeline.close()
-            self._lifeline = None
 
 
 class DistributedNetwork:

@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -101,6 +103,22 @@ class RpcServer:
                 raise RpcError("bad_request", f"{method}: {exc!r}") from None
             log.exception("rpc %s failed", method)
             raise RpcError("internal", f"{method} failed: {type(exc).__name__}") from None
+
+
+def watch_lifeline(stop: asyncio.Event) -> None:
+    """Set `stop` once standard input reaches its end. The launcher (node/launcher.py) starts each process with its
+    standard input on a pipe whose other end only it holds, for as long as it runs: so no process of a network
+    outlives the launcher that started it, even one killed with SIGKILL (a test run cut short, say)."""
+    loop = asyncio.get_running_loop()
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):
+                pass
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: the process has stopped
+            loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
 
 
 async def connect_control(url: str, stop: asyncio.Event) -> Client:

@@ -15,10 +15,8 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import re
 import sys
-import threading
 import time
 from typing import Any
 
@@ -31,7 +29,7 @@ from corridor.network.context import iso_time
 from corridor.network.identity import load_or_create_secret
 from corridor.node.cardnet import make_switch
 from corridor.node.config import ConfigError
-from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control
+from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control, watch_lifeline
 from corridor.node.schemeconfig import SchemeConfig
 from corridor.node.schemeday import DayClosed, close_day
 from corridor.node.schemeremote import RemoteMembers
@@ -164,7 +162,7 @@ async def serve_scheme(
         raise ConfigError(f"scenario: {exc}") from None
     stop = stop or asyncio.Event()
     if lifeline:
-        _watch_stdin(asyncio.get_running_loop(), stop)
+        watch_lifeline(stop)
     control = await connect_control(config.nats_url, stop)
     try:
         host = SchemeHost(config, scenario, RpcClient(control, config.rpc_prefix))
@@ -185,18 +183,3 @@ async def serve_scheme(
         await control.close()
     if announce:
         print(json.dumps({"stopped": config.name}), file=sys.stderr, flush=True)
-
-
-def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Set `stop` once standard input reaches its end: the launcher holds the pipe's other end for as long as it
-    runs, so the scheme does not outlive it (a node process is stopped by its launcher; this one also when the
-    launcher itself dies or forgets it)."""
-
-    def watch() -> None:
-        with contextlib.suppress(OSError):
-            while os.read(0, 4096):
-                pass
-        with contextlib.suppress(RuntimeError):  # the loop is already closed: the scheme has stopped
-            loop.call_soon_threadsafe(stop.set)
-
-    threading.Thread(target=watch, name="scheme-lifeline", daemon=True).start()

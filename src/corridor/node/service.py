@@ -25,7 +25,7 @@ from corridor.node.config import ConfigError, NodeConfig
 from corridor.node.hosted import Hosted, hosted_services
 from corridor.node.network import wall_clock
 from corridor.node.roles import make_role
-from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control
+from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control, watch_lifeline
 from corridor.node.runtime import Node
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.model import Scenario, ScenarioError, load_scenario
@@ -353,11 +353,16 @@ def load_parts(config: NodeConfig) -> tuple[Scenario, SigningKey, Directory]:
     return scenario, key, directory
 
 
-async def serve(config: NodeConfig, *, stop: asyncio.Event | None = None, announce: bool = True) -> None:
-    """Run the node until `stop` is set (or SIGTERM/SIGINT arrives); print one JSON line once it serves."""
+async def serve(
+    config: NodeConfig, *, stop: asyncio.Event | None = None, announce: bool = True, lifeline: bool = False
+) -> None:
+    """Run the node until `stop` is set (or SIGTERM/SIGINT arrives, or with `lifeline` its standard input closes:
+    rpc.watch_lifeline); print one JSON line once it serves."""
     scenario, key, directory = load_parts(config)
     role = directory[config.bic].role
     stop = stop or asyncio.Event()
+    if lifeline:
+        watch_lifeline(stop)
     transport = NatsTransport(config.nats_url, stream=config.stream, subject_prefix=config.subject_prefix)
     control = await connect_control(config.nats_url, stop)
     rpc = RpcClient(control, config.rpc_prefix)
