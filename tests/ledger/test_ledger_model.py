@@ -204,7 +204,7 @@ class InlineFilteredLedgerMachine(LedgerMachine):
 _SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False)
 
 TestLedgerAgainstModelOnSqlite = LedgerMachine.TestCase
-TestLedgerAgainstModelOnSqlite.settings = settings(max_examples=150, stateful_step_count=40, **_SETTINGS)
+TestLedgerAgainstModelOnSqlite.settings = settings(max_examples=100, stateful_step_count=40, **_SETTINGS)
 
 
 @pytest.mark.postgres
@@ -216,4 +216,4 @@ class TestLedgerAgainstModelOnPostgres(PostgresLedgerMachine.TestCase):  # type:
 
 
 TestInlineFilteredLedgerAgainstModelOnSqlite = InlineFilteredLedgerMachine.TestCase
-TestInlineFilteredLedgerAgainstModelOnSqlite.settings = settings(max_examples=80, stateful_step_count=40, **_SETTINGS)
+TestInlineFilteredLedgerAgainstModelOnSqlite.settings = settings(max_examples=60, stateful_step_count=40, **_SETTINGS)
