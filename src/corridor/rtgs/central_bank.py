@@ -57,6 +57,10 @@ def liquidity_uetr(bic: str, code: str) -> str:
     return uetr_for(f"liquidity:{bic}:{code}")
 
 
+ACTC_COMMIT_WAIT_NS = 60 * 1_000_000_000
+"""How long a due ACTC waits for its payment's records to be committed before it is given up."""
+
+
 class LiquidityRefused(Exception):
     """A liquidity injection or withdrawal the central bank will not make; `code` is the ISO reason."""
 
@@ -239,14 +243,16 @@ class CentralBankRole:
         self._actc_due[uetr] = (ctx.now_ns + self.actc_after_ns, sender, original)
 
     def _send_due_actcs(self, ctx: Context) -> None:
-        due = self._actc_due
-        while due:
-            uetr = next(iter(due))
-            when, sender, original = due[uetr]
+        """An ACTC for each payment due one that is still reserved. One whose handler's records are not committed
+        yet (its batch still open: under load a tick can come first) waits for a later tick rather than being
+        dropped, for ACTC_COMMIT_WAIT_NS at the most (a run that never commits leaves nothing to tell)."""
+        for uetr, (when, sender, original) in list(self._actc_due.items()):
             if when > ctx.now_ns:
-                return
-            del due[uetr]
+                return  # due in the order they were accepted
             found = self.s.store.payment(uetr)
+            if found is None and ctx.now_ns - when < ACTC_COMMIT_WAIT_NS:
+                continue
+            del self._actc_due[uetr]
             if found is not None and found[0] == "reserved":  # committed, and neither settled nor aborted yet
                 self._status(ctx, sender, uetr, original, ACTC)
 
