@@ -7,17 +7,20 @@ Without a reachable NATS server the tests are skipped, or fail when CORRIDOR_REQ
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from corridor.cli.main import app
 from corridor.fx.quotes import Quote
 from corridor.money import Money
-from corridor.node.config import ConfigError, load_node_config
+from corridor.node.config import ConfigError, NodeConfig, load_node_config
 from corridor.node.launcher import DistributedNetwork, init_network
 from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
@@ -252,3 +255,33 @@ def test_a_node_config_with_a_bad_ledger_schema_is_refused(tmp_path: Path) -> No
     path.write_text(path.read_text() + '\n[ledger]\nurl = "postgresql://db/corridor"\nschema = "x; drop"\n')
     with pytest.raises(ConfigError, match="schema must be"):
         load_node_config(path)
+
+
+@pytest.mark.parametrize("endpoint", ["nohost", ":7100", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "h:p"])
+def test_a_node_config_with_a_bad_card_endpoint_is_refused_naming_it(tmp_path: Path, endpoint: str) -> None:
+    path = init_network(tmp_path)["KAMARUMM"]
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("acquirer ="))
+    path.write_text(text.replace("[cards]", f'[cards]\nacquirer = "{endpoint}"'))
+    with pytest.raises(ConfigError, match=r"\[cards\]: acquirer must be host:port"):
+        load_node_config(path)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    host=st.from_regex(r"[a-z0-9][a-z0-9.-]{0,30}", fullmatch=True),
+    ports=st.lists(st.integers(1, 65535), min_size=3, max_size=3),
+)
+def test_a_node_configs_card_endpoints_and_key_paths_survive_writing_and_reading(host: str, ports: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        config = NodeConfig(
+            bic="KAMARUMM", data_dir=base, key=base / "k.pem", directory=base / "d.json", operator_key=bytes(32),
+            card_issuer=(host, ports[0]), card_acquirer=(host, ports[1]), card_switch=(host, ports[2]),
+            card_keys=base / "cards.json", digital_keys=base / "digital",
+        )  # fmt: skip
+        (base / "node.toml").write_text(config.to_toml(base))
+        read = load_node_config(base / "node.toml")
+    assert (read.card_issuer, read.card_acquirer, read.card_switch) == (
+        (host, ports[0]), (host, ports[1]), (host, ports[2])
+    )  # fmt: skip
+    assert read.card_keys == base.resolve() / "cards.json" and read.digital_keys == base.resolve() / "digital"
