@@ -26,8 +26,8 @@ from corridor.cards.iso8583 import (
     request_key,
 )
 from corridor.cards.responses import Response
-from corridor.cards.sqlwriter import GroupWriter
 from corridor.money import currency
+from corridor.sqlwriter import GroupWriter
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS approvals (

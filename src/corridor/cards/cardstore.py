@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from corridor.cards.pan import SealedPan
-from corridor.cards.sqlwriter import GroupWriter
+from corridor.sqlwriter import GroupWriter
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cards (

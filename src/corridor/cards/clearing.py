@@ -35,9 +35,9 @@ from typing import Final
 from corridor.cards.authlog import AUTHORIZATION_KIND, REFUND, Approval, AuthorizationLog
 from corridor.cards.billing import convert, rate_of
 from corridor.cards.presentment import BatchError, Presentment, PresentmentBatch
-from corridor.cards.sqlwriter import GroupWriter
 from corridor.money import currency, round_fraction
 from corridor.scenario.cards import CardSchemeSpec
+from corridor.sqlwriter import GroupWriter
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (

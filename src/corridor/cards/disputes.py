@@ -27,8 +27,8 @@ from fractions import Fraction
 
 from corridor.cards.authlog import REFUND
 from corridor.cards.clearing import ARBITRATION, CHARGEBACK, REPRESENTMENT, Cleared, Clearing, cleared_insert
-from corridor.cards.sqlwriter import Write
 from corridor.money import round_fraction
+from corridor.sqlwriter import Write
 
 
 class Reason(StrEnum):

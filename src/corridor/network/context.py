@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from corridor.iso20022.models.common import Message
@@ -95,6 +96,8 @@ class NodeServices:
     store: NodeStore
     clock: Clock
     config: dict[str, Any] = field(default_factory=dict)
+    data_dir: Path | None = None
+    """The node's folder, where a role keeps files of its own beside the node's (a bank's compliance desk)."""
     reservations: dict[int, Transfer] = field(default_factory=dict)
     """Pending transfers this node made and has not resolved yet, as it made them, most recent last (at most
     RESERVATIONS_MAX): resolving one needs its accounts and amount, and reading them back from the ledger on the

@@ -1,17 +1,19 @@
-"""The local actions a node's owner asks of it (pay, quote), the same for the embedded network and a node process."""
+"""The local actions a node's owner asks of it (pay, quote, a reviewer's decision), the same for the embedded network
+and a node process."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from corridor.compliance import Case, CaseError
 from corridor.fx.provider import FxProviderRole, QuoteRequest
 from corridor.fx.quotes import Quote
 from corridor.money import Money
 from corridor.network.context import Context, uetr_for
 from corridor.node.runtime import Node
 from corridor.scenario.model import Scenario
-from corridor.transfers.bank import BankRole
+from corridor.transfers.bank import CREDIT_TRANSFER, BankRole
 
 
 async def pay(
@@ -70,3 +72,24 @@ async def quote(node: Node, uetr: str, sell_currency: str, buy_currency: str, **
     if isinstance(made, Exception):
         raise made
     return made
+
+
+async def decide_case(node: Node, case_id: str, decision: str, reviewer: str, note: str | None = None) -> Case:
+    """A reviewer's decision on one of the bank's compliance cases (audited), and the held payment acting on it at
+    once: sent when released, its funds released and the payment rejected (RR04) when rejected. CaseError when the
+    case is unknown or was decided otherwise, or the decision is not one."""
+    bank = node.role
+    assert isinstance(bank, BankRole), f"{node.bic} is not a bank"
+    if bank.compliance is None:
+        raise CaseError("not_found", f"{node.bic} screens nothing: its scenario has no [compliance]")
+    case = await bank.compliance.decide(case_id, decision, reviewer, note)
+    if case.rail == CREDIT_TRANSFER:
+        await node.run(lambda ctx: bank.follow_case(ctx, case.subject), lock=case.subject)
+    return case
+
+
+def cases(node: Node, status: str | None = None, limit: int = 100) -> list[Case]:
+    """The bank's compliance cases, newest first (empty for a bank that screens nothing)."""
+    bank = node.role
+    assert isinstance(bank, BankRole), f"{node.bic} is not a bank"
+    return [] if bank.compliance is None else bank.compliance.cases(status, limit)

@@ -108,7 +108,7 @@ class Node:
         # read per transfer (ledger/idfilter.py).
         ledger = Ledger.open(ledger_url or str(data_dir / "ledger.db"), schema=ledger_schema, id_filter=True)
         store = NodeStore(data_dir / "node.db")
-        self.services = NodeServices(bic, key, directory, ledger, store, clock, config or {})
+        self.services = NodeServices(bic, key, directory, ledger, store, clock, config or {}, data_dir)
         self.role = role_factory(self.services)
         self._locks = KeyLocks()
         self._waiters: dict[str, list[tuple[tuple[str, ...], asyncio.Future[str]]]] = {}
@@ -155,6 +155,9 @@ class Node:
             await asyncio.wait({self.batcher.task}, timeout=10)
         self.store.close()
         self.ledger.close()
+        close = getattr(self.role, "close", None)
+        if close is not None:  # a role's own files (a bank's compliance desk)
+            close()
 
     async def run(
         self, action: Callable[[Context], Awaitable[Any]], *, lock: str | None = None, locks: Sequence[str] = ()

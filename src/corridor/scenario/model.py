@@ -7,6 +7,7 @@ by hand and a vague error costs its author an afternoon.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -14,9 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from corridor.compliance.policy import CompliancePolicy
 from corridor.money import Money, MoneyError, currency
 from corridor.network.directory import BIC_PATTERN, ROLES
 from corridor.scenario.cards import CardSchemeSpec, CardsContext, parse_cards
+from corridor.scenario.compliance import ComplianceContext, parse_compliance
 from corridor.scenario.digital import DigitalContext, DigitalSpec, parse_digital
 from corridor.scenario.fields import ScenarioError, get_field, table_list
 
@@ -25,6 +28,9 @@ __all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario"]
 ACCOUNT_KINDS = ("importer", "exporter", "customer", "merchant", "cardholder")
 ACCOUNT_STATUSES = ("active", "closed", "blocked")
 MAX_SCENARIO_BYTES = 1024 * 1024
+MAX_RATE_DIGITS = 100
+"""An FX rate's digits, and its exponent, at most: what money.convert takes."""
+_DOB = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,10 @@ class AccountSpec:
     kind: str
     opening: Money
     status: str
+    kyc_tier: int | None = None
+    """The KYC tier (`[[compliance.tier]]` level) the bank onboarded the holder at; None: the default tier."""
+    dob: str | None = None
+    """A person's date of birth (YYYY-MM-DD), which screening compares with a watch-list entry's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,8 @@ class Scenario:
     """The card scheme (`[cards]`), if the scenario has one."""
     digital: DigitalSpec | None = None
     """The digital currencies' platforms, tokens, tiers and opening wallets (`[digital]`), if the scenario has them."""
+    compliance: CompliancePolicy | None = None
+    """The watch-lists and AML rules (`[compliance]`) every institution applies, if the scenario has them."""
 
     def country(self, code: str) -> Country:
         for country in self.countries:
@@ -130,7 +142,9 @@ def _money(text: object, where: str) -> Money:
         raise ScenarioError(f"{where}: {exc}") from None
 
 
-def parse_scenario(data: dict[str, Any]) -> Scenario:
+def parse_scenario(data: dict[str, Any], base_dir: Path | None = None) -> Scenario:
+    """`base_dir`: where the files the scenario names (watch-lists) are found; the packaged scenarios' folder when
+    the scenario comes as data rather than from a file."""
     head = get_field(data, "scenario", dict, "file")
     countries: list[Country] = []
     for index, table in enumerate(table_list(data, "country")):
@@ -208,7 +222,12 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         )
         if opening.currency.code != by_code[banks[bank].country].currency or opening.minor < 0:
             raise ScenarioError(f"{where}.opening: {opening} is not a non-negative amount in the bank's currency")
-        accounts.append(AccountSpec(bank, number, get_field(table, "name", str, where), kind, opening, status))
+        tier = get_field(table, "kyc_tier", int, where, None)
+        dob = get_field(table, "dob", str, where, None)
+        if dob is not None and not _DOB.fullmatch(dob):
+            raise ScenarioError(f"{where}.dob: YYYY-MM-DD, got {dob!r}")
+        name = get_field(table, "name", str, where)
+        accounts.append(AccountSpec(bank, number, name, kind, opening, status, tier, dob))
     numbers = [a.number for a in accounts]
     if len(set(numbers)) != len(numbers):
         raise ScenarioError("account: an account number is listed twice")
@@ -233,6 +252,9 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
             raise ScenarioError(f"{where}.mid: {mid_text!r} is not a decimal number") from None
         if not mid.is_finite() or mid <= 0:
             raise ScenarioError(f"{where}.mid: must be a positive decimal")
+        _, digits, exponent = mid.as_tuple()
+        if max(len(digits), abs(int(exponent))) > MAX_RATE_DIGITS:  # 1E+999999999: exact arithmetic would never end
+            raise ScenarioError(f"{where}.mid: at most {MAX_RATE_DIGITS} digits and an exponent within ±{MAX_RATE_DIGITS}")
         rates.append(FxRate(get_field(table, "base", str, where), get_field(table, "quote", str, where), mid))
     spread = get_field(fx_table, "spread_bp", int, "fx", 0)
     if not 0 <= spread < 10_000:
@@ -262,6 +284,18 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
             money=_money,
         )
         digital = parse_digital(get_field(data, "digital", dict, "file"), digital_context)
+    compliance = None
+    if "compliance" in data:
+        compliance_context = ComplianceContext(
+            base_dir=base_dir or default_scenario_path().parent,
+            currencies=frozenset(c.currency for c in countries),
+            money=_money,
+        )
+        compliance = parse_compliance(get_field(data, "compliance", dict, "file"), compliance_context)
+    levels = {tier.level for tier in compliance.aml.tiers} if compliance is not None else set()
+    for index, account in enumerate(accounts):
+        if account.kyc_tier is not None and account.kyc_tier not in levels:
+            raise ScenarioError(f"account[{index}].kyc_tier: {account.kyc_tier} is not a [[compliance.tier]] level")
     return Scenario(
         name=get_field(head, "name", str, "scenario"),
         illustrative=get_field(head, "illustrative", bool, "scenario", True),
@@ -275,6 +309,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         fx=fx,
         cards=cards,
         digital=digital,
+        compliance=compliance,
     )
 
 
@@ -286,6 +321,6 @@ def load_scenario(path: Path | None = None) -> Scenario:
         raise ScenarioError(f"{target}: larger than {MAX_SCENARIO_BYTES} bytes")
     try:
         parsed = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[... nested
         raise ScenarioError(f"{target}: not valid TOML: {exc}") from None
-    return parse_scenario(parsed)
+    return parse_scenario(parsed, target.parent)

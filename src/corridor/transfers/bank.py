@@ -17,7 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from corridor.fx.quotes import Quote
+from corridor.compliance import ComplianceDesk, Verdict
+from corridor.compliance import Party as ScreenedParty
+from corridor.compliance.desk import OPEN, PASSED, REJECTED
+from corridor.compliance.rules import HOLD, REFUSE
+from corridor.fx.quotes import Quote, QuoteError
 from corridor.iso20022.models import (
     CancellationRequest,
     CancellationResolution,
@@ -33,7 +37,7 @@ from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.xml import XmlRejected
 from corridor.ledger import Account, AccountFlags, CreateTransferResult, Transfer, TransferFlags
 from corridor.money import Money, currency
-from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id
+from corridor.network.context import Context, NodeServices, TransferFailed, iso_time, ledger_id
 from corridor.scenario.model import AccountSpec, Scenario
 from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
 from corridor.transfers.records import CBDC_PREFIX, dump_money, ledger_of, load_money, payment_key, status_uetr
@@ -43,6 +47,8 @@ from corridor.transfers.statements import notification, statement
 QuoteService = Callable[..., Awaitable[Quote]]
 
 CUSTOMER, NOSTRO, CARDS, DIGITAL, STABLECOIN_RESERVE, EQUITY = 1, 10, 20, 30, 31, 90
+CREDIT_TRANSFER = "credit_transfer"
+"""The rail a bank's compliance cases for its credit transfers name (their subject is the UETR)."""
 CARD_CYCLE_PREFIX = "CARDS"
 """End-to-end id of a central bank's pacs.009 for a card scheme settlement leg (then the cycle)."""
 
@@ -101,6 +107,20 @@ class BankRole:
             if a.bank == me.bic
         }
         self.quote_service = quote_service
+        self.compliance: ComplianceDesk | None = None
+        """Screens and checks every payment this bank sends (None when the scenario has no [compliance])."""
+        self._review_poll_ns = 5 * 1_000_000_000
+        policy = scenario.compliance
+        if policy is not None:
+            assert services.data_dir is not None, "a bank with compliance rules keeps its desk beside its records"
+            self.compliance = ComplianceDesk(
+                services.bic, policy, services.data_dir / "compliance.db", clock=services.clock, at=iso_time
+            )
+            self._review_poll_ns = policy.review_poll_s * 1_000_000_000
+
+    def close(self) -> None:
+        if self.compliance is not None:
+            self.compliance.close()
 
     def key_of(self, message: Message) -> str:
         return payment_key(message, self.s.store)
@@ -195,7 +215,54 @@ class BankRole:
             fixed = {"buy": amount} if amount.currency == creditor_currency else {"sell": amount}
             quote = await self.quote_service(uetr, self.currency.code, creditor_currency.code, **fixed)
             debit = quote.sell
-        reserve = ledger_id(self.s.bic, uetr, "reserve")
+        reserve = await self._reserve(ctx, uetr, debtor, debit)
+        verdict = await self._check(uetr, debtor, debit, creditor_name, creditor_bank.country)
+        if verdict.outcome == REFUSE:
+            await ctx.resolve(reserve, post=False, step="void")
+            raise PaymentRefused(verdict.reason or "RR04", f"{debtor.spec.name} cannot pay {debit}: {verdict.detail}")
+        record = {
+            "uetr": uetr,
+            "role": "debtor_agent",
+            "debtor_account": debtor.spec.number,
+            "debit": dump_money(debit),
+            "instructed": dump_money(amount),
+            "creditor_agent": creditor_agent,
+            "creditor_account": creditor_account,
+            "creditor_name": creditor_name,
+            "reserve": reserve,
+            "quote": quote.token() if quote else None,
+            "remittance": remittance,
+        }
+        if verdict.outcome == HOLD:
+            record["case"] = verdict.case_id
+            ctx.save(uetr, "held", record, deadline_ns=ctx.now_ns + self._review_poll_ns)
+            ctx.event(uetr, PDNG, f"{debit} reserved on {debtor.spec.name}'s account; {verdict.detail}", verdict.reason)
+            return record
+        return self._send(ctx, record, quote)
+
+    async def _check(
+        self, uetr: str, debtor: Customer, debit: Money, creditor_name: str, creditor_country: str
+    ) -> Verdict:
+        """The compliance desk's verdict on the payment (every payment passes when the scenario has no rules)."""
+        if self.compliance is None:
+            return PASSED
+        spec = debtor.spec
+        return await self.compliance.check(
+            rail=CREDIT_TRANSFER,
+            subject=uetr,
+            account=spec.number,
+            tier=spec.kyc_tier,
+            amount=debit.minor,
+            currency=debit.currency.code,
+            parties=(
+                ScreenedParty("debtor", spec.name, self.country, spec.dob),
+                ScreenedParty("creditor", creditor_name, creditor_country),
+            ),
+        )
+
+    async def _reserve(self, ctx: Context, uetr: str, debtor: Customer, debit: Money, step: str = "reserve") -> int:
+        """Hold the payer's funds (a pending transfer to the nostro) until the payment settles or fails."""
+        reserve = ledger_id(self.s.bic, uetr, step)
         try:
             await ctx.transfer(
                 Transfer(
@@ -212,6 +279,15 @@ class BankRole:
         except TransferFailed as exc:
             code = reason_for(exc.result)
             raise PaymentRefused(code, f"{debtor.spec.name} cannot pay {debit}: {describe(code)}") from None
+        return reserve
+
+    def _send(self, ctx: Context, record: dict[str, Any], quote: Quote | None) -> dict[str, Any]:
+        """Send the reserved payment's pacs.008 to our central bank and record it as reserved (in flight)."""
+        uetr = record["uetr"]
+        debit, amount = load_money(record["debit"]), load_money(record["instructed"])
+        debtor = self.customers[record["debtor_account"]]
+        creditor_bank = self.s.directory.get(record["creditor_agent"])
+        assert creditor_bank is not None
         end_to_end = uetr.replace("-", "")[:32]
         message = CreditTransfer(
             message_id=ctx.new_message_id(),
@@ -226,23 +302,15 @@ class BankRole:
             charge_bearer="SHAR",
             debtor=Party(debtor.spec.name, debtor.spec.number, self.country),
             debtor_agent=self.s.bic,
-            creditor=Party(creditor_name, creditor_account, creditor_bank.country),
-            creditor_agent=creditor_agent,
+            creditor=Party(record["creditor_name"], record["creditor_account"], creditor_bank.country),
+            creditor_agent=record["creditor_agent"],
             instructing_agent=self.s.bic,
             instructed_agent=self.central_bank,
-            remittance=remittance,
+            remittance=record.get("remittance"),
             fx_quote=quote.token() if quote else None,
         )
         sent = ctx.send(self.central_bank, message, uetr=uetr)
-        record = {
-            "uetr": uetr,
-            "role": "debtor_agent",
-            "debtor_account": debtor.spec.number,
-            "debit": dump_money(debit),
-            "instructed": dump_money(amount),
-            "creditor_agent": creditor_agent,
-            "creditor_account": creditor_account,
-            "reserve": reserve,
+        record = record | {
             "message": sent,
             "instruction_id": message.instruction_id,
             "end_to_end_id": end_to_end,
@@ -253,6 +321,59 @@ class BankRole:
             uetr, "RESERVED", f"{debit} reserved on {debtor.spec.name}'s account; pacs.008 sent to {self.central_bank}"
         )
         return record
+
+    # -- payments held for compliance review ----------------------------------------------------------------------
+
+    async def follow_case(self, ctx: Context, uetr: str) -> str | None:
+        """Act on the reviewer's decision on a held payment: send it (released) or release its funds and reject it
+        (rejected, RR04). Returns the payment's state; a payment not held, or whose case is still open, is left as
+        it is (an open case is looked at again after `review_poll_s`)."""
+        found = self.s.store.payment(uetr)
+        if found is None or found[0] != "held":
+            return None if found is None else found[0]
+        record = found[1]
+        assert self.compliance is not None, "a payment is only held by a compliance desk"
+        case = self.compliance.case(record["case"])
+        status = case.status if case is not None else REJECTED
+        if status == OPEN:
+            ctx.save(uetr, "held", record, deadline_ns=ctx.now_ns + self._review_poll_ns)
+            return "held"
+        if status == REJECTED:
+            await ctx.resolve(record["reserve"], post=False, step="void")
+            ctx.save(uetr, "rejected", record | {"reason": "RR04"})
+            ctx.event(uetr, RJCT, "rejected after compliance review; reservation released", "RR04")
+            return "rejected"
+        quote = Quote.from_token(record["quote"]) if record.get("quote") else None
+        if quote is not None and quote.expires_ns <= ctx.now_ns:
+            try:
+                record, quote = await self._requote(ctx, record, quote)
+            except (PaymentRefused, QuoteError) as exc:
+                code = exc.code
+                ctx.save(uetr, "rejected", record | {"reason": code})
+                ctx.event(uetr, RJCT, f"released after review, but cannot be sent: {exc}", code)
+                return "rejected"
+        ctx.event(uetr, "RELEASED", f"released after compliance review (case {record['case']})")
+        self._send(ctx, record, quote)
+        return "reserved"
+
+    async def _requote(self, ctx: Context, record: dict[str, Any], old: Quote) -> tuple[dict[str, Any], Quote]:
+        """A fresh quote for a payment released after its quote expired, and its reservation made anew for the
+        new amount (the first one is voided only once the second holds)."""
+        assert self.quote_service is not None
+        uetr, instructed = record["uetr"], load_money(record["instructed"])
+        fixed = {"buy": instructed} if instructed.currency == old.buy.currency else {"sell": instructed}
+        quote = await self.quote_service(uetr, old.sell.currency.code, old.buy.currency.code, **fixed)
+        if quote.sell == load_money(record["debit"]):
+            return record | {"quote": quote.token()}, quote
+        debtor = self.customers[record["debtor_account"]]
+        try:
+            reserve = await self._reserve(ctx, uetr, debtor, quote.sell, step="reserve-requoted")
+        except PaymentRefused:
+            await ctx.resolve(record["reserve"], post=False, step="void")
+            raise
+        await ctx.resolve(record["reserve"], post=False, step="void")
+        ctx.event(uetr, "REQUOTED", f"quote expired under review; {quote.sell} reserved at the new rate")
+        return record | {"quote": quote.token(), "debit": dump_money(quote.sell), "reserve": reserve}, quote
 
     async def recall(self, ctx: Context, uetr: str, reason: str = "CUST") -> None:
         """Ask for a completed payment back (camt.056); the answer comes as camt.029, the money as pacs.004."""
@@ -733,7 +854,7 @@ class BankRole:
         refuse_with_status(ctx, header, error)
 
     async def on_deadline(self, ctx: Context, uetr: str) -> None:
-        return None
+        await self.follow_case(ctx, uetr)
 
 
 def card_sale_id(bic: str, cycle: str, merchant_account: str, request_key: str) -> int:

@@ -1,4 +1,6 @@
-"""One SQLite file written by one thread in groups, read on the caller's thread: the card rail's stores share it.
+"""One SQLite file written by one thread in groups, read on the caller's thread.
+
+The card rail's stores and each institution's compliance desk use it.
 
 An issuer's, a switch's and an acquirer's records are written once or twice per authorization by many concurrent
 requests; each write in its own transaction would cost an fsync (or at least a WAL append and lock) per request.
@@ -99,8 +101,12 @@ class GroupWriter:
 
     def write_sync(self, statement: str, params: tuple[object, ...]) -> None:
         """`write` for a caller that is not on an event loop (issuance, a CLI)."""
+        self.write_all_sync([(statement, params)])
+
+    def write_all_sync(self, writes: Sequence[Write]) -> None:
+        """`write_all` for a caller that is not on an event loop."""
         future: Future[None] = Future()
-        self._queue.put(([(statement, params)], future))
+        self._queue.put((writes, future))
         future.result()
 
     def read(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
