@@ -19,7 +19,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -60,15 +60,18 @@ class Acquirer:
         reversal_first_pause_s: float = REVERSAL_FIRST_PAUSE_S,
         authorization_log: AuthorizationLog | None = None,
         clock: Callable[[], float] = time.time,
+        acceptor_names: Mapping[str, str] | None = None,
     ) -> None:
         """`authorization_log`: where the acquirer keeps what its terminals were approved for (what it presents to
-        clearing, and what a terminal's void names by RRN)."""
+        clearing, and what a terminal's void names by RRN). `acceptor_names`: terminal -> its merchant's field 43
+        (name and location, which the issuer screens against watch-lists); none is sent for a terminal not in it."""
         numeric = currency(currency_code).numeric
         if numeric is None:
             raise ValueError(f"{currency_code} has no ISO 4217 number: merchants are paid in a national currency")
         self._currency = f"{numeric:03d}"
         self._institution = institution_id
         self._terminals = {merchant.terminal: merchant for merchant in merchants}
+        self._acceptor_names = dict(acceptor_names or {})
         self._switch = switch
         self._timeout_s = switch_timeout_s
         self._reversal_timeout_s = reversal_timeout_s
@@ -184,6 +187,8 @@ class Acquirer:
                 "49": self._currency,
             }
         )
+        if merchant.terminal in self._acceptor_names:
+            forward["43"] = self._acceptor_names[merchant.terminal]
         return forward
 
     def _next_stan(self) -> str:

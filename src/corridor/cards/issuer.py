@@ -4,7 +4,8 @@ An approved authorization is a pending transfer in the issuing bank's ledger, fr
 bank's card settlement account, with a timeout: the hold the merchant's completion later posts, a reversal voids,
 and the ledger itself expires when neither comes. The checks run in the order an issuer's do, and each refusal has
 the standard's own response code (responses.py): the card (14 unknown, 41 lost, 05 blocked, 54 expired), what the
-cardholder proves (05 wrong CVV2, 55 wrong PIN), the amount (13, 61 over the product's limits), and the money (51).
+cardholder proves (05 wrong CVV2, 55 wrong PIN), the amount (13, 61 over the product's limits), the bank's
+compliance desk (01 refer: held for review; 61, 62: refused; cards/screening.py), and the money (51).
 
 Exactly once: the hold's id is derived from the request's key (acquiring institution, STAN, transmission time), so
 a request sent again, even after a crash between the hold and its record, finds its hold (`exists`) rather than
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from corridor.cards.cardstore import (
     COMPLETED,
@@ -71,6 +72,12 @@ TOKEN_RANGE = 900_000_000
 """Processing code (field 3) of a refund: money back to the card."""
 
 
+class Screen(Protocol):
+    async def __call__(self, request_key: str, account: str, amount: int, field43: object) -> Response | None:
+        """None to go on with the authorization, or the response to refuse or refer it with."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedCard:
     """What the cardholder receives once, at issuance: the issuer keeps none of it in clear."""
@@ -97,8 +104,10 @@ class Issuer:
         account_id: Callable[[str], int],
         clock: Callable[[], float] = time.time,
         hold_timeout_s: int = HOLD_TIMEOUT_S,
+        screen: Screen | None = None,
     ) -> None:
-        """`hold_timeout_s`: how long an authorization's hold lasts uncompleted before the ledger releases it."""
+        """`hold_timeout_s`: how long an authorization's hold lasts uncompleted before the ledger releases it.
+        `screen`: the bank's compliance check of a purchase that passed every other check (cards/screening.py)."""
         self.bic = bic
         self._hold_timeout_s = hold_timeout_s
         self.currency: Currency = currency(currency_code)
@@ -116,6 +125,7 @@ class Issuer:
         self._flush: asyncio.Future[None] | None = None
         self._card_locks = KeyLocks()
         self._request_locks = KeyLocks()
+        self._screen = screen
 
     async def setup(self) -> None:
         """Open the card settlement account that holds are made to (again on every start: `exists`)."""
@@ -349,6 +359,8 @@ class Issuer:
             single = request["t"] == FINANCIAL  # a purchase: debited at once rather than held
             pan = self._vault.open(card.sealed) if tokenised else str(request["2"])
             amount, code = self._decide(request, card, today, pan)
+            if code is Response.APPROVED and self._screen is not None:
+                code = await self._screen(key, card.account, amount, request.get("43")) or code
             hold_id = None
             if code is Response.APPROVED:
                 hold_id = ledger_id(self.bic, "card-hold", key)

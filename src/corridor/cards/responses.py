@@ -10,6 +10,9 @@ from enum import StrEnum
 
 class Response(StrEnum):
     APPROVED = "00"
+    REFER_TO_ISSUER = "01"
+    """Not decided here: the issuer must look first (a party on a watch-list). The merchant may try again once the
+    issuer has decided, or ask the cardholder for another way to pay."""
     DO_NOT_HONOUR = "05"
     """Refused for a reason not told to the merchant: a blocked card, a wrong CVV2."""
     PARTIAL_APPROVAL = "10"
@@ -34,7 +37,8 @@ class Response(StrEnum):
     EXCEEDS_LIMIT = "61"
     """Over the card's limit per transaction or per day."""
     RESTRICTED_CARD = "62"
-    """A device token that is suspended or deleted."""
+    """A device token that is suspended or deleted; or a party the issuer's compliance review found on a
+    watch-list."""
     ISSUER_UNAVAILABLE = "91"
     SYSTEM_ERROR = "96"
 

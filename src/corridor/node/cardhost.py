@@ -110,6 +110,7 @@ class IssuerHost:
             store=self._store,
             keys=self._keys,
             clock=time.time,
+            compliance=self._node.role.compliance if isinstance(self._node.role, BankRole) else None,
         )
         await issuer.setup()
         await issue_cards(issuer, self._scheme)  # the cards themselves go to the cardholders, not to this process

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from corridor.cards.acceptor import name_location
 from corridor.cards.acquirer import Acquirer
 from corridor.cards.advices import AdviceQueue
 from corridor.cards.authlog import AuthorizationLog
@@ -37,8 +38,10 @@ from corridor.cards.issuer import IssuedCard, Issuer
 from corridor.cards.link import serve
 from corridor.cards.pan import PanVault
 from corridor.cards.presentment import PresentmentBatch
+from corridor.cards.screening import DeskScreen, Holder
 from corridor.cards.security import IssuerKeys
 from corridor.cards.switch import Switch
+from corridor.compliance import ComplianceDesk
 from corridor.ledger import Ledger
 from corridor.network.context import Context, iso_time, ledger_id
 from corridor.network.identity import load_or_create_secret
@@ -98,8 +101,15 @@ class CardScheme:
             store = CardStore(node.data_dir / "cards.db")
             self._stores.append(store)
             keys = self.keys_dir / f"cards-{spec.bank}.json"
+            role = node.role
             issuer = make_issuer(
-                self.scenario, spec.bank, ledger=node.ledger, store=store, keys=keys, clock=self._clock
+                self.scenario,
+                spec.bank,
+                ledger=node.ledger,
+                store=store,
+                keys=keys,
+                clock=self._clock,
+                compliance=role.compliance if isinstance(role, BankRole) else None,
             )
             await issuer.setup()
             self.issuers[spec.bank] = issuer
@@ -206,11 +216,24 @@ def bank_currency(scenario: Scenario, bic: str) -> str:
 
 
 def make_issuer(
-    scenario: Scenario, bank: str, *, ledger: Ledger, store: CardStore, keys: Path, clock: Callable[[], float]
+    scenario: Scenario,
+    bank: str,
+    *,
+    ledger: Ledger,
+    store: CardStore,
+    keys: Path,
+    clock: Callable[[], float],
+    compliance: ComplianceDesk | None = None,
 ) -> Issuer:
-    """Issuing bank `bank`'s issuer processor on its own ledger, with the card keys kept in `keys`."""
+    """Issuing bank `bank`'s issuer processor on its own ledger, with the card keys kept in `keys`, checking each
+    purchase with the bank's compliance desk when it has one."""
     scheme = _scheme(scenario)
     issuer_keys, vault = load_issuer_keys(keys)
+    screen = None
+    if compliance is not None:
+        country = scenario.participant(bank).country
+        holders = {a.number: Holder(a.name, country, a.kyc_tier, a.dob) for a in scenario.accounts if a.bank == bank}
+        screen = DeskScreen(compliance, holders, bank_currency(scenario, bank))
     return Issuer(
         bic=bank,
         currency_code=bank_currency(scenario, bank),
@@ -221,6 +244,7 @@ def make_issuer(
         store=store,
         account_id=functools.partial(ledger_id, bank, "account"),
         clock=clock,
+        screen=screen,
     )
 
 
@@ -264,14 +288,17 @@ def make_acquirer(
     spec = next((a for a in scheme.acquirers if a.bank == bank), None)
     if spec is None:
         raise ValueError(f"{bank} is not an acquirer of the card scheme {scheme.name!r}")
-    accounts = {a.number for a in scenario.accounts if a.bank == bank}
+    accounts = {a.number: a.name for a in scenario.accounts if a.bank == bank}
+    merchants = [m for m in scheme.merchants if m.account in accounts]
+    country = scenario.participant(bank).country
     return Acquirer(
         institution_id=spec.institution_id,
         currency_code=bank_currency(scenario, bank),
-        merchants=[m for m in scheme.merchants if m.account in accounts],
+        merchants=merchants,
         switch=switch,
         authorization_log=log,
         clock=clock,
+        acceptor_names={m.terminal: name_location(accounts[m.account], country) for m in merchants},
     )
 
 
