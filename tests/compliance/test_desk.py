@@ -8,6 +8,7 @@ import pytest
 
 from corridor.compliance import CaseError, ComplianceDesk, CompliancePolicy, Party
 from corridor.compliance.audit import verify_file
+from corridor.compliance.desk import open_records
 from corridor.compliance.rules import NS_PER_S, AmlPolicy, KycTier
 from corridor.compliance.watchlist import WatchEntry, WatchList
 from corridor.network.context import iso_time
@@ -32,8 +33,16 @@ class Clock:
         return self.ns
 
 
-def desk(path: Path, clock: Clock | None = None) -> ComplianceDesk:
-    return ComplianceDesk("VOLGRUMM", POLICY, path / "compliance.db", clock=clock or Clock(), at=iso_time)
+class Desk(ComplianceDesk):
+    """A desk on its own records file, closed with it."""
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def desk(path: Path, clock: Clock | None = None) -> Desk:
+    db, audit = open_records(path / "compliance.db")
+    return Desk("VOLGRUMM", POLICY, db, audit, clock=clock or Clock(), at=iso_time)
 
 
 async def check(d: ComplianceDesk, subject: str, parties=CLEAN, amount: int = 1_000, tier: int | None = None):

@@ -118,7 +118,7 @@ def test_a_listed_merchant_is_found_by_its_name_in_field_43(tmp_path: Path) -> N
 
 def test_a_purchase_over_the_cardholders_tier_limit_is_refused_61(tmp_path: Path) -> None:
     async def run() -> None:
-        async with scheme(tmp_path, rename(IRINA, "Irina Petrova", kyc_tier=1)) as (net, cards):
+        async with scheme(tmp_path, rename(IRINA, "Irina Petrova", kyc_tier=1)) as (_net, cards):
             assert (await buy(cards, "000001", "000015000001"))["39"] == Response.EXCEEDS_LIMIT  # 150 000.01 RUB
             assert (await buy(cards, "000002", "000000100000"))["39"] == Response.APPROVED
 

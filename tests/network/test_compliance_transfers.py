@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from corridor.compliance import ComplianceDesk
+from corridor.compliance.desk import open_records
 from corridor.money import Money
 from corridor.network.context import iso_time, ledger_id
 from corridor.node import actions
@@ -126,15 +127,10 @@ def test_a_held_payment_follows_a_decision_taken_while_its_bank_was_down(tmp_pat
 
     async def decide(case_id: str) -> None:
         assert network_scenario.compliance is not None
-        desk = ComplianceDesk(
-            "VOLGRUMM",
-            network_scenario.compliance,
-            tmp_path / "nodes" / "VOLGRUMM" / "compliance.db",
-            clock=lambda: 0,
-            at=iso_time,
-        )
+        db, audit = open_records(tmp_path / "nodes" / "VOLGRUMM" / "compliance.db")
+        desk = ComplianceDesk("VOLGRUMM", network_scenario.compliance, db, audit, clock=lambda: 0, at=iso_time)
         await desk.decide(case_id, "release", "reviewer-1")
-        desk.close()
+        db.close()
 
     async def after(uetr: str) -> None:
         async with running_network(tmp_path, network_scenario) as net:

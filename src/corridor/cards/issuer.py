@@ -18,7 +18,7 @@ import asyncio
 import functools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -72,6 +72,10 @@ TOKEN_RANGE = 900_000_000
 """Processing code (field 3) of a refund: money back to the card."""
 
 
+class Audit(Protocol):
+    async def __call__(self, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None: ...
+
+
 class Screen(Protocol):
     async def __call__(self, request_key: str, account: str, amount: int, field43: object) -> Response | None:
         """None to go on with the authorization, or the response to refuse or refer it with."""
@@ -105,9 +109,11 @@ class Issuer:
         clock: Callable[[], float] = time.time,
         hold_timeout_s: int = HOLD_TIMEOUT_S,
         screen: Screen | None = None,
+        audit: Audit | None = None,
     ) -> None:
         """`hold_timeout_s`: how long an authorization's hold lasts uncompleted before the ledger releases it.
-        `screen`: the bank's compliance check of a purchase that passed every other check (cards/screening.py)."""
+        `screen`: the bank's compliance check of a purchase that passed every other check (cards/screening.py).
+        `audit`: where a change to a card's status or limits is recorded (the node's audit trail)."""
         self.bic = bic
         self._hold_timeout_s = hold_timeout_s
         self.currency: Currency = currency(currency_code)
@@ -126,6 +132,7 @@ class Issuer:
         self._card_locks = KeyLocks()
         self._request_locks = KeyLocks()
         self._screen = screen
+        self._audit = audit
 
     async def setup(self) -> None:
         """Open the card settlement account that holds are made to (again on every start: `exists`)."""
@@ -249,6 +256,9 @@ class Issuer:
             if value is not None and not 0 < value <= ceiling:
                 raise ValueError(f"{name}: {value} is not between 1 and the product's {ceiling}")
         await asyncio.to_thread(self._store.set_limits, lookup, per_transaction, per_day)
+        if self._audit is not None:
+            limits = {"per_transaction": per_transaction, "per_day": per_day}
+            await self._audit("operator", "card.limits", lookup, limits)
 
     def cards_of(self, account: str) -> list[dict[str, Any]]:
         """A cardholder account's cards as its bank's staff and API see them: each named by its lookup hash (keyed:
@@ -261,6 +271,8 @@ class Issuer:
         if self._store.card(card_id) is None:
             return None
         await asyncio.to_thread(self._store.set_status, card_id, status)
+        if self._audit is not None:
+            await self._audit("operator", "card.status", card_id, {"status": status})
         found = self._store.card(card_id)
         return None if found is None else card_view(found)
 

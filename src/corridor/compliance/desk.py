@@ -157,18 +157,34 @@ def case_id_for(bic: str, subject: str) -> str:
     return "CASE-" + hashlib.sha256(f"{bic}|{subject}".encode()).hexdigest()[:16].upper()
 
 
+def open_records(path: Path) -> tuple[GroupWriter, AuditTrail]:
+    """A node's compliance database (checks, cases, decisions, activity, reports) and its audit trail, which share
+    the file so that a decision and its audit entry commit together. One per node process: the trail's head is
+    kept in memory."""
+    db = GroupWriter(path, SCHEMA)
+    return db, AuditTrail(db)
+
+
 class ComplianceDesk:
     def __init__(
-        self, bic: str, policy: CompliancePolicy, path: Path, *, clock: Callable[[], int], at: Callable[[int], str]
+        self,
+        bic: str,
+        policy: CompliancePolicy,
+        db: GroupWriter,
+        audit: AuditTrail,
+        *,
+        clock: Callable[[], int],
+        at: Callable[[int], str],
     ) -> None:
-        """`clock`: nanoseconds since the epoch (the node's); `at`: how the node writes a time."""
+        """`db`, `audit`: the node's records (open_records); `clock`: nanoseconds since the epoch (the node's);
+        `at`: how the node writes a time."""
         self.bic = bic
         self.policy = policy
         self.screener = Screener(policy.watchlists, policy.screening)
         self._clock = clock
         self._at = at
-        self._db = GroupWriter(path, SCHEMA)
-        self.audit = AuditTrail(self._db)
+        self._db = db
+        self.audit = audit
         self._deciding = asyncio.Lock()
         self._checking = KeyLocks()
         self._decisions = {
@@ -181,9 +197,6 @@ class ComplianceDesk:
             "SELECT account, at_ns, amount, currency FROM activity WHERE at_ns > ? ORDER BY at_ns", (since,)
         ):
             self._recent.setdefault(account, _Recent()).items.append(Activity(at_ns, amount, code))
-
-    def close(self) -> None:
-        self._db.close()
 
     # -- the check ------------------------------------------------------------------------------------------------
 
@@ -360,14 +373,7 @@ class ComplianceDesk:
             Report(seq, k, subject, account, at, json.loads(details)) for seq, k, subject, account, at, details in rows
         ]
 
-    # -- other privileged actions ---------------------------------------------------------------------------------
-
-    async def record_action(self, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
-        """Put a privileged action taken elsewhere in the node (a manual posting, a card's status, a key
-        rotation) in the audit trail."""
-        await self.audit.record(self._at(self._clock()), actor, action, subject, details)
-
-
+    
 _INSERT_REPORT = "INSERT OR IGNORE INTO reports (kind, subject, account, at, details) VALUES (?, ?, ?, ?, ?)"
 _CASE_COLUMNS = "id, rail, subject, account, status, opened_at, details, decided_at, decided_by, note"
 

@@ -13,12 +13,13 @@ import hashlib
 import itertools
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from corridor.compliance.audit import AuditTrail
 from corridor.iso20022.models.common import Message
 from corridor.iso20022.models.header import AppHeader
 from corridor.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
@@ -27,6 +28,7 @@ from corridor.network.directory import Directory
 from corridor.network.envelope import seal
 from corridor.network.identity import SigningKey
 from corridor.network.store import NodeStore, Unit
+from corridor.sqlwriter import GroupWriter
 
 ID_MASK = (1 << 127) - 1
 
@@ -97,11 +99,20 @@ class NodeServices:
     clock: Clock
     config: dict[str, Any] = field(default_factory=dict)
     data_dir: Path | None = None
-    """The node's folder, where a role keeps files of its own beside the node's (a bank's compliance desk)."""
+    """The node's folder, where a role keeps files of its own beside the node's."""
+    records: GroupWriter | None = None
+    """The node's compliance database (compliance/desk.py open_records): a bank's desk keeps its cases there."""
+    audit: AuditTrail | None = None
+    """The node's hash-chained audit trail of privileged actions, in `records`."""
     reservations: dict[int, Transfer] = field(default_factory=dict)
     """Pending transfers this node made and has not resolved yet, as it made them, most recent last (at most
     RESERVATIONS_MAX): resolving one needs its accounts and amount, and reading them back from the ledger on the
     event loop cost more than the resolution. A restarted node reads them from the ledger."""
+
+    async def record_action(self, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None:
+        """Put a privileged action (a manual posting, a card's status, a reviewer's decision) in the audit trail."""
+        if self.audit is not None:
+            await self.audit.record(iso_time(self.clock()), actor, action, subject, details)
 
     async def commit(self, unit: Unit) -> None:
         """Make durable what the handlers applied to the ledger, then `unit`, which records what followed from it.

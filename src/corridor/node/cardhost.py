@@ -111,6 +111,7 @@ class IssuerHost:
             keys=self._keys,
             clock=time.time,
             compliance=self._node.role.compliance if isinstance(self._node.role, BankRole) else None,
+            audit=self._node.services.record_action,
         )
         await issuer.setup()
         await issue_cards(issuer, self._scheme)  # the cards themselves go to the cardholders, not to this process

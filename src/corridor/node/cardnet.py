@@ -34,7 +34,7 @@ from corridor.cards.authlog import AuthorizationLog
 from corridor.cards.cardstore import CardStore
 from corridor.cards.clearing import Clearing
 from corridor.cards.disputes import Disputes
-from corridor.cards.issuer import IssuedCard, Issuer
+from corridor.cards.issuer import Audit, IssuedCard, Issuer
 from corridor.cards.link import serve
 from corridor.cards.pan import PanVault
 from corridor.cards.presentment import PresentmentBatch
@@ -110,6 +110,7 @@ class CardScheme:
                 keys=keys,
                 clock=self._clock,
                 compliance=role.compliance if isinstance(role, BankRole) else None,
+                audit=node.services.record_action,
             )
             await issuer.setup()
             self.issuers[spec.bank] = issuer
@@ -224,6 +225,7 @@ def make_issuer(
     keys: Path,
     clock: Callable[[], float],
     compliance: ComplianceDesk | None = None,
+    audit: Audit | None = None,
 ) -> Issuer:
     """Issuing bank `bank`'s issuer processor on its own ledger, with the card keys kept in `keys`, checking each
     purchase with the bank's compliance desk when it has one."""
@@ -245,6 +247,7 @@ def make_issuer(
         account_id=functools.partial(ledger_id, bank, "account"),
         clock=clock,
         screen=screen,
+        audit=audit,
     )
 
 

@@ -22,6 +22,7 @@ from corridor.network.directory import Directory, Participant
 from corridor.network.identity import SigningKey
 from corridor.network.transport.base import Transport
 from corridor.node import actions
+from corridor.node.auditfacts import record_start
 from corridor.node.roles import make_role
 from corridor.node.runtime import Node, Role
 from corridor.rtgs.central_bank import CentralBankRole
@@ -96,6 +97,7 @@ class EmbeddedNetwork:
         await self.transport.start()
         for node in self.nodes.values():
             await node.start()
+            await record_start(node, self.scenario)
 
     async def stop(self) -> None:
         for node in self.nodes.values():

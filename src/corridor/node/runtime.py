@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from lxml import etree
 
+from corridor.compliance.desk import open_records
 from corridor.iso20022.models import MODELS
 from corridor.iso20022.models.common import Message, MessageError
 from corridor.iso20022.models.header import AppHeader
@@ -108,7 +109,10 @@ class Node:
         # read per transfer (ledger/idfilter.py).
         ledger = Ledger.open(ledger_url or str(data_dir / "ledger.db"), schema=ledger_schema, id_filter=True)
         store = NodeStore(data_dir / "node.db")
-        self.services = NodeServices(bic, key, directory, ledger, store, clock, config or {}, data_dir)
+        records, audit = open_records(data_dir / "compliance.db")
+        self.services = NodeServices(
+            bic, key, directory, ledger, store, clock, config or {}, data_dir, records=records, audit=audit
+        )
         self.role = role_factory(self.services)
         self._locks = KeyLocks()
         self._waiters: dict[str, list[tuple[tuple[str, ...], asyncio.Future[str]]]] = {}
@@ -155,9 +159,8 @@ class Node:
             await asyncio.wait({self.batcher.task}, timeout=10)
         self.store.close()
         self.ledger.close()
-        close = getattr(self.role, "close", None)
-        if close is not None:  # a role's own files (a bank's compliance desk)
-            close()
+        if self.services.records is not None:
+            self.services.records.close()
 
     async def run(
         self, action: Callable[[Context], Awaitable[Any]], *, lock: str | None = None, locks: Sequence[str] = ()

@@ -21,6 +21,7 @@ from corridor.network.directory import Directory, DirectoryError
 from corridor.network.identity import SigningKey
 from corridor.network.transport.nats import NatsTransport
 from corridor.node import actions, explorer
+from corridor.node.auditfacts import record_start
 from corridor.node.config import ConfigError, NodeConfig
 from corridor.node.hosted import Hosted, hosted_services
 from corridor.node.network import wall_clock
@@ -386,6 +387,7 @@ async def serve(
     try:
         await transport.start()
         await node.start()
+        await record_start(node, scenario, config)
         for extra in extras:
             await extra.start()
             started.append(extra)

@@ -263,12 +263,22 @@ class CentralBankRole:
         Returns the operation's UETR.
         """
         uetr = liquidity_uetr(bic, amount.currency.code) if key is None else uetr_for(f"liquidity:{bic}:{key}")
+        if key is not None:
+            await self._audit("liquidity.inject", uetr, bic, amount, key)
         await self._move_liquidity(ctx, uetr, bic, amount, withdraw=False)
         return uetr
+
+    async def _audit(self, action: str, uetr: str, bic: str, amount: Money, key: str) -> None:
+        """A manual posting in the audit trail, once per operation (a repeated request with its key is not a second
+        posting). Recorded as it is asked for: an operation the ledger then refuses (AM04) stays recorded."""
+        if self.s.store.payment(uetr) is None:
+            details = {"member": bic, "amount": str(amount), "key": key}
+            await self.s.record_action("operator", action, uetr, details)
 
     async def withdraw(self, ctx: Context, bic: str, amount: Money, key: str) -> str:
         """Take liquidity back from a member's settlement account (never below zero: AM04) and tell it (pacs.009)."""
         uetr = uetr_for(f"withdrawal:{bic}:{key}")
+        await self._audit("liquidity.withdraw", uetr, bic, amount, key)
         await self._move_liquidity(ctx, uetr, bic, amount, withdraw=True)
         return uetr
 
@@ -292,6 +302,7 @@ class CentralBankRole:
         if it cannot cover), once per `key`, and it hears by pacs.009 (end-to-end id CBDC...). The platform mints
         the same amount into the member's wallet afterwards, within what this account holds."""
         uetr = uetr_for(f"cbdc-issue:{bic}:{key}")
+        await self._audit("cbdc.issue", uetr, bic, amount, key)
         await self._move_reserves(
             ctx,
             uetr,
@@ -309,6 +320,7 @@ class CentralBankRole:
     async def redeem_cbdc(self, ctx: Context, bic: str, amount: Money, key: str) -> str:
         """Give a member back reserves for CBDC it redeemed (burnt on the platform first), once per `key`."""
         uetr = uetr_for(f"cbdc-redeem:{bic}:{key}")
+        await self._audit("cbdc.redeem", uetr, bic, amount, key)
         await self._move_reserves(
             ctx,
             uetr,

@@ -112,15 +112,11 @@ class BankRole:
         self._review_poll_ns = 5 * 1_000_000_000
         policy = scenario.compliance
         if policy is not None:
-            assert services.data_dir is not None, "a bank with compliance rules keeps its desk beside its records"
+            assert services.records is not None and services.audit is not None, "a desk keeps its cases in the node"
             self.compliance = ComplianceDesk(
-                services.bic, policy, services.data_dir / "compliance.db", clock=services.clock, at=iso_time
+                services.bic, policy, services.records, services.audit, clock=services.clock, at=iso_time
             )
             self._review_poll_ns = policy.review_poll_s * 1_000_000_000
-
-    def close(self) -> None:
-        if self.compliance is not None:
-            self.compliance.close()
 
     def key_of(self, message: Message) -> str:
         return payment_key(message, self.s.store)
