@@ -475,3 +475,69 @@ def test_a_bank_lists_its_customers_invoices_and_another_bank_does_not_see_them(
         theirs = {i["number"] for i in other.get("/v1/invoices").json()}
     assert mine["INV-API-4"]["status"] == "open" and mine["INV-API-4"]["total"]["minor"] == 10_00
     assert "INV-API-4" not in theirs
+
+
+LISTED_EXPORTER = "VE0134020000000000044"  # Inversiones Guacharo Oscuro C.A. at ANDSVECA, on the demo watch-list
+
+
+def held_payment(bank: httpx.Client, key: str) -> tuple[str, str]:
+    """A payment from Kama Coffee Imports to the listed exporter: its UETR and the case it is held under."""
+    started = post(bank, "/v1/payments", payment(creditor_account=LISTED_EXPORTER, amount_minor=10_00), key)
+    assert started.status_code == 202 and started.json()["state"] == "held", started.text
+    uetr = started.json()["uetr"]
+    [case] = [c for c in bank.get("/v1/compliance/cases", params={"status": "open"}).json() if c["subject"] == uetr]
+    return uetr, case["id"]
+
+
+def decide(bank: httpx.Client, case_id: str, decision: str, reviewer: str = "a.ivanova") -> httpx.Response:
+    body = {"decision": decision, "reviewer": reviewer, "note": "checked the company's registry number"}
+    return post(bank, f"/v1/compliance/cases/{case_id}/decision", body, f"d-{uuid.uuid4()}")
+
+
+def test_payments_to_a_listed_company_are_held_then_released_or_rejected_by_the_banks_reviewer(
+    served: Served,
+) -> None:
+    """One story, in order, because the decisions teach the desk: a release clears the company's hit for later
+    payments, a rejection confirms it and refuses every later payment to it."""
+    with served.client("VOLGRUMM") as bank:
+        released_uetr, released_case = held_payment(bank, f"held-a-{uuid.uuid4()}")
+        rejected_uetr, rejected_case = held_payment(bank, f"held-b-{uuid.uuid4()}")
+        seen = bank.get(f"/v1/payments/{released_uetr}").json()
+        assert seen["state"] == "held" and not seen["final"]
+        [pending] = [hop for hop in seen["hops"] if hop["status"] == "PDNG"]
+        assert pending["reason"] == "RR04" and "corridor-demo" not in pending["detail"]  # the payer is not told
+        case = bank.get(f"/v1/compliance/cases/{released_case}").json()
+        [hit] = case["details"]["hits"]
+        assert (case["rail"], case["subject"], case["status"]) == ("credit_transfer", released_uetr, "open")
+        assert hit["entry"] == "corridor-demo/CD-0003" and hit["role"] == "creditor" and hit["score"] >= 85
+
+        released = decide(bank, released_case, "release")
+        assert released.status_code == 200 and released.json()["decided_by"] == "VOLGRUMM/a.ivanova"
+        assert settle(served, released_uetr)["state"] == "completed"
+
+        rejected = decide(bank, rejected_case, "reject")
+        assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+        again = decide(bank, rejected_case, "release", "b.smirnov")
+        assert again.status_code == 409 and again.headers["content-type"] == PROBLEM
+        seen = bank.get(f"/v1/payments/{rejected_uetr}").json()
+        assert seen["state"] == "rejected" and seen["hops"][-1]["reason"] == "RR04"
+
+        refused = post(bank, "/v1/payments", payment(creditor_account=LISTED_EXPORTER), f"later-{uuid.uuid4()}")
+        assert refused.status_code == 422 and refused.json()["reason"] == "RR04"
+
+
+def test_a_banks_cases_are_its_own_and_deciding_needs_the_review_scope(served: Served) -> None:
+    with served.client("KAMARUMM") as other, served.client("observer") as observer:
+        assert other.get("/v1/compliance/cases/CASE-0000000000000000").status_code == 404
+        assert observer.get("/v1/compliance/cases").status_code == 403
+    with served.client("CBXRRUMM") as central_bank, served.client("VOLGRUMM") as bank:
+        assert decide(central_bank, "CASE-0000000000000000", "release").status_code == 403
+        nameless = post(bank, "/v1/compliance/cases/CASE-0000000000000000/decision", {"decision": "release"}, "n1")
+        assert nameless.status_code == 422 and nameless.headers["content-type"] == PROBLEM
+        assert decide(bank, "CASE-0000000000000000", "release").status_code == 404
+
+
+def test_the_banks_filed_reports_are_listed(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank:
+        listed = bank.get("/v1/compliance/reports", params={"kind": "large_value"})
+    assert listed.status_code == 200 and isinstance(listed.json(), list)

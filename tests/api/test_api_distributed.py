@@ -304,3 +304,19 @@ def test_an_issuing_bank_blocks_a_card_held_in_its_node_process_and_its_payments
         active = post(issuer, f"/v1/cards/{listed['card_id']}/status", {"status": "active"}, "up-unblock-irina")
     assert declined.status_code == 402 and declined.json()["response_code"] == "05", declined.text
     assert active.json()["status"] == "active"
+
+
+def test_a_payment_held_by_its_banks_compliance_desk_is_released_through_the_api_and_completes(up: UpConfig) -> None:
+    listed = "VE0134020000000000044"  # Inversiones Guacharo Oscuro C.A., on the demo watch-list
+    payment = {"debtor_account": VE_IMPORTER, "creditor_account": listed, "amount_minor": 10_00, "currency": "VES"}
+    with up.client("ORINVECA") as bank:
+        started = post(bank, "/v1/payments", payment, "up-held-1")
+        assert started.status_code == 202 and started.json()["state"] == "held", started.text
+        uetr = started.json()["uetr"]
+        [case] = [c for c in bank.get("/v1/compliance/cases").json() if c["subject"] == uetr]
+        assert case["details"]["hits"][0]["entry"] == "corridor-demo/CD-0003"
+        decision = {"decision": "release", "reviewer": "l.rojas"}
+        decided = post(bank, f"/v1/compliance/cases/{case['id']}/decision", decision, "up-held-1-release")
+        assert decided.status_code == 200 and decided.json()["status"] == "released", decided.text
+        shown = followed(bank, uetr)
+    assert shown["state"] == "completed", shown

@@ -27,13 +27,16 @@ from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
 from corridor.api.ports import (
     CardsPort,
+    CompliancePort,
     EmbeddedCards,
+    EmbeddedCompliance,
     EmbeddedNetworkView,
     EmbeddedPayments,
     EmbeddedTokens,
     NetworkPort,
     PaymentsPort,
     RemoteCards,
+    RemoteCompliance,
     RemoteNetworkView,
     RemotePayments,
     RemoteTokens,
@@ -41,7 +44,7 @@ from corridor.api.ports import (
 )
 from corridor.api.problems import install
 from corridor.api.proxy import mount_remote_acquiring
-from corridor.api.routes import activity, cards, invoices, network, payments, settlement, tokens
+from corridor.api.routes import activity, cards, compliance, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import DistributedNetwork
@@ -74,6 +77,7 @@ class Ports:
     payments: PaymentsPort
     tokens: TokensPort
     cards: CardsPort
+    compliance: CompliancePort
 
 
 def _routes(app: FastAPI, api: Api, ports: Ports, desk: Callable[[], TradeDesk | None]) -> None:
@@ -83,6 +87,7 @@ def _routes(app: FastAPI, api: Api, ports: Ports, desk: Callable[[], TradeDesk |
     app.include_router(payments.router(api, ports.payments))
     app.include_router(tokens.router(api, ports.tokens))
     app.include_router(cards.router(api, ports.cards))
+    app.include_router(compliance.router(api, ports.compliance))
     app.include_router(invoices.router(api, desk))
     app.include_router(settlement.router(api, ports.network))
 
@@ -90,7 +95,11 @@ def _routes(app: FastAPI, api: Api, ports: Ports, desk: Callable[[], TradeDesk |
 def create_app(corridor: EmbeddedCorridor, keys: KeyRing, store: IdempotencyStore) -> FastAPI:
     app = _app()
     ports = Ports(
-        EmbeddedNetworkView(corridor), EmbeddedPayments(corridor), EmbeddedTokens(corridor), EmbeddedCards(corridor)
+        EmbeddedNetworkView(corridor),
+        EmbeddedPayments(corridor),
+        EmbeddedTokens(corridor),
+        EmbeddedCards(corridor),
+        EmbeddedCompliance(corridor),
     )
     _routes(app, Api(keys, store), ports, lambda: corridor.trade)
     metrics.install(app, metrics.figures_reader(ports.network, ports.tokens))
@@ -144,6 +153,7 @@ def create_remote_app(
         RemotePayments(distributed),
         RemoteTokens(distributed),
         RemoteCards(distributed),
+        RemoteCompliance(distributed),
     )
     _routes(app, Api(keys, store), ports, lambda: desk)
     metrics.install(app, metrics.figures_reader(ports.network, ports.tokens))

@@ -39,6 +39,8 @@ class Scope(enum.StrEnum):
     SETTLEMENT_WRITE = "settlement:write"
     CARDS_READ = "cards:read"
     CARDS_WRITE = "cards:write"
+    COMPLIANCE_READ = "compliance:read"
+    COMPLIANCE_REVIEW = "compliance:review"
 
 
 ROLE_SCOPES: Mapping[str, frozenset[Scope]] = {
@@ -55,6 +57,8 @@ ROLE_SCOPES: Mapping[str, frozenset[Scope]] = {
             Scope.INVOICES_WRITE,
             Scope.CARDS_READ,
             Scope.CARDS_WRITE,
+            Scope.COMPLIANCE_READ,
+            Scope.COMPLIANCE_REVIEW,
         }
     ),
     "central_bank": frozenset(

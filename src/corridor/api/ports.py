@@ -2,10 +2,10 @@
 this process, and a distributed network of node processes reached over their control interface (node/rpc.py).
 
 The routes are written once against a port: routes/payments.py against `PaymentsPort`, routes/tokens.py against
-`TokensPort`, routes/cards.py against `CardsPort`, the network, activity and settlement routes against
-`NetworkPort`. `corridor up` gives them the embedded implementations, `corridor up --config` the remote ones. A
-refusal has the same shape either way: a bank's PaymentRefused with its ISO reason, a provider's QuoteError, a
-platform's receipt with its reason.
+`TokensPort`, routes/cards.py against `CardsPort`, routes/compliance.py against `CompliancePort`, the network,
+activity and settlement routes against `NetworkPort`. `corridor up` gives them the embedded implementations,
+`corridor up --config` the remote ones. A refusal has the same shape either way: a bank's PaymentRefused with its
+ISO reason, a provider's QuoteError, a platform's receipt with its reason, a desk's CaseError.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from corridor.cards.authlog import Approval
 from corridor.cards.issuer import Issuer
+from corridor.compliance import CaseError, ComplianceDesk
 from corridor.digital import tx as txmod
 from corridor.digital.reserves import published
 from corridor.digital.tx import SignedTx
@@ -24,6 +25,7 @@ from corridor.money import Currency, Money, currency
 from corridor.network.identity import SigningKey
 from corridor.network.store import Event
 from corridor.node import actions, explorer
+from corridor.node.compliancehost import report_json
 from corridor.node.digitalnet import DigitalNetwork
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import DistributedNetwork
@@ -550,4 +552,78 @@ class RemoteCards:
             return None
         params = {"card_id": card_id, "status": status}
         found: dict[str, Any] | None = (await self.network.call(bank, "card_status", params))["card"]
+        return found
+
+
+class CompliancePort(Protocol):
+    """What the compliance routes ask of a bank's desk: its cases, a reviewer's decision, its reports. Cases and
+    reports are plain JSON (Case.to_json, compliancehost.report_json); a refused decision raises CaseError."""
+
+    scenario: Scenario
+
+    async def cases(self, bank: str, status: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    async def case(self, bank: str, case_id: str) -> dict[str, Any] | None: ...
+
+    async def decide(
+        self, bank: str, case_id: str, decision: str, reviewer: str, note: str | None
+    ) -> dict[str, Any]: ...
+
+    async def reports(self, bank: str, kind: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+
+class EmbeddedCompliance:
+    def __init__(self, corridor: EmbeddedCorridor) -> None:
+        self.corridor = corridor
+        self.scenario = corridor.scenario
+
+    def _desk(self, bank: str) -> ComplianceDesk | None:
+        return self.corridor.network.bank(bank).compliance
+
+    async def cases(self, bank: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+        return [case.to_json() for case in actions.cases(self.corridor.network.nodes[bank], status, limit)]
+
+    async def case(self, bank: str, case_id: str) -> dict[str, Any] | None:
+        desk = self._desk(bank)
+        found = None if desk is None else desk.case(case_id)
+        return None if found is None else found.to_json()
+
+    async def decide(self, bank: str, case_id: str, decision: str, reviewer: str, note: str | None) -> dict[str, Any]:
+        node = self.corridor.network.nodes[bank]
+        return (await actions.decide_case(node, case_id, decision, reviewer, note)).to_json()
+
+    async def reports(self, bank: str, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        desk = self._desk(bank)
+        return [] if desk is None else [report_json(report) for report in desk.reports(kind, limit)]
+
+
+class RemoteCompliance:
+    """Each bank's desk in its node process (node/compliancehost.py)."""
+
+    def __init__(self, network: DistributedNetwork) -> None:
+        self.network = network
+        self.scenario = network.scenario
+
+    async def cases(self, bank: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit} | ({} if status is None else {"status": status})
+        found: list[dict[str, Any]] = (await self.network.call(bank, "compliance_cases", params))["cases"]
+        return found
+
+    async def case(self, bank: str, case_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = (await self.network.call(bank, "compliance_case", {"id": case_id}))["case"]
+        return found
+
+    async def decide(self, bank: str, case_id: str, decision: str, reviewer: str, note: str | None) -> dict[str, Any]:
+        params = {"id": case_id, "decision": decision, "reviewer": reviewer, "note": note}
+        try:
+            decided: dict[str, Any] = (await self.network.call(bank, "compliance_decide", params))["case"]
+        except RpcError as exc:
+            if exc.code in ("not_found", "decided", "invalid"):
+                raise CaseError(exc.code, exc.message) from None
+            raise
+        return decided
+
+    async def reports(self, bank: str, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit} | ({} if kind is None else {"kind": kind})
+        found: list[dict[str, Any]] = (await self.network.call(bank, "compliance_reports", params))["reports"]
         return found

@@ -22,6 +22,7 @@ from corridor.network.identity import SigningKey
 from corridor.network.transport.nats import NatsTransport
 from corridor.node import actions, explorer
 from corridor.node.auditfacts import record_start
+from corridor.node.compliancehost import compliance_methods
 from corridor.node.config import ConfigError, NodeConfig
 from corridor.node.hosted import Hosted, hosted_services
 from corridor.node.network import wall_clock
@@ -236,7 +237,7 @@ def methods_for(node: Node, scenario: Scenario, role: str) -> dict[str, Method]:
             "settle_cycle": settle_cycle,
         }
     if role == "bank":
-        served |= {"pay": pay, "account": account, "statement": statement}
+        served |= {"pay": pay, "account": account, "statement": statement} | compliance_methods(node)
     if role == "fx_provider":
         served |= {"quote": quote, "quote_many": quote_many}
     return served
