@@ -292,6 +292,16 @@ def test_the_network_demo_pays_both_ways_rejects_returns_and_writes_every_messag
     assert {"camt.056.001.08", "camt.029.001.09"} <= kinds
 
 
+def test_the_demo_holds_a_payment_to_a_listed_company_has_it_rejected_and_verifies_every_audit_trail(
+    tmp_path: Path,
+) -> None:
+    result = corridor("demo", "--data-dir", str(tmp_path / "demo"))
+    assert result.exit_code == 0, result.output
+    assert "PDNG RR04" in result.output and "corridor-demo/CD-0003" in result.output
+    assert "by demo.reviewer" in result.output and "RJCT RR04" in result.output
+    assert "7 audit trails verified" in result.output
+
+
 def test_the_demo_pays_for_trade_in_digital_currency_and_leaves_proofs_anyone_can_check(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     result = corridor("demo", "--data-dir", str(data))

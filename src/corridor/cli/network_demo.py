@@ -28,6 +28,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from corridor.cli import compliance_demo
 from corridor.cli.cards_demo import card_payments, close_card_day
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.cli.digital_demo import digital_story
@@ -181,7 +182,9 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
                 PHASES[1],
             )
             uetrs = await _credit_transfers(net)
-            phase("credit transfers", PHASES[2])
+            if compliance_demo.can_run(net):
+                await compliance_demo.held_payment(net)
+            phase("credit transfers, one held by compliance review", PHASES[2])
             if corridor.cards is not None:
                 await card_payments(corridor.cards)
             phase("card payments both ways", PHASES[3])
@@ -200,6 +203,7 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
             settled = await _settlement_cycle(net)
             phase("end of day: card clearing and settlement, central banks' netting", PHASES[6])
             problems = _check_ledgers(corridor)
+            trails = compliance_demo.audit_trails(net)
             written = _write_messages(net, data_dir / "messages")
             reports = await _statements(net, data_dir / "statements")
             report = await settlement_report(corridor, closed, settled)
@@ -215,6 +219,9 @@ async def _run(data_dir: Path, scenario_path: Path | None) -> None:
         f"every ledger (nodes and token platforms): double entry holds, journal verified, no reservation left open "
         f"({elapsed:.1f} s)"
     )
+    console.print(trails)
+    if "BROKEN" in trails:
+        fail(trails, EXIT_FAILED)
     console.print(f"{written} ISO 20022 messages written to {escape(str(data_dir / 'messages'))}/")
     console.print(
         f"{reports} customer documents (camt.054 notifications and camt.053 statements that reconcile with the ledgers)"
