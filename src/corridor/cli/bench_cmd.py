@@ -23,6 +23,7 @@ from corridor.bench.cards_bench import CardsBenchConfig
 from corridor.bench.cards_bench import run as run_cards
 from corridor.bench.common import BenchError, NoProgress
 from corridor.bench.ledger_bench import DEFAULT_POSTGRES, LedgerBenchConfig, run
+from corridor.bench.screening_bench import ScreeningBenchConfig, run_screening
 from corridor.bench.tokens_bench import TokensBenchConfig
 from corridor.bench.tokens_bench import run as run_tokens
 from corridor.bench.transfers_bench import TransfersBenchConfig
@@ -257,6 +258,24 @@ def tokens(
     if result["committed"] != result["transfers"] or not result["ledger_verified"] or not result["conserved"]:
         err_console.print("[bold red]not every transfer committed, or the ledger did not verify or conserve[/]")
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def screening(
+    entries: Annotated[int, typer.Option("--entries", min=10, help="Entries on the synthetic watch-list.")] = 10_000,
+    queries: Annotated[int, typer.Option("--queries", min=10, help="Names screened.")] = 2_000,
+    checks: Annotated[int, typer.Option("--checks", min=1, help="Whole desk checks (durable) in the run.")] = 5_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
+) -> None:
+    """Watch-list screening: names/s and recall of names written another way, beside rapidfuzz's WRatio over the raw
+    names (the same-run baseline); and whole compliance checks per second."""
+    cfg = ScreeningBenchConfig(entries=entries, queries=queries, checks=checks)
+    if as_json and not sys.stderr.isatty():
+        result = run_screening(cfg, NoProgress())
+    else:
+        with RichProgress() as progress:
+            result = run_screening(cfg, progress)
+    _report(result, "screening benchmark", as_json=as_json)
 
 
 def _report(result: dict[str, Any], title: str, *, as_json: bool) -> None:
