@@ -373,7 +373,7 @@ class ComplianceDesk:
             Report(seq, k, subject, account, at, json.loads(details)) for seq, k, subject, account, at, details in rows
         ]
 
-    
+
 _INSERT_REPORT = "INSERT OR IGNORE INTO reports (kind, subject, account, at, details) VALUES (?, ?, ?, ?, ?)"
 _CASE_COLUMNS = "id, rail, subject, account, status, opened_at, details, decided_at, decided_by, note"
 

@@ -152,16 +152,21 @@ class Screener:
         if not query or not self._vocabulary:
             return []
         per_word: list[dict[int, float]] = []
-        candidates: set[int] = set()
+        pairs: dict[int, int] = {}
+        """Name -> how many (query word, name word) pairs could match: at least the pairs its alignment will use."""
         for word in query:
             found = process.extract(word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, limit=None)
             scores = {word_id: score for _, score, word_id in found}
             per_word.append(scores)
             for word_id in scores:
-                candidates.update(self._names_of_word[word_id])
+                for name_index in self._names_of_word[word_id]:
+                    pairs[name_index] = pairs.get(name_index, 0) + 1
+        prune = self.policy.threshold > PARTIAL_CAP
         best: dict[int, tuple[int, str]] = {}
-        for name_index in candidates:
+        for name_index, count in pairs.items():
             entry_index, name, ids = self._names[name_index]
+            if prune and count < min(2, len(ids)):
+                continue  # one word of a longer name: capped at PARTIAL_CAP, below any threshold
             score = _aligned_score(per_word, ids)
             if score > best.get(entry_index, (-1, ""))[0]:
                 best[entry_index] = (score, name)
