@@ -103,6 +103,14 @@ class GroupWriter:
         """`write` for a caller that is not on an event loop (issuance, a CLI)."""
         self.write_all_sync([(statement, params)])
 
+    def write_later(self, writes: Sequence[Write]) -> Future[None]:
+        """Queue `writes` for the next group without waiting for it: for records whose loss in a crash of the
+        machine costs little, on a path where waiting for the disk would cost every caller (a compliance check that
+        passed). Groups commit in the order queued; `close` waits for what is queued."""
+        future: Future[None] = Future()
+        self._queue.put((writes, future))
+        return future
+
     def write_all_sync(self, writes: Sequence[Write]) -> None:
         """`write_all` for a caller that is not on an event loop."""
         future: Future[None] = Future()

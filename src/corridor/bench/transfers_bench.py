@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from corridor.bench.common import BenchError, NoProgress, Progress, machine, percentile
+from corridor.compliance.screening import Party, Screener
 from corridor.iso20022.schemas import validate
 from corridor.iso20022.xml import parse_xml
 from corridor.ledger import Ledger
@@ -77,15 +78,29 @@ class Route:
     payer_bank: str
 
 
+def _listed(scenario: Scenario) -> set[str]:
+    """The account holders' names the scenario's watch-lists hit."""
+    if scenario.compliance is None:
+        return set()
+    screener = Screener(scenario.compliance.watchlists, scenario.compliance.screening)
+    return {a.name for a in scenario.accounts if screener.screen(Party("customer", a.name))}
+
+
 def routes(scenario: Scenario) -> list[Route]:
     """Small payments both ways between every open trade account (importer or exporter) of one country and every
     one of the other.
 
     Alternating the directions keeps the central banks' net position near zero, so a long run stays inside the swap
-    line; many accounts spread the ledger's hot spots as real traffic would.
+    line; many accounts spread the ledger's hot spots as real traffic would. An account with nothing to pay from, or
+    whose holder is on the scenario's watch-list (its payments would wait for a reviewer), takes no part.
     """
     first, second = scenario.countries[0], scenario.countries[1]
-    open_accounts = [a for a in scenario.accounts if a.status == "active" and a.kind in ("importer", "exporter")]
+    listed = _listed(scenario)
+    open_accounts = [
+        a
+        for a in scenario.accounts
+        if a.status == "active" and a.kind in ("importer", "exporter") and a.opening.minor > 0 and a.name not in listed
+    ]
     ones = [a for a in open_accounts if scenario.participant(a.bank).country == first.code]
     others = [a for a in open_accounts if scenario.participant(a.bank).country == second.code]
     forward = [Route(a.number, b.number, f"1.00 {second.currency}", a.bank) for a in ones for b in others]

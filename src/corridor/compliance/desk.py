@@ -2,7 +2,11 @@
 decides, the reports filed, and the audit trail of it all, in one SQLite file beside the node's own.
 
 A check is kept under the payment's own key (its UETR, the card request's key), so a payment asked for again gets
-the verdict it got the first time: its activity is counted once, its case opened once. A hold opens a case; the
+the verdict it got the first time: its activity is counted once, its case opened once. A check that holds, refuses
+or reports is durable before its verdict is given. One that passes (nearly all) is queued for the next group commit
+without the payment waiting for the disk: waiting cost a quarter of a bank's payments per second. The payment's own
+record is durable in the node's store either way; what a crash of the machine can lose is the last few passed
+checks' activity, which the velocity and structuring windows then count short by as many. A hold opens a case; the
 reviewer's decision is one transaction with its audit entry, and the payment acts on it (transfers/bank.py: at once
 when the decision comes through its node, or at the payment's next look at its case after a restart).
 
@@ -62,6 +66,7 @@ OPEN, RELEASED, REJECTED = "open", "released", "rejected"
 RELEASE, REJECT = "release", "reject"
 CLEARED, CONFIRMED = "cleared", "confirmed"
 MAX_NOTE = 500
+VERDICTS_KEPT = 100_000
 
 
 class CaseError(Exception):
@@ -187,6 +192,8 @@ class ComplianceDesk:
         self.audit = audit
         self._deciding = asyncio.Lock()
         self._checking = KeyLocks()
+        self._verdicts: dict[str, Verdict] = {}
+        """The latest verdicts given, at most VERDICTS_KEPT, oldest first."""
         self._decisions = {
             (party, entry): decision
             for party, entry, decision in self._db.read("SELECT party, entry, decision FROM decisions")
@@ -201,6 +208,10 @@ class ComplianceDesk:
     # -- the check ------------------------------------------------------------------------------------------------
 
     def verdict(self, subject: str) -> Verdict | None:
+        """The verdict given for `subject`: from memory for the recent ones, else from the file."""
+        known = self._verdicts.get(subject)
+        if known is not None:
+            return known
         rows = self._db.read("SELECT verdict FROM checks WHERE subject = ?", (subject,))
         return Verdict.from_json(json.loads(rows[0][0])) if rows else None
 
@@ -214,14 +225,22 @@ class ComplianceDesk:
         amount: int,
         currency: str,
         parties: Sequence[Party],
+        fresh: bool = False,
     ) -> Verdict:
         """The verdict on a payment of `amount` (minor units of `currency`) from `account` with `parties`; the
-        first verdict for `subject` is kept and given again."""
+        first verdict for `subject` is kept and given again. `fresh`: the caller knows of no earlier attempt of this
+        payment (its own records hold none), so only this process's recent verdicts are looked at, not the file: a
+        payment that died with its process between its check and its record is then checked anew, its activity
+        counted twice (the safe side)."""
         async with self._checking.hold(subject):
-            known = self.verdict(subject)
+            known = self._verdicts.get(subject) if fresh else self.verdict(subject)
             if known is not None:
                 return known
-            return await self._check(rail, subject, account, tier, amount, currency, parties)
+            verdict = await self._check(rail, subject, account, tier, amount, currency, parties)
+            self._verdicts[subject] = verdict
+            if len(self._verdicts) > VERDICTS_KEPT:
+                del self._verdicts[next(iter(self._verdicts))]
+            return verdict
 
     async def _check(
         self,
@@ -289,7 +308,10 @@ class ComplianceDesk:
                 (subject, rail, account, json.dumps(verdict.to_json(), sort_keys=True), at),
             )
         )
-        await self._db.write_all(writes)
+        if verdict.outcome == PASS and not any(f.action == REPORT for f in findings):
+            self._db.write_later(writes)  # see the module's note on what a passed check keeps
+        else:
+            await self._db.write_all(writes)
         return verdict
 
     def _screen(self, parties: Sequence[Party]) -> tuple[list[Hit], list[Hit]]:

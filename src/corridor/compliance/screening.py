@@ -200,8 +200,9 @@ def _aligned_score(per_word: list[dict[int, float]], ids: tuple[int, ...]) -> in
     return max(0, math.floor(score))
 
 
-def _skeleton_words(name: str) -> list[str]:
-    return [skeleton_word(word) for word in words(name)]
+@functools.lru_cache(maxsize=NAME_CACHE)
+def _skeleton_words(name: str) -> tuple[str, ...]:
+    return tuple(skeleton_word(word) for word in words(name))
 
 
 def _dates_disagree(party: str | None, entry: str | None) -> bool:

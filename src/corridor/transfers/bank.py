@@ -226,11 +226,11 @@ class BankRole:
             "creditor_account": creditor_account,
             "creditor_name": creditor_name,
             "reserve": reserve,
-            "quote": quote.token() if quote else None,
             "remittance": remittance,
         }
         if verdict.outcome == HOLD:
             record["case"] = verdict.case_id
+            record["quote"] = quote.token() if quote else None  # sent later: kept for then
             ctx.save(uetr, "held", record, deadline_ns=ctx.now_ns + self._review_poll_ns)
             ctx.event(uetr, PDNG, f"{debit} reserved on {debtor.spec.name}'s account; {verdict.detail}", verdict.reason)
             return record
@@ -254,6 +254,7 @@ class BankRole:
                 ScreenedParty("debtor", spec.name, self.country, spec.dob),
                 ScreenedParty("creditor", creditor_name, creditor_country),
             ),
+            fresh=True,  # pay() found no record of it
         )
 
     async def _reserve(self, ctx: Context, uetr: str, debtor: Customer, debit: Money, step: str = "reserve") -> int:
