@@ -22,8 +22,9 @@ browser:
 		(apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
 		apt-get install -y -q chromium >/dev/null 2>&1)) || echo "chromium not installed: the dashboard's browser tests will skip"; }
 
+# Two workers; the modules sharing one running network (xdist_group) stay on one worker.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -33,7 +33,10 @@ from corridor.node.launcher import DistributedNetwork, init_network
 from ..network.test_distributed_cards import IRINA, TERMINAL, card_of, customer, ledger_of
 from .conftest import UpConfig
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning"),
+    pytest.mark.xdist_group("up_config"),  # its package fixture runs once, on one worker
+]
 
 ACQUIRER = "ANDSVECA"  # acquires for the Maracaibo merchant, terminal ANDS0001 (VES)
 ISSUER = "VOLGRUMM"  # issues Irina's card (RUB)

@@ -33,6 +33,8 @@ from .parties import (
     card_invoice,
 )
 
+pytestmark = pytest.mark.xdist_group("up_config")  # its package fixture runs once, on one worker
+
 
 @pytest.fixture(scope="module")
 def up(up_config: UpConfig) -> UpConfig:

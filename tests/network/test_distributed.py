@@ -36,6 +36,8 @@ from .conftest import (
     using,
 )
 
+pytestmark = pytest.mark.xdist_group("distributed_network")  # its package fixture runs once, on one worker
+
 HOPS_VE_TO_RU = ("ORINVECA", "CBXVVECA", "CBXRRUMM", "VOLGRUMM")
 HOPS_RU_TO_VE = ("VOLGRUMM", "CBXRRUMM", "CBXVVECA", "ANDSVECA")
 T = TypeVar("T")

@@ -37,7 +37,10 @@ from corridor.node.schemeconfig import load_scheme_config
 from .conftest import balance, ledgers_quiet, require_nats, scenario_data, using
 from .test_node_kill import to_toml
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning"),
+    pytest.mark.xdist_group("distributed_network"),  # its package fixture runs once, on one worker
+]
 
 IRINA = "RU0440701810000000013"  # cardholder at VOLGRUMM (RUB)
 MARACAIBO = "VE0134020000000000043"  # merchant at ANDSVECA (VES), terminal ANDS0001

@@ -27,6 +27,8 @@ from corridor.node.rpc import RpcError
 
 from .conftest import RU_IMPORTER, using
 
+pytestmark = pytest.mark.xdist_group("distributed_network")  # its package fixture runs once, on one worker
+
 T = TypeVar("T")
 PLATFORM = "CBXRRUMM"
 """The Russian central bank's platform (its id is its operator's BIC)."""
