@@ -346,6 +346,7 @@ class BankRole:
                 record, quote = await self._requote(ctx, record, quote)
             except (PaymentRefused, QuoteError) as exc:
                 code = exc.code
+                await ctx.resolve(record["reserve"], post=False, step="void")  # at most once: a second is a no-op
                 ctx.save(uetr, "rejected", record | {"reason": code})
                 ctx.event(uetr, RJCT, f"released after review, but cannot be sent: {exc}", code)
                 return "rejected"
