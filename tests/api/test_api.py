@@ -541,3 +541,38 @@ def test_the_banks_filed_reports_are_listed(served: Served) -> None:
     with served.client("VOLGRUMM") as bank:
         listed = bank.get("/v1/compliance/reports", params={"kind": "large_value"})
     assert listed.status_code == 200 and isinstance(listed.json(), list)
+
+
+def test_a_token_payment_to_a_listed_company_passed_on_by_a_bank_is_held_then_submitted_once_released(
+    served: Served,
+) -> None:
+    from corridor.node.platformkeys import kyc_reference
+
+    digital = served.corridor.digital
+    assert digital is not None
+    listed = SigningKey.generate()
+    andes = digital.institutions[("CBXVVECA", "ANDSVECA")]
+    reference = kyc_reference("ANDSVECA", LISTED_EXPORTER)
+    opened = served.on_loop(
+        lambda: digital.send(
+            andes, f"open-listed-{uuid.uuid4()}", lambda w: w.open_wallet(listed.public_key, 2, reference, ())
+        )
+    )
+    assert opened.committed, opened
+    luis = SigningKey.load(served.data_dir / "wallets" / "CBXVVECA" / f"{LUIS}.pem")
+    with served.client("ORINVECA") as bank:
+        nonce = bank.get(f"/v1/platforms/CBXVVECA/wallets/{luis.public_key.hex()}").json()["nonce"]
+        signed = Wallet(luis, "CBXVVECA", last_nonce=nonce).transfer("VESD", listed.public_key, 1_00)
+        held = post(bank, "/v1/platforms/CBXVVECA/transactions", {"wire": signed.wire.hex()}, f"{uuid.uuid4()}")
+        assert held.status_code == 202 and held.json()["reason"] == "RR04" and not held.json()["committed"], held.text
+        assert bank.get(f"/v1/platforms/CBXVVECA/transactions/{signed.id.hex()}/proof").status_code == 404
+        [case] = [c for c in bank.get("/v1/compliance/cases").json() if c["subject"] == signed.id.hex()]
+        assert case["rail"] == "token" and case["details"]["hits"][0]["role"] == "payee"
+        released = post(
+            bank,
+            f"/v1/compliance/cases/{case['id']}/decision",
+            {"decision": "release", "reviewer": "l.rojas"},
+            f"{uuid.uuid4()}",
+        )
+        assert released.status_code == 200, released.text
+        assert bank.get(f"/v1/platforms/CBXVVECA/transactions/{signed.id.hex()}/proof").status_code == 200

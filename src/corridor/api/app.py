@@ -85,9 +85,9 @@ def _routes(app: FastAPI, api: Api, ports: Ports, desk: Callable[[], TradeDesk |
     app.include_router(network.router(api, ports.network))
     app.include_router(activity.router(api, ports.network))
     app.include_router(payments.router(api, ports.payments))
-    app.include_router(tokens.router(api, ports.tokens))
+    app.include_router(tokens.router(api, ports.tokens, ports.compliance))
     app.include_router(cards.router(api, ports.cards))
-    app.include_router(compliance.router(api, ports.compliance))
+    app.include_router(compliance.router(api, ports.compliance, ports.tokens))
     app.include_router(invoices.router(api, desk))
     app.include_router(settlement.router(api, ports.network))
 

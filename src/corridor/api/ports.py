@@ -16,7 +16,9 @@ from typing import Any, Protocol
 
 from corridor.cards.authlog import Approval
 from corridor.cards.issuer import Issuer
-from corridor.compliance import CaseError, ComplianceDesk
+from corridor.compliance import CaseError, ComplianceDesk, Verdict
+from corridor.compliance.check import PaymentCheck
+from corridor.compliance.desk import PASSED
 from corridor.digital import tx as txmod
 from corridor.digital.reserves import published
 from corridor.digital.tx import SignedTx
@@ -197,6 +199,8 @@ class WalletSeen:
     onboarded_by: bytes | None
     """The key of the bank that opened it (None for an institution's own)."""
     balances: dict[str, int]
+    holder_ref: bytes | None = None
+    """The onboarding bank's KYC reference of its holder (platformkeys.kyc_reference): who it is, to that bank."""
 
 
 class TokensPort(Protocol):
@@ -256,7 +260,7 @@ class EmbeddedTokens:
         if row is None:
             return None
         balances = {t.code: platform.balance(key, t.code) for t in platform.spec.tokens}
-        return WalletSeen(row.kind, row.tier, row.nonce, row.bank, balances)
+        return WalletSeen(row.kind, row.tier, row.nonce, row.bank, balances, row.holder_ref)
 
     async def submit(self, operator: str, wire: bytes) -> dict[str, Any]:
         [receipt] = self._network().platforms[operator].submit([wire])
@@ -301,13 +305,14 @@ class RemoteTokens:
             if exc.code == "not_found":
                 return None
             raise
-        bank = found.get("bank")
+        bank, holder_ref = found.get("bank"), found.get("holder_ref")
         return WalletSeen(
             str(found["kind"]),
             int(found["tier"]),
             int(found["nonce"]),
             None if bank is None else bytes.fromhex(bank),
             {code: int(amount) for code, amount in found["balances"].items()},
+            None if holder_ref is None else bytes.fromhex(holder_ref),
         )
 
     async def submit(self, operator: str, wire: bytes) -> dict[str, Any]:
@@ -571,6 +576,10 @@ class CompliancePort(Protocol):
 
     async def reports(self, bank: str, kind: str | None, limit: int) -> list[dict[str, Any]]: ...
 
+    async def check(self, bank: str, check: PaymentCheck) -> Verdict:
+        """The bank's desk's verdict on a payment it passes on (a token transaction a customer signed)."""
+        ...
+
 
 class EmbeddedCompliance:
     def __init__(self, corridor: EmbeddedCorridor) -> None:
@@ -595,6 +604,10 @@ class EmbeddedCompliance:
     async def reports(self, bank: str, kind: str | None, limit: int) -> list[dict[str, Any]]:
         desk = self._desk(bank)
         return [] if desk is None else [report_json(report) for report in desk.reports(kind, limit)]
+
+    async def check(self, bank: str, check: PaymentCheck) -> Verdict:
+        desk = self._desk(bank)
+        return PASSED if desk is None else await check.run(desk)
 
 
 class RemoteCompliance:
@@ -627,3 +640,7 @@ class RemoteCompliance:
         params: dict[str, Any] = {"limit": limit} | ({} if kind is None else {"kind": kind})
         found: list[dict[str, Any]] = (await self.network.call(bank, "compliance_reports", params))["reports"]
         return found
+
+    async def check(self, bank: str, check: PaymentCheck) -> Verdict:
+        found = await self.network.call(bank, "compliance_check", check.to_json())
+        return Verdict.from_json(found["verdict"])

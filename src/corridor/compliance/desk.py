@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import json
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,17 +226,19 @@ class ComplianceDesk:
         currency: str,
         parties: Sequence[Party],
         fresh: bool = False,
+        details: Mapping[str, Any] | None = None,
     ) -> Verdict:
         """The verdict on a payment of `amount` (minor units of `currency`) from `account` with `parties`; the
         first verdict for `subject` is kept and given again. `fresh`: the caller knows of no earlier attempt of this
         payment (its own records hold none), so only this process's recent verdicts are looked at, not the file: a
         payment that died with its process between its check and its record is then checked anew, its activity
-        counted twice (the safe side)."""
+        counted twice (the safe side). `details`: kept with the case if the payment is held (what carrying it out
+        once released needs, for a rail whose payment the desk's node does not hold itself)."""
         async with self._checking.hold(subject):
             known = self._verdicts.get(subject) if fresh else self.verdict(subject)
             if known is not None:
                 return known
-            verdict = await self._check(rail, subject, account, tier, amount, currency, parties)
+            verdict = await self._check(rail, subject, account, tier, amount, currency, parties, details or {})
             self._verdicts[subject] = verdict
             if len(self._verdicts) > VERDICTS_KEPT:
                 del self._verdicts[next(iter(self._verdicts))]
@@ -251,6 +253,7 @@ class ComplianceDesk:
         amount: int,
         currency: str,
         parties: Sequence[Party],
+        payment: Mapping[str, Any],
     ) -> Verdict:
         now_ns = self._clock()
         at = self._at(now_ns)
@@ -275,6 +278,7 @@ class ComplianceDesk:
                 "currency": currency,
                 "hits": [_hit_json(hit) for hit in hits],
                 "findings": [_finding_json(f) for f in holds],
+                "payment": dict(payment),
             }
             writes.append(
                 (

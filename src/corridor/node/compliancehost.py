@@ -7,13 +7,15 @@ its cases, a reviewer's decision (the held payment acts on it at once), and the 
 | `compliance_case` | `id` | one case, or null |
 | `compliance_decide` | `id`, `decision` (release, reject), `reviewer`, `note` | the case as decided |
 | `compliance_reports` | `kind` (large_value, structuring; optional), `limit` | the reports filed, newest first |
+| `compliance_check` | a payment check (compliance/check.py) | the desk's verdict on a payment it did not make itself |
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from corridor.compliance.desk import OPEN, REJECTED, RELEASED, Report
+from corridor.compliance.check import CheckError, PaymentCheck
+from corridor.compliance.desk import OPEN, PASSED, REJECTED, RELEASED, Report
 from corridor.node import actions
 from corridor.node.rpc import Method, RpcError
 from corridor.node.runtime import Node
@@ -68,7 +70,17 @@ def compliance_methods(node: Node) -> dict[str, Method]:
         found = [] if desk is None else desk.reports(kind, _limit(params))
         return {"reports": [report_json(report) for report in found]}
 
+    async def check(params: dict[str, Any]) -> dict[str, Any]:
+        desk = desk_of()
+        try:
+            asked = PaymentCheck.from_json(params)
+        except CheckError as exc:
+            raise RpcError("bad_request", str(exc)) from None
+        verdict = PASSED if desk is None else await asked.run(desk)
+        return {"verdict": verdict.to_json()}
+
     return {
+        "compliance_check": check,
         "compliance_cases": cases,
         "compliance_case": case,
         "compliance_decide": decide,

@@ -242,7 +242,15 @@ class PlatformHost:
             raise RpcError("not_found", "no wallet with this key on the platform")
         balances = {t.code: platform.balance(key, t.code) for t in self.spec.tokens}
         bank = None if row.bank is None else row.bank.hex()
-        return {"nonce": row.nonce, "tier": row.tier, "kind": row.kind, "bank": bank, "balances": balances}
+        holder_ref = None if row.holder_ref is None else row.holder_ref.hex()
+        return {
+            "nonce": row.nonce,
+            "tier": row.tier,
+            "kind": row.kind,
+            "bank": bank,
+            "holder_ref": holder_ref,
+            "balances": balances,
+        }
 
     async def state(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"id": self.id, "operator_key": self.keys.operator.hex(), "height": self._platform().height}

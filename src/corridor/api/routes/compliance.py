@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.common import Api, IdempotencyKey, problems, scoped
 from corridor.api.keys import Caller, Scope
-from corridor.api.ports import CompliancePort
+from corridor.api.ports import CompliancePort, TokensPort
 from corridor.api.problems import Problem
+from corridor.api.tokenscreen import TOKEN
 from corridor.compliance import CaseError
 
 CaseId = Annotated[str, Path(pattern=r"^CASE-[0-9A-F]{16}$", description="The case's id, as listed")]
@@ -28,7 +29,8 @@ Status = Literal["open", "released", "rejected"]
 class Case(BaseModel):
     id: str
     rail: str
-    """credit_transfer (subject: the UETR) or card (subject: the authorization's request key)."""
+    """credit_transfer (subject: the UETR), card (the authorization's request key) or token (the transaction's
+    id)."""
     subject: str
     account: str
     status: Status
@@ -61,7 +63,8 @@ class Report(BaseModel):
     details: dict[str, Any]
 
 
-def router(api: Api, port: CompliancePort) -> APIRouter:
+def router(api: Api, port: CompliancePort, tokens: TokensPort | None = None) -> APIRouter:
+    """The routes over `port`; `tokens`: where a released token payment is submitted (api/tokenscreen.py)."""
     r = APIRouter(tags=["compliance"])
     read = scoped(api, Scope.COMPLIANCE_READ)
     review = scoped(api, Scope.COMPLIANCE_REVIEW)
@@ -95,6 +98,10 @@ def router(api: Api, port: CompliancePort) -> APIRouter:
                 if exc.code == "decided":
                     raise Problem(409, "case-decided", "Case already decided", str(exc)) from None
                 raise Problem(422, "invalid-decision", "Invalid decision", str(exc)) from None
+            payment = decided["details"].get("payment") or {}
+            if decided["rail"] == TOKEN and decided["status"] == "released" and tokens is not None and payment:
+                # submitted once released (again on a retried request: the platform answers a replay as such)
+                await tokens.submit(str(payment["operator"]), bytes.fromhex(str(payment["wire"])))
             return 200, Case(**decided).model_dump()
 
         request = ("compliance-decision", case_id, body.decision, body.reviewer, body.note)

@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.common import Amount, Api, IdempotencyKey, amount, problems, scoped
 from corridor.api.keys import Caller, Scope
-from corridor.api.ports import TokensPort
+from corridor.api.ports import CompliancePort, TokensPort
 from corridor.api.problems import Problem
+from corridor.api.tokenscreen import Holders, token_check
+from corridor.compliance.rules import HOLD, REFUSE
 from corridor.money import Money, currency
 from corridor.scenario.digital import DigitalSpec
 
@@ -79,9 +81,12 @@ class TxReceipt(BaseModel):
     block: int | None
 
 
-def router(api: Api, port: TokensPort) -> APIRouter:
-    """The routes over `port`: the embedded corridor's platforms, or each in its central bank's process."""
+def router(api: Api, port: TokensPort, compliance: CompliancePort | None = None) -> APIRouter:
+    """The routes over `port`: the embedded corridor's platforms, or each in its central bank's process. A bank
+    passing on a customer's payment has it checked by its compliance desk first (`compliance`; api/tokenscreen.py)."""
     r = APIRouter(tags=["tokens"])
+    screening = compliance is not None and compliance.scenario.compliance is not None
+    holders = Holders(compliance.scenario) if compliance is not None and screening else None
     read = scoped(api, Scope.TOKENS_READ)
     write = scoped(api, Scope.TOKENS_WRITE)
 
@@ -157,7 +162,10 @@ def router(api: Api, port: TokensPort) -> APIRouter:
         "/v1/platforms/{platform_id}/transactions",
         status_code=201,
         response_model=TxReceipt,
-        responses=problems(400, 404, 422, 503),
+        responses={
+            **problems(400, 404, 422, 503),
+            202: {"description": "held for the bank's compliance review (reason RR04); submitted once released"},
+        },
     )
     async def submit(
         platform_id: PlatformId, body: Submission, idempotency_key: IdempotencyKey = None, caller: Caller = write
@@ -165,7 +173,23 @@ def router(api: Api, port: TokensPort) -> APIRouter:
         op = operator(platform_id)
 
         async def work() -> tuple[int, dict[str, Any]]:
-            receipt = await port.submit(op, bytes.fromhex(body.wire))
+            wire = bytes.fromhex(body.wire)
+            check = None
+            if compliance is not None and holders is not None and caller.role == "bank":
+                check = await token_check(port, holders, op, wire)
+            if compliance is not None and check is not None:
+                verdict = await compliance.check(caller.participant, check)
+                if verdict.outcome == REFUSE:
+                    raise Problem(
+                        422, "transaction-refused", "Transaction refused", verdict.detail,
+                        reason=verdict.reason, tx_id=check.subject,
+                    )  # fmt: skip
+                if verdict.outcome == HOLD:
+                    held = TxReceipt(
+                        tx_id=check.subject, committed=False, reason=verdict.reason, detail=verdict.detail, block=None
+                    )
+                    return 202, held.model_dump()
+            receipt = await port.submit(op, wire)
             answer = TxReceipt(
                 tx_id=receipt["tx_id"],
                 committed=receipt["committed"],
