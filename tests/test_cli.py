@@ -203,8 +203,9 @@ def test_verify_of_a_missing_ledger_says_so(tmp_path: Path) -> None:
     assert "no ledger at" in result.stderr
 
 
-def test_a_password_in_the_url_is_never_printed() -> None:
-    result = ledger_cmd("verify", "postgresql://corridor:s3cret@127.0.0.1:1/nowhere")
+def test_a_password_in_the_url_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORRIDOR_LEDGER_DB", "postgresql://corridor:s3cret@127.0.0.1:1/nowhere")
+    result = corridor("ledger", "verify")  # a password only from the environment, never the command line
     assert result.exit_code == 1
     assert "s3cret" not in result.output and "***" in result.output
 
@@ -462,3 +463,9 @@ def test_the_demo_runs_twice_in_a_relative_data_directory_keeping_every_file_ins
         result = corridor("demo", "--data-dir", "data/demo")
         assert result.exit_code == 0, result.output
     assert (tmp_path / "data" / "demo" / "digital" / "CBXRRUMM" / "ledger.db").exists()
+
+
+def test_a_ledger_url_with_a_password_on_the_command_line_is_refused_without_echoing_it() -> None:
+    result = ledger_cmd("verify", "postgresql://corridor:s3cret-pw@127.0.0.1:5432/test")
+    assert result.exit_code == 2
+    assert "PGPASSWORD" in result.output and "s3cret-pw" not in result.output

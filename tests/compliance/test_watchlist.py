@@ -125,3 +125,14 @@ def test_a_damaged_list_loads_or_is_refused_as_a_watch_list_error(tmp_path: Path
     path.write_text(TOML_LIST[:cut] + junk + TOML_LIST[cut:], encoding="utf-8")
     with contextlib.suppress(WatchListError):
         load_watchlist(path)
+
+
+@pytest.mark.parametrize("dob", ["1971-02-30", "１９７１-02-03", "71-02-03"])
+def test_an_accounts_date_of_birth_must_be_a_real_date_in_ascii_digits(dob: str) -> None:
+    from corridor.scenario.model import ScenarioError, parse_scenario
+    from tests.network.conftest import scenario_data
+
+    data = scenario_data()
+    data["account"][0]["dob"] = dob
+    with pytest.raises(ScenarioError, match=re.escape("account[0].dob")):
+        parse_scenario(data)

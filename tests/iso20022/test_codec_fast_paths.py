@@ -463,6 +463,8 @@ def test_message_type_fast_path_and_refusals() -> None:
 class _Sender:
     bic: str
     public_key: bytes
+    previous_keys: tuple[bytes, ...] = ()
+    """No rotation under way (network/directory.py Participant)."""
 
 
 class _Directory:

@@ -6,7 +6,8 @@ gateway`, with the merchants' API keys from `[cards] merchant_keys` (the file `c
 `corridor up` keeps for the embedded mode: terminal id -> key, 0600), the idempotency secret beside it, and the
 idempotency store in the node's own folder. `corridor up --config` reaches it through api/proxy.py at
 `/acquiring/<BIC>/`; the gateway is served with that root path, so its answers (a problem's `instance`, its OpenAPI
-document and `/docs`) are the embedded mode's.
+document and `/docs`) are the embedded mode's. With the node's `[tls]` it serves HTTPS (corridor/tls.py), refusing
+clients without a certificate its CA signed when the node requires client certificates.
 
 This module imports nothing of node/: the node process imports it (node/cardhost.py), not the other way round.
 """
@@ -27,6 +28,7 @@ from corridor.api.keys import load_or_create_keys
 from corridor.cards.acquirer import Acquirer
 from corridor.network.identity import load_or_create_secret
 from corridor.scenario.model import Scenario
+from corridor.tls import TlsFiles
 
 MERCHANT_KEYS_FILE = "merchant-keys.json"
 """The merchants' API keys (terminal id -> key, 0600), in a network's or a corridor's keys folder."""
@@ -73,9 +75,12 @@ class GatewayServer:
         *,
         merchant_keys: Path,
         data_dir: Path,
+        tls: TlsFiles | None = None,
     ) -> None:
+        """`tls`: serve HTTPS with these files (mutual when they require client certificates); None: HTTP."""
         self._acquirer, self._scenario, self._bic, self._at = acquirer, scenario, bic, at
         self._keys_path, self._data_dir = merchant_keys, data_dir
+        self._tls = tls
         self._store: IdempotencyStore | None = None
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -109,6 +114,7 @@ class GatewayServer:
             lifespan="off",
             root_path=prefix(self._bic),
             timeout_graceful_shutdown=int(STOP_TIMEOUT_S),
+            **({} if self._tls is None else self._tls.uvicorn_options()),
         )
         self._server = _Server(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[self._socket]))

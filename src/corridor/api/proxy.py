@@ -7,7 +7,8 @@ that bank's gateway: the method, the path below the prefix, the query, the body 
 and headers that matter (`Content-Type`, `Idempotent-Replayed`, `Allow`, `Location`, `WWW-Authenticate`). The
 gateway authenticates the merchant and keeps the idempotency keys itself, so the proxy holds no key and no state. A
 gateway that does not answer is a 503 problem+json naming the bank (never a 500): a payment cut on its way is safe
-to send again with the same Idempotency-Key. Nothing of a request (it carries a card number) is logged.
+to send again with the same Idempotency-Key. Nothing of a request (it carries a card number) is logged. A gateway
+served over TLS (the node's `[tls]`) is reached over HTTPS, with the node's own certificate as the client's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from corridor.api.gateway_server import prefix
 from corridor.api.problems import Problem, problem_response
 from corridor.node.config import Endpoint, load_node_config
 from corridor.node.launcher import DistributedNetwork
+from corridor.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -39,8 +41,11 @@ ANSWER_HEADERS = ("content-type", "idempotent-replayed", "allow", "location", "w
 class AcquiringProxy:
     """An ASGI app forwarding every HTTP request it gets (mounted at `/acquiring/<BIC>`) to `bic`'s gateway."""
 
-    def __init__(self, bic: str, at: Endpoint, *, timeout_s: float = ANSWER_TIMEOUT_S) -> None:
+    def __init__(
+        self, bic: str, at: Endpoint, *, timeout_s: float = ANSWER_TIMEOUT_S, tls: TlsFiles | None = None
+    ) -> None:
         self.bic, self.at = bic, at
+        self._tls = tls
         self._timeout = httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -62,7 +67,8 @@ class AcquiringProxy:
                 )
                 return problem_response(problem, request.url.path)
         headers = {name: value for name in REQUEST_HEADERS if (value := request.headers.get(name)) is not None}
-        url = httpx.URL(scheme="http", host=self.at[0], port=self.at[1], raw_path=_below(request.scope))
+        scheme = "http" if self._tls is None else "https"
+        url = httpx.URL(scheme=scheme, host=self.at[0], port=self.at[1], raw_path=_below(request.scope))
         try:
             answer = await self._http().request(request.method, url, content=bytes(body), headers=headers)
         except httpx.TransportError as exc:
@@ -83,7 +89,10 @@ class AcquiringProxy:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             # trust_env off: the gateway is on the node's own address, never behind the environment's HTTP proxy.
-            self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False, follow_redirects=False)
+            verify = True if self._tls is None else self._tls.client_context()
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout, trust_env=False, follow_redirects=False, verify=verify
+            )
             self._loop = loop
         return self._client
 
@@ -93,10 +102,10 @@ def mount_remote_acquiring(app: FastAPI, network: DistributedNetwork) -> list[Ac
     Returns the proxies (their connection pools close with `aclose`)."""
     proxies = []
     for bic, process in network.nodes.items():
-        at = load_node_config(process.config).card_gateway
-        if at is None:
+        config = load_node_config(process.config)
+        if config.card_gateway is None:
             continue
-        proxy = AcquiringProxy(bic, at)
+        proxy = AcquiringProxy(bic, config.card_gateway, tls=config.tls)
         app.mount(prefix(bic), proxy)
         proxies.append(proxy)
     return proxies

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -61,10 +62,12 @@ class Acquirer:
         authorization_log: AuthorizationLog | None = None,
         clock: Callable[[], float] = time.time,
         acceptor_names: Mapping[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """`authorization_log`: where the acquirer keeps what its terminals were approved for (what it presents to
         clearing, and what a terminal's void names by RRN). `acceptor_names`: terminal -> its merchant's field 43
-        (name and location, which the issuer screens against watch-lists); none is sent for a terminal not in it."""
+        (name and location, which the issuer screens against watch-lists); none is sent for a terminal not in it.
+        `tls`: a client context (corridor/tls.py) to reach the switch over TLS."""
         numeric = currency(currency_code).numeric
         if numeric is None:
             raise ValueError(f"{currency_code} has no ISO 4217 number: merchants are paid in a national currency")
@@ -73,6 +76,7 @@ class Acquirer:
         self._terminals = {merchant.terminal: merchant for merchant in merchants}
         self._acceptor_names = dict(acceptor_names or {})
         self._switch = switch
+        self._tls = tls
         self._timeout_s = switch_timeout_s
         self._reversal_timeout_s = reversal_timeout_s
         self._pause_s = reversal_first_pause_s
@@ -242,7 +246,7 @@ class Acquirer:
     async def _connected(self) -> Client:
         async with self._connecting:
             if self._link is None or self._link.closed:
-                self._link = await Client.connect(*self._switch, timeout_s=CONNECT_TIMEOUT_S)
+                self._link = await Client.connect(*self._switch, timeout_s=CONNECT_TIMEOUT_S, ssl=self._tls)
             return self._link
 
     async def _drop(self) -> None:

@@ -241,6 +241,20 @@ class Issuer:
 
         task.add_done_callback(settle)
 
+    def adopt_keys(self, keys: IssuerKeys, vault: PanVault) -> None:
+        """Use a rotated key file from the next request on (cards/cardkeys.py): new cards are issued and sealed
+        under its current generation; cards issued under a generation it still holds keep working."""
+        self._keys, self._vault = keys, vault
+
+    def _cvv2_matches(self, card: CardRecord, pan: str, cvv: str) -> bool:
+        """The CVV2 checked against the key generation its card was issued under only (the sealed PAN's key id names
+        it: cards/cardkeys.py): each extra generation tried would be one more chance for a guessed CVV2 to match. A
+        card sealed under a vault key that names no card key generation (keys made apart, as a test's) is checked
+        against every generation held."""
+        held = {generation.key_id for generation in self._keys.generations}
+        keys = self._keys.generation(card.sealed.key_id) if card.sealed.key_id in held else self._keys
+        return verify_cvv2(keys, pan, card.expires, cvv)
+
     async def set_limits(self, pan: str, per_transaction: int | None, per_day: int | None) -> None:
         """Set a card's own limits (minor units of its currency; None: its product's), within its product's: a
         cardholder lowering what the card may spend, or the bank for a card it watches."""
@@ -469,7 +483,7 @@ class Issuer:
         if request["14"] != card.expires or _expired(card.expires, self._clock()):
             return amount or 0, Response.EXPIRED_CARD
         cvv = subelement(str(request.get("48", "")), CVV2_TAG)
-        if cvv is not None and not verify_cvv2(self._keys, pan, card.expires, cvv):
+        if cvv is not None and not self._cvv2_matches(card, pan, cvv):
             return amount or 0, Response.DO_NOT_HONOUR
         block = request.get("52")
         if isinstance(block, bytes) and not verify_pin_block(self._keys, pan, block, card.pvv):

@@ -10,6 +10,11 @@ echo test (0800, field 70 = 301) is answered by the link itself, so an idle conn
 A peer's malformed message costs it a format-error response (39 = 30) when its type and STAN could be read, or is
 dropped when not; the connection goes on serving the next frame. Only a frame whose length cannot be trusted (over
 the size limit) closes the connection, since the next frame's start is then unknown.
+
+Either end may run over TLS (`ssl`: a server context for `serve`, a client context for `Client.connect`; corridor/
+tls.py makes both): the frames are the same inside it. A server whose context requires client certificates refuses
+a peer without one during the handshake, before any frame; a peer speaking plain TCP to a TLS server gets its
+connection closed, and its requests fail with LinkClosed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl as _ssl
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -156,8 +162,12 @@ class Client:
         return self._closed
 
     @classmethod
-    async def connect(cls, host: str, port: int, *, timeout_s: float = 5.0) -> Client:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    async def connect(
+        cls, host: str, port: int, *, timeout_s: float = 5.0, ssl: _ssl.SSLContext | None = None
+    ) -> Client:
+        """Open the connection (over TLS with `ssl`, the server's certificate checked against `host`)."""
+        opening = asyncio.open_connection(host, port, ssl=ssl, server_hostname=host if ssl is not None else None)
+        reader, writer = await asyncio.wait_for(opening, timeout_s)
         return cls(reader, writer)
 
     async def request(self, message: Fields, *, timeout_s: float) -> Fields:
@@ -234,8 +244,9 @@ class Client:
             await self._writer.wait_closed()
 
 
-async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
-    """Accept peers' connections and answer every request on each with `handler`, several at once."""
+async def serve(handler: Handler, host: str, port: int, *, ssl: _ssl.SSLContext | None = None) -> asyncio.Server:
+    """Accept peers' connections and answer every request on each with `handler`, several at once (over TLS with
+    `ssl`, a server context)."""
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         out = Corked(writer)
@@ -285,7 +296,7 @@ async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    return await asyncio.start_server(connection, host, port)
+    return await asyncio.start_server(connection, host, port, ssl=ssl)
 
 
 async def _respond(handler: Handler, request: Fields) -> Fields:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
@@ -62,9 +63,11 @@ class Switch:
         advices: AdviceQueue | None = None,
         authorization_log: AuthorizationLog | None = None,
         clock: Callable[[], float] = time.time,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """`issuer_currencies` and `issuer_endpoints`: each issuing bank's currency and ISO 8583 host and port;
-        `authorization_log`: where the approvals the switch answers are kept for clearing to match."""
+        `authorization_log`: where the approvals the switch answers are kept for clearing to match; `tls`: a client
+        context (corridor/tls.py) to reach the issuers over TLS."""
         self.scheme = scheme
         self._rates = rates
         self._currencies = {bank: currency(code) for bank, code in issuer_currencies.items()}
@@ -74,6 +77,7 @@ class Switch:
         self._advices = advices
         self._log = authorization_log
         self._clock = clock
+        self._tls = tls
         self._links: dict[str, Client] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
 
@@ -184,7 +188,7 @@ class Switch:
             link = self._links.get(bank)
             if link is None or link.closed:
                 host, port = self._endpoints[bank]
-                link = await Client.connect(host, port, timeout_s=self._timeout_s)
+                link = await Client.connect(host, port, timeout_s=self._timeout_s, ssl=self._tls)
                 self._links[bank] = link
             return link
 

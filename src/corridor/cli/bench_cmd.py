@@ -28,7 +28,16 @@ from corridor.bench.tokens_bench import TokensBenchConfig
 from corridor.bench.tokens_bench import run as run_tokens
 from corridor.bench.transfers_bench import TransfersBenchConfig
 from corridor.bench.transfers_bench import run as run_transfers
-from corridor.cli.common import EXIT_FAILED, console, err_console, fail, redact, scrub, storage_errors
+from corridor.cli.common import (
+    EXIT_FAILED,
+    console,
+    err_console,
+    fail,
+    redact,
+    refuse_password_argument,
+    scrub,
+    storage_errors,
+)
 from corridor.ledger import BATCH_MAX
 from corridor.network.transport.base import TransportError
 from corridor.node.rpc import RpcError
@@ -116,6 +125,8 @@ def ledger(
     """Sustained transfers/s through the ledger's public API, beside the raw storage baseline of the same run."""
     if hot_accounts > accounts:
         fail(f"--hot-accounts ({hot_accounts}) cannot exceed --accounts ({accounts})")
+    if db is not None:
+        refuse_password_argument(db, "--db")
     cfg = LedgerBenchConfig(
         backend=backend.value,
         transfers=transfers,

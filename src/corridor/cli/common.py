@@ -6,6 +6,7 @@ url that reaches a message goes through `redact`, and every storage error throug
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import sys
@@ -21,6 +22,7 @@ from rich.markup import escape
 
 from corridor.ledger import AMOUNT_MAX, ID_MAX, InvalidEvent, Ledger, LedgerError
 from corridor.money import Money, MoneyError, currency
+from corridor.node.config import url_holds_password
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -33,11 +35,12 @@ U32_MAX = 2**32 - 1
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+DB_ENV = "CORRIDOR_LEDGER_DB"
 DbOption = Annotated[
     str,
     typer.Option(
         "--db",
-        envvar="CORRIDOR_LEDGER_DB",
+        envvar=DB_ENV,
         help="Ledger: a SQLite path, sqlite:///path or a postgresql://... url.",
         show_envvar=True,
     ),
@@ -53,6 +56,14 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """A user error: one clear line on stderr, no traceback."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def refuse_password_argument(url: str, option: str, *, env: str | None = None) -> None:
+    """A URL with a password given on the command line (where every local user sees it in the process list) is
+    refused: the password comes from PGPASSWORD or PGPASSFILE, or the whole URL from the environment (`env`)."""
+    if url_holds_password(url) and (env is None or os.environ.get(env) != url):
+        where = f", or the whole URL in {env}" if env else ""
+        fail(f"{option}: no password on the command line: use PGPASSWORD or PGPASSFILE{where}")
 
 
 def redact(url: str) -> str:
@@ -96,6 +107,7 @@ def storage_errors() -> tuple[type[BaseException], ...]:
 @contextmanager
 def opened(db: str, schema: str | None, *, readonly: bool = False) -> Iterator[Ledger]:
     """The ledger at `db`, closed afterwards; a failure to open or query it ends the command with its reason."""
+    refuse_password_argument(db, "--db", env=DB_ENV)
     where = redact(db)
     try:
         ledger = Ledger.open(db, schema=schema, readonly=readonly)

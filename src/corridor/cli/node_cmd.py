@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +16,12 @@ import typer
 from rich.markup import escape
 
 from corridor import logs
+from corridor.cards.cardkeys import CardKeysError, card_key_ids, retire_card_keys, rotate_card_keys
 from corridor.cli.common import EXIT_FAILED, console, fail
+from corridor.network.directory import DirectoryError
 from corridor.network.transport.base import TransportError
-from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, ConfigError, load_node_config
+from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, ConfigError, load_node_config, url_holds_password
+from corridor.node.keyrotation import DEFAULT_ACTIVATE_AFTER, DEFAULT_OVERLAP, rotate_node_key
 from corridor.node.launcher import init_network, open_distributed, scheme_config_path
 from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
@@ -36,9 +40,15 @@ def node(
     lifeline: Annotated[
         bool, typer.Option("--lifeline", help="Stop when standard input closes (the launcher holds it open).")
     ] = False,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error (secrets are never logged at any).")
+    ] = "warning",
 ) -> None:
     """Run one participant's node until SIGTERM or Ctrl-C."""
-    logs.configure(json=log_json, level=logging.WARNING)
+    level = logging.getLevelNamesMapping().get(log_level.upper())
+    if level is None or log_level.lower() not in ("debug", "info", "warning", "error"):
+        fail("--log-level: one of debug, info, warning, error")
+    logs.configure(json=log_json, level=level)
     try:
         asyncio.run(serve(load_node_config(config), lifeline=lifeline))
     except ConfigError as exc:
@@ -61,6 +71,11 @@ def init(
     """Write keys, the signed directory and one node.toml per participant (existing keys are kept)."""
     if postgres is not None and not postgres.startswith(("postgresql://", "postgres://")):
         fail("--postgres: a postgresql://host:port/database URL")
+    if postgres is not None and url_holds_password(postgres):
+        fail(
+            "--postgres: no password in the URL (it would be written to every node.toml and seen in the process "
+            "list); give it in PGPASSFILE or PGPASSWORD"
+        )
     try:
         configs = init_network(data_dir, scenario_path=scenario, nats_url=nats_url, stream=stream, postgres=postgres)
     except (ScenarioError, OSError) as exc:
@@ -133,3 +148,85 @@ def pay(
         fail(f"payment refused: {exc}", EXIT_FAILED)
     except TransportError as exc:
         fail(str(exc), EXIT_FAILED)
+
+
+@app.command("rotate-key")
+def rotate_key(
+    bic: Annotated[str, typer.Option("--bic", help="The participant whose signing key is replaced.")],
+    data_dir: DataDirOption = Path("data/network"),
+    activate_in: Annotated[
+        float,
+        typer.Option(
+            "--activate-in",
+            min=0,
+            help="Seconds until the participant signs with its new key: time for every node to hold the new "
+            "directory (running nodes on this machine re-read it within a second).",
+        ),
+    ] = DEFAULT_ACTIVATE_AFTER.total_seconds(),
+    overlap: Annotated[
+        float,
+        typer.Option(
+            "--overlap", min=0, help="Seconds the old key is still believed after that, for messages on their way."
+        ),
+    ] = DEFAULT_OVERLAP.total_seconds(),
+    operator_key: Annotated[
+        Path | None,
+        typer.Option("--operator-key", help="The operator's key file (default: <data dir>/keys/operator.pem)."),
+    ] = None,
+) -> None:
+    """Give a participant a new signing key without stopping anything: the new key is written (0600), the old one
+    kept beside it, the directory re-signed by the operator; running nodes pick it up by themselves."""
+    path = data_dir / "nodes" / bic / "node.toml"
+    try:
+        config = load_node_config(path)
+        done = rotate_node_key(
+            config,
+            operator_key or data_dir / "keys" / "operator.pem",
+            activate_after=timedelta(seconds=activate_in),
+            overlap=timedelta(seconds=overlap),
+        )
+    except (ConfigError, DirectoryError, KeyError) as exc:
+        fail(str(exc), EXIT_FAILED)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot rotate {bic}'s key: {type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}", EXIT_FAILED)
+    console.print_json(json.dumps(done.to_json()))
+
+
+@app.command("rotate-card-keys")
+def rotate_card_keys_command(
+    bic: Annotated[
+        str | None, typer.Option("--bic", help="The issuing bank (its node.toml's [cards] keys is the file).")
+    ] = None,
+    data_dir: DataDirOption = Path("data/network"),
+    keys: Annotated[
+        Path | None,
+        typer.Option("--keys", help="The card key file itself (e.g. <corridor up's data dir>/keys/cards-<BIC>.json)."),
+    ] = None,
+    retire: Annotated[
+        str | None,
+        typer.Option("--retire", help="Instead: drop this earlier generation, once every card under it is re-issued."),
+    ] = None,
+) -> None:
+    """Give an issuer a new generation of card keys (CVK, PVK, ZPK, PAN vault key) and make it current; cards issued
+    under earlier generations keep working. The issuer uses it for new cards from its next start."""
+    if keys is None:
+        if bic is None:
+            fail("give --bic (an issuer of the network in --data-dir) or --keys (the card key file)")
+        try:
+            keys = load_node_config(data_dir / "nodes" / bic / "node.toml").card_keys
+        except ConfigError as exc:
+            fail(str(exc), EXIT_FAILED)
+        if keys is None:
+            fail(f"{bic} has no card keys ([cards] keys): it issues no cards", EXIT_FAILED)
+    try:
+        if retire is not None:
+            retire_card_keys(keys, retire)
+            key_id = None
+        else:
+            key_id = rotate_card_keys(keys)
+        current, kept = card_key_ids(keys)
+    except CardKeysError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except OSError as exc:
+        fail(f"{keys}: {exc.strerror}", EXIT_FAILED)
+    console.print_json(json.dumps({"keys": str(keys), "new": key_id, "current": current, "kept": kept}))

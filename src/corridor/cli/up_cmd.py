@@ -4,6 +4,10 @@
 Every node, the card scheme and the token platforms run in this process (node/embedded.py), with their files under
 --data-dir, which is kept between runs: stopping and starting again continues where it stopped. The API keys are
 made on first start and kept in <data dir>/keys/api-keys.json (0600); the observer key opens the dashboard.
+
+With `--tls-cert` and `--tls-key` the API is served over HTTPS (corridor/tls.py); with `--tls-ca` and
+`--tls-require-client-cert`, only to clients presenting a certificate that CA signed (mutual TLS). The options
+name files; the key's password, if it has one, comes from the environment (CORRIDOR_TLS_KEY_PASSWORD_FILE).
 """
 
 from __future__ import annotations
@@ -30,17 +34,26 @@ from corridor.node.digitalsetup import open_scenario_wallets
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import open_distributed
 from corridor.scenario import ScenarioError, load_scenario
+from corridor.tls import TlsError, TlsFiles
 
 log = logging.getLogger(__name__)
 
 
-async def serve(corridor: EmbeddedCorridor, host: str, port: int, *, ready: asyncio.Event | None = None) -> None:
-    """Start the corridor, serve its API until SIGINT/SIGTERM (or the task is cancelled), then stop it all."""
+async def serve(
+    corridor: EmbeddedCorridor,
+    host: str,
+    port: int,
+    *,
+    ready: asyncio.Event | None = None,
+    tls: TlsFiles | None = None,
+) -> None:
+    """Start the corridor, serve its API until SIGINT/SIGTERM (or the task is cancelled), then stop it all; over
+    HTTPS with `tls`."""
     await corridor.start()
     app, keys, store = api_for(corridor)
     title = f"corridor up: {len(corridor.network.nodes)} nodes ({escape(corridor.scenario.name)})"
     try:
-        await _serve_app(app, keys, corridor.data_dir, host, port, title, ready=ready, dashboard=True)
+        await _serve_app(app, keys, corridor.data_dir, host, port, title, ready=ready, dashboard=True, tls=tls)
     finally:
         for opened in getattr(app.state, "stores", [store]):
             opened.close()
@@ -48,7 +61,13 @@ async def serve(corridor: EmbeddedCorridor, host: str, port: int, *, ready: asyn
 
 
 async def serve_distributed(
-    data_dir: Path, host: str, port: int, *, ready: asyncio.Event | None = None, start_nodes: bool = True
+    data_dir: Path,
+    host: str,
+    port: int,
+    *,
+    ready: asyncio.Event | None = None,
+    start_nodes: bool = True,
+    tls: TlsFiles | None = None,
 ) -> None:
     """Start every node of the network `corridor network init` laid out in `data_dir` as its own process (or, with
     `start_nodes=False`, use those already running), serve the API over them, then stop what it started."""
@@ -71,7 +90,7 @@ async def serve_distributed(
         app, keys, store = api_over(network)
         title = f"corridor up --config: {len(network.nodes)} node processes ({escape(network.scenario.name)})"
         try:
-            await _serve_app(app, keys, data_dir, host, port, title, ready=ready, dashboard=True)
+            await _serve_app(app, keys, data_dir, host, port, title, ready=ready, dashboard=True, tls=tls)
         finally:
             for opened in getattr(app.state, "stores", [store]):
                 opened.close()
@@ -94,9 +113,19 @@ async def _serve_app(
     *,
     ready: asyncio.Event | None,
     dashboard: bool,
+    tls: TlsFiles | None = None,
 ) -> None:
-    """Serve `app` until cancelled; its URL is written to <data dir>/api/url and shown with where the keys are."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+    """Serve `app` until cancelled (over HTTPS with `tls`); its URL is written to <data dir>/api/url and shown with
+    where the keys are."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        **({} if tls is None else tls.uvicorn_options()),
+    )
     server = uvicorn.Server(config)
     try:
         task = asyncio.get_running_loop().create_task(server.serve())
@@ -106,7 +135,7 @@ async def _serve_app(
             await task
             raise OSError(f"the API could not listen on {host}:{port}")
         bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-        corridor_url = f"http://{host}:{bound}"
+        corridor_url = f"{'http' if tls is None else 'https'}://{host}:{bound}"
         (data_dir / "api").mkdir(parents=True, exist_ok=True)
         (data_dir / "api" / "url").write_text(corridor_url + "\n")
         log.info("corridor up", extra={"url": corridor_url})
@@ -147,20 +176,34 @@ def up(
     attach: Annotated[
         bool, typer.Option("--attach", help="With --config: the nodes run already (started elsewhere); serve only.")
     ] = False,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM); needs --tls-key.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option("--tls-key", help="Its private key file (PEM, 0600; a password only from the environment)."),
+    ] = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option("--tls-ca", help="The CA bundle client certificates are checked against.")
+    ] = None,
+    tls_require_client_cert: Annotated[
+        bool, typer.Option("--tls-require-client-cert", help="Mutual TLS: refuse clients without a certificate.")
+    ] = False,
 ) -> None:
     """Run the scenario's corridor and serve its REST API: on the embedded default (with the dashboard), or with
     --config as separate node processes."""
+    tls = _tls(tls_cert, tls_key, tls_ca, tls_require_client_cert)
     logs.configure(json=log_json, level=logging.INFO)
     if config is not None:
         if not (config / "nodes").is_dir():
             fail(f"{config} holds no network: run `corridor network init --data-dir {config}` first", EXIT_FAILED)
-        work = serve_distributed(config, host, port, start_nodes=not attach)
+        work = serve_distributed(config, host, port, start_nodes=not attach, tls=tls)
     else:
         try:
             corridor = EmbeddedCorridor(load_scenario(scenario), data_dir)
         except ScenarioError as exc:
             fail(f"scenario: {exc}", EXIT_FAILED)
-        work = serve(corridor, host, port)
+        work = serve(corridor, host, port, tls=tls)
 
     async def main() -> None:
         task = asyncio.current_task()
@@ -175,3 +218,19 @@ def up(
         asyncio.run(main())
     except (OSError, TransportError, TimeoutError, RuntimeError) as exc:
         fail(f"corridor up: {exc}", EXIT_FAILED)
+
+
+def _tls(cert: Path | None, key: Path | None, ca: Path | None, require_client_cert: bool) -> TlsFiles | None:
+    """The API's TLS files from the command's options (None: plain HTTP), checked before anything starts."""
+    if cert is None and key is None:
+        if ca is not None or require_client_cert:
+            fail("--tls-ca and --tls-require-client-cert need --tls-cert and --tls-key")
+        return None
+    if cert is None or key is None:
+        fail("--tls-cert and --tls-key go together")
+    try:
+        tls = TlsFiles(cert, key, ca, require_client_cert)
+        tls.server_context()  # the files load: a mistake is told now, not after the corridor has started
+    except TlsError as exc:
+        fail(str(exc), EXIT_FAILED)
+    return tls

@@ -58,7 +58,7 @@ def _read(path: Path) -> str:
 def _json(text: str, path: Path) -> object:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep to read
         fail(f"{path} is not JSON", EXIT_FAILED)
 
 

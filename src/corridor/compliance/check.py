@@ -78,6 +78,4 @@ class PaymentCheck:
         details = data.get("details", {})
         if not isinstance(details, dict):
             raise CheckError("details: an object")
-        return cls(
-            data["rail"], data["subject"], data["account"], tier, amount, data["currency"], tuple(read), details
-        )
+        return cls(data["rail"], data["subject"], data["account"], tier, amount, data["currency"], tuple(read), details)

@@ -83,8 +83,12 @@ def decode_header(data: bytes) -> BlockHeader:
     n = data[5]
     if len(data) != 6 + n + _HEADER_TAIL.size:
         raise ProofError("malformed", "block header has the wrong length")
+    try:
+        platform = data[6 : 6 + n].decode("ascii")
+    except UnicodeDecodeError:
+        raise ProofError("malformed", "the block header's platform id is not ASCII") from None
     height, prev_hash, time_ns, tx_count, tx_root = _HEADER_TAIL.unpack_from(data, 6 + n)
-    return BlockHeader(data[6 : 6 + n].decode("ascii"), height, prev_hash, time_ns, tx_count, tx_root)
+    return BlockHeader(platform, height, prev_hash, time_ns, tx_count, tx_root)
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,17 +148,25 @@ class Quote:
                 proof=proof,
                 body=body,
             )
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            raise QuoteError(f"FX quote is malformed: {exc}") from None
+        except (ValueError, KeyError, TypeError, IndexError, OverflowError, RecursionError) as exc:
+            # OverflowError: a float such as 1e999 where an integer belongs; RecursionError: arrays nested deep
+            raise QuoteError(f"FX quote is malformed: {type(exc).__name__}") from None
 
-    def check(self, provider_key: bytes, *, uetr: str, sell: Money, buy: Money, now_ns: int) -> None:
-        """Raise QuoteError unless this is the provider's quote for exactly this payment, still valid."""
+    def check(
+        self, provider_key: bytes | tuple[bytes, ...], *, uetr: str, sell: Money, buy: Money, now_ns: int
+    ) -> None:
+        """Raise QuoteError unless this is the provider's quote for exactly this payment, still valid.
+
+        `provider_key` may be several keys: those the directory believes for the provider during a rotation of its
+        key (network/directory.py `verifying_keys`), any of which may have signed a quote still valid."""
         try:
             index, size, path = _read_proof(self.proof)
             root = root_from_path(leaf_hash(self.canonical()), index, size, path)
         except ValueError:
             root, size = b"", 0
-        if not root or not _verify_batch(provider_key, self.signature, batch_message(size, root)):
+        keys = (provider_key,) if isinstance(provider_key, bytes) else provider_key
+        message = batch_message(size, root) if root else b""
+        if not root or not any(_verify_batch(key, self.signature, message) for key in keys):
             raise QuoteError(f"FX quote {self.quote_id} is not signed by {self.provider}", "FF01")
         if self.uetr != uetr:
             raise QuoteError(f"FX quote {self.quote_id} is locked to another payment (UETR {self.uetr})", "FF01")

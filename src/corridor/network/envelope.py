@@ -18,6 +18,11 @@ head.001.001.02, the sender in the directory, that it is the recipient, the sign
 key, the document against its own schema, and that the header names the document's type. Replays and duplicates
 are the inbox's job (store.py).
 
+During a key rotation the directory lists a sender's new key and its previous ones, each believed until its overlap
+ends (directory.py): the signature is checked with the key the `Sgntr/@key` fingerprint names first (one
+verification, as without a rotation) and then with the others; a signature by a key whose overlap has ended is
+refused as `retired_key`, saying so, rather than as an unexplained bad signature.
+
 Why not XMLDSig inside AppHdr/Sgntr: Ed25519 in XMLDSig is not widely implemented, and C14N plus a detached
 signature is what XMLDSig would compute anyway, without the transforms machinery that has been a source of
 signature-wrapping attacks.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -38,7 +44,7 @@ from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.schemas import SchemaViolation, validate
 from corridor.iso20022.xml import XmlRejected, parse_xml
 from corridor.network.bulk import read
-from corridor.network.directory import Directory
+from corridor.network.directory import Directory, Participant
 from corridor.network.identity import SigningKey, fingerprint, verify_signature
 
 ENVELOPE_NS = "urn:corridor:envelope:1"
@@ -129,8 +135,41 @@ def seal(header: AppHeader, document: etree._Element, key: SigningKey) -> bytes:
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
-def open_envelope(data: bytes, directory: Directory, recipient: str) -> OpenedMessage:
-    """Check a received message as the module docstring orders; raise EnvelopeRejected (or XmlRejected) on failure."""
+def _verified(sender: Participant, signature: bytes, signed: bytes, named: str | None, now_ns: int | None) -> bool:
+    """Whether one of the keys `sender` may sign with now made `signature`; the key the envelope names first."""
+    if not sender.previous_keys:  # no rotation under way: one key, as always
+        return verify_signature(sender.public_key, signature, signed)
+    keys = sender.verifying_keys(time.time_ns() if now_ns is None else now_ns)
+    ordered = sorted(keys, key=lambda key: fingerprint(key) != named)
+    return any(verify_signature(key, signature, signed) for key in ordered)
+
+
+def _signature_refusal(
+    sender: Participant, signature: bytes, signed: bytes, named: str | None, now_ns: int | None
+) -> EnvelopeRejected:
+    """Why a signature was not believed: by a key the sender has retired, or by none of its keys at all."""
+    now = time.time_ns() if now_ns is None else now_ns
+    for key in sender.previous_keys:
+        if (
+            key.key_id == named
+            and sender.retired(key.public_key, now)
+            and verify_signature(key.public_key, signature, signed)
+        ):
+            return EnvelopeRejected(
+                "retired_key",
+                f"signed with {sender.bic}'s key {key.key_id}, retired at {key.until}: "
+                f"the directory lists {sender.key_id} as its key now",
+            )
+    return EnvelopeRejected(
+        "signature", f"signature does not verify with {sender.bic}'s directory key {fingerprint(sender.public_key)}"
+    )
+
+
+def open_envelope(data: bytes, directory: Directory, recipient: str, *, now_ns: int | None = None) -> OpenedMessage:
+    """Check a received message as the module docstring orders; raise EnvelopeRejected (or XmlRejected) on failure.
+
+    `now_ns` (the receiver's clock; the wall clock without it) decides which of the sender's keys are believed
+    during a rotation."""
     root = parse_xml(data)
     if root.tag != f"{{{ENVELOPE_NS}}}Envelope":
         raise EnvelopeRejected("envelope", f"root element {root.tag!r} is not a Corridor envelope")
@@ -153,10 +192,9 @@ def open_envelope(data: bytes, directory: Directory, recipient: str) -> OpenedMe
     except ValueError:
         signature = b""
     signed = _signed_bytes(header_element, document)
-    if sgntr.get("alg") != "Ed25519" or not verify_signature(sender.public_key, signature, signed):
-        raise EnvelopeRejected(
-            "signature", f"signature does not verify with {sender.bic}'s directory key {fingerprint(sender.public_key)}"
-        )
+    named = sgntr.get("key")
+    if sgntr.get("alg") != "Ed25519" or not _verified(sender, signature, signed, named, now_ns):
+        raise _signature_refusal(sender, signature, signed, named, now_ns)
     try:
         document_type = validate(document)
     except SchemaViolation as exc:

@@ -7,14 +7,20 @@ repr shows only the public key's fingerprint, so a key printed by accident in a 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import glob
 import hashlib
+import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+log = logging.getLogger(__name__)
 
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
@@ -47,6 +53,10 @@ class SigningKey:
 
     @classmethod
     def load(cls, path: Path) -> SigningKey:
+        """The key in a PEM file; a file others may read is used but warned about (it should be 0600)."""
+        with contextlib.suppress(OSError):
+            if path.stat().st_mode & 0o077:
+                log.warning("key file %s can be read by others than its owner: chmod 600 it", path)
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{path} does not hold an Ed25519 private key")
@@ -59,8 +69,17 @@ class SigningKey:
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file that was there before keeps its mode through O_CREAT: narrow it
         with os.fdopen(fd, "wb") as out:
             out.write(data)
+
+    def save_replacing(self, path: Path) -> None:
+        """Write the key to `path` whole or not at all (a 0600 temporary file renamed over it): a node reading its
+        key files during a rotation finds the old key or the new one, never half a file."""
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.unlink(missing_ok=True)
+        self.save(temporary)
+        os.replace(temporary, path)
 
     def sign(self, data: bytes) -> bytes:
         return self._private.sign(data)
@@ -71,6 +90,47 @@ class SigningKey:
 
     def __repr__(self) -> str:
         return f"SigningKey(public={self.fingerprint})"
+
+
+def archived_key_path(path: Path, public_key: bytes) -> Path:
+    """Where a node's earlier (or next) key is kept beside its key file `path`: `<BIC>.<fingerprint>.pem`."""
+    return path.with_name(f"{path.stem}.{fingerprint(public_key)}{path.suffix}")
+
+
+class KeyRing:
+    """A node's private keys by public key: its key file's, and those archived beside it by a rotation
+    (`archived_key_path`), so that it can sign with whichever key the directory says is its own at the moment:
+    the old one until the rotation's cutover, the new one after it, across a restart too."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, keys: Iterable[SigningKey]) -> None:
+        self._keys = {key.public_key: key for key in keys}
+
+    @classmethod
+    def load(cls, path: Path) -> KeyRing:
+        """The key in `path` (which must load) and every `<stem>.*<suffix>` beside it; an archived file that does not
+        load is skipped with a warning naming it, since the node can still run on the others."""
+        keys = [SigningKey.load(path)]
+        pattern = f"{glob.escape(path.stem)}.*{glob.escape(path.suffix)}"
+        for archived in sorted(path.parent.glob(pattern)):
+            try:
+                keys.append(SigningKey.load(archived))
+            except (OSError, ValueError) as exc:
+                log.warning("key file %s skipped: cannot load it (%s)", archived, type(exc).__name__)
+        return cls(keys)
+
+    def get(self, public_key: bytes) -> SigningKey | None:
+        return self._keys.get(public_key)
+
+    def __contains__(self, public_key: object) -> bool:
+        return public_key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"KeyRing({sorted(fingerprint(public) for public in self._keys)})"
 
 
 def verify_signature(public_key: bytes, signature: bytes, data: bytes) -> bool:

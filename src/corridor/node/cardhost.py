@@ -32,7 +32,7 @@ from corridor.cards.authlog import AuthorizationLog
 from corridor.cards.cardstore import CARD_STATUSES, CardStore
 from corridor.cards.issuer import Issuer
 from corridor.cards.link import serve
-from corridor.node.cardnet import bank_currency, issue_cards, make_acquirer, make_issuer
+from corridor.node.cardnet import bank_currency, issue_cards, load_issuer_keys, make_acquirer, make_issuer
 from corridor.node.config import ConfigError, Endpoint, NodeConfig
 from corridor.node.rpc import Method, RpcClient, RpcError
 from corridor.node.runtime import Node
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 TO_PRESENT, PRESENTED, COMPLETE = "card_to_present", "card_presented", "card_complete"
 PAY_MERCHANTS, SETTLE = "card_pay_merchants", "card_settle"
 APPROVAL = "card_approval"
-CARDS, CARD_STATUS = "card_list", "card_status"
+CARDS, CARD_STATUS, CARD_KEYS_RELOAD = "card_list", "card_status", "card_keys_reload"
 RRN_LENGTH = 12
 MAX_ITEMS = 500
 """Most request keys, holds or merchant lines in one request (each well under 100 bytes: inside rpc.py's limit)."""
@@ -89,6 +89,7 @@ class IssuerHost:
         if config.card_keys is None:
             raise ConfigError(f"{config.bic}: [cards] issuer is set but [cards] keys (the card keys file) is not")
         self._keys: Path = config.card_keys
+        self._tls = config.tls
         self._node, self._scenario, self._scheme, self._at = node, scenario, scheme, at
         self._store: CardStore | None = None
         self._server: asyncio.Server | None = None
@@ -97,6 +98,7 @@ class IssuerHost:
             COMPLETE: self._complete,
             CARDS: self._cards,
             CARD_STATUS: self._card_status,
+            CARD_KEYS_RELOAD: self._reload_keys,
         }
 
     async def start(self) -> None:
@@ -116,7 +118,9 @@ class IssuerHost:
         await issuer.setup()
         await issue_cards(issuer, self._scheme)  # the cards themselves go to the cardholders, not to this process
         self.issuer = issuer
-        self._server = await serve(issuer.handle, *self._at)
+        self._server = await serve(
+            issuer.handle, *self._at, ssl=None if self._tls is None else self._tls.server_context()
+        )
 
     async def stop(self) -> None:
         await _close(self._server)
@@ -134,6 +138,19 @@ class IssuerHost:
         if not isinstance(account, str) or not 0 < len(account) <= 34:
             raise RpcError("bad_request", "account must be an account number")
         return {"cards": self._issuer().cards_of(account)}
+
+    async def _reload_keys(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Read the card keys file again (after `corridor network rotate-card-keys`) and use it from the next
+        request on, without a restart; recorded in the node's audit trail."""
+        issuer = self._issuer()
+        try:
+            keys, vault = await asyncio.to_thread(load_issuer_keys, self._keys)
+        except (OSError, ValueError) as exc:
+            raise RpcError("bad_request", f"card keys {self._keys}: {type(exc).__name__}") from None
+        issuer.adopt_keys(keys, vault)
+        generations = [g.key_id for g in keys.generations]
+        await self._node.services.record_action("operator", "card.keys", self._node.bic, {"generations": generations})
+        return {"current": keys.key_id, "generations": generations}
 
     async def _card_status(self, params: dict[str, Any]) -> dict[str, Any]:
         """{"card_id", "status"} -> the card as it now is (null: no such card)."""
@@ -172,6 +189,7 @@ class AcquirerHost:
             raise ConfigError(f"{config.bic}: [cards] gateway is set but [cards] merchant_keys (their API keys) is not")
         self._switch: Endpoint = config.card_switch
         self._gateway_at, self._merchant_keys = config.card_gateway, config.merchant_keys
+        self._tls = config.tls
         self._institution = spec.institution_id
         self._currency = bank_currency(scenario, config.bic)
         self._node, self._scenario, self._at = node, scenario, at
@@ -187,10 +205,16 @@ class AcquirerHost:
 
     async def start(self) -> None:
         self._log = AuthorizationLog(self._node.data_dir / "acquired.db")
+        tls = self._tls
         self.acquirer = make_acquirer(
-            self._scenario, self._node.bic, switch=self._switch, log=self._log, clock=time.time
+            self._scenario,
+            self._node.bic,
+            switch=self._switch,
+            log=self._log,
+            clock=time.time,
+            tls=None if tls is None else tls.client_context(),
         )
-        self._server = await serve(self.acquirer.handle, *self._at)
+        self._server = await serve(self.acquirer.handle, *self._at, ssl=None if tls is None else tls.server_context())
         if self._gateway_at is not None:
             assert self._merchant_keys is not None
             # Imported here: only an acquiring bank with a gateway loads the web stack (a node starts faster).
@@ -203,6 +227,7 @@ class AcquirerHost:
                 self._gateway_at,
                 merchant_keys=self._merchant_keys,
                 data_dir=self._node.data_dir,
+                tls=tls,
             )
             await gateway.start()
             self.gateway = gateway

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
-import os
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -31,6 +30,7 @@ from corridor.cards.acceptor import name_location
 from corridor.cards.acquirer import Acquirer
 from corridor.cards.advices import AdviceQueue
 from corridor.cards.authlog import AuthorizationLog
+from corridor.cards.cardkeys import create_card_keys, read_card_keys
 from corridor.cards.cardstore import CardStore
 from corridor.cards.clearing import Clearing
 from corridor.cards.disputes import Disputes
@@ -269,8 +269,9 @@ def make_switch(
     advices: AdviceQueue,
     authorization_log: AuthorizationLog,
     clock: Callable[[], float],
+    tls: ssl.SSLContext | None = None,
 ) -> Switch:
-    """The scheme's switch, routing to each issuing bank's processor at `endpoints`."""
+    """The scheme's switch, routing to each issuing bank's processor at `endpoints` (over TLS with `tls`)."""
     return Switch(
         _scheme(scenario),
         scenario.fx.rates,
@@ -280,13 +281,21 @@ def make_switch(
         advices=advices,
         authorization_log=authorization_log,
         clock=clock,
+        tls=tls,
     )
 
 
 def make_acquirer(
-    scenario: Scenario, bank: str, *, switch: tuple[str, int], log: AuthorizationLog, clock: Callable[[], float]
+    scenario: Scenario,
+    bank: str,
+    *,
+    switch: tuple[str, int],
+    log: AuthorizationLog,
+    clock: Callable[[], float],
+    tls: ssl.SSLContext | None = None,
 ) -> Acquirer:
-    """Acquiring bank `bank`'s gateway for its merchants' terminals, sending to the switch at `switch`."""
+    """Acquiring bank `bank`'s gateway for its merchants' terminals, sending to the switch at `switch` (over TLS
+    with `tls`)."""
     scheme = _scheme(scenario)
     spec = next((a for a in scheme.acquirers if a.bank == bank), None)
     if spec is None:
@@ -302,6 +311,7 @@ def make_acquirer(
         authorization_log=log,
         clock=clock,
         acceptor_names={m.terminal: name_location(accounts[m.account], country) for m in merchants},
+        tls=tls,
     )
 
 
@@ -312,17 +322,8 @@ def _scheme(scenario: Scenario) -> CardSchemeSpec:
 
 
 def load_issuer_keys(path: Path) -> tuple[IssuerKeys, PanVault]:
-    """An issuer's card keys and PAN vault keys, kept in `path` (0600), made the first time."""
+    """An issuer's card keys and PAN vault keys, kept in `path` (0600), made the first time; every generation the
+    file keeps (cards/cardkeys.py: `corridor network rotate-card-keys` adds one), the newest current."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        made = {name: os.urandom(size).hex() for name, size in (("cvk", 16), ("pvk", 16), ("zpk", 16))}
-        made |= {"lookup": os.urandom(32).hex(), "data": os.urandom(32).hex()}
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(made, out)
-    keys = json.loads(path.read_text())
-    issuer = IssuerKeys(
-        cvk=bytes.fromhex(keys["cvk"]), pvk=bytes.fromhex(keys["pvk"]), pvki="1", zpk=bytes.fromhex(keys["zpk"])
-    )
-    vault = PanVault(bytes.fromhex(keys["lookup"]), {"k1": bytes.fromhex(keys["data"])}, "k1")
-    return issuer, vault
+        create_card_keys(path)
+    return read_card_keys(path)

@@ -27,9 +27,16 @@ the config only points at it.
     [digital]                               # optional: a central bank that operates a token platform
     keys = "../../keys/digital"             # the platforms' public institution keys and this operator's own
 
+    [tls]                                   # optional: TLS on its ISO 8583 links and its e-commerce gateway
+    cert = "../../tls/VOLGRUMM.crt"         # its certificate (PEM), presented as server and as client
+    key = "../../tls/VOLGRUMM.key"          # its private key (PEM, 0600; a password only from the environment)
+    ca = "../../tls/ca.crt"                 # the CA bundle its peers' certificates are checked against
+    require_client_cert = true              # optional, default false: mutual TLS on its servers
+
     [nats]
-    url = "nats://127.0.0.1:4222"
+    url = "nats://127.0.0.1:4222"           # or a cluster's servers, comma-separated: "nats://h1:4222,nats://h2:4222"
     stream = "CORRIDOR"                     # optional
+    replicas = 3                            # optional, default 1: servers of a JetStream cluster keeping the stream
     subject_prefix = "corridor.inbox"       # optional
     rpc_prefix = "corridor.rpc"             # optional
 """
@@ -37,13 +44,14 @@ the config only points at it.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from corridor.tls import TlsError, TlsFiles
 
 MAX_CONFIG_BYTES = 64 * 1024
 Endpoint = tuple[str, int]
@@ -70,6 +78,8 @@ class NodeConfig:
     stream: str = DEFAULT_STREAM
     subject_prefix: str = DEFAULT_SUBJECT_PREFIX
     rpc_prefix: str = DEFAULT_RPC_PREFIX
+    nats_replicas: int = 1
+    """How many servers of a JetStream cluster keep the stream, when this node is the one that creates it."""
     ledger_url: str | None = None
     """A PostgreSQL URL (no password in it: use the server's own auth or PGPASSFILE); None: SQLite in data_dir."""
     ledger_schema: str | None = None
@@ -82,6 +92,8 @@ class NodeConfig:
     merchant_keys: Path | None = None
     """The merchants' API keys file the gateway authenticates them by (terminal id -> key, 0600)."""
     digital_keys: Path | None = None
+    tls: TlsFiles | None = None
+    """TLS on this node's card links and gateway (corridor/tls.py); None: plain TCP and HTTP."""
 
     def to_toml(self, base: Path) -> str:
         """The file's text, with paths relative to `base`, the folder the file will be written to.
@@ -109,6 +121,8 @@ class NodeConfig:
             f"subject_prefix = {_quote(self.subject_prefix)}",
             f"rpc_prefix = {_quote(self.rpc_prefix)}",
         ]
+        if self.nats_replicas != 1:
+            lines.append(f"replicas = {self.nats_replicas}")
         if self.ledger_url is not None:
             lines += ["", "[ledger]", f"url = {_quote(self.ledger_url)}"]
             if self.ledger_schema is not None:
@@ -128,6 +142,7 @@ class NodeConfig:
                 lines.append(f"merchant_keys = {path(self.merchant_keys)}")
         if self.digital_keys is not None:
             lines += ["", "[digital]", f"keys = {path(self.digital_keys)}"]
+        lines += tls_toml(self.tls, path)
         return "\n".join(lines) + "\n"
 
 
@@ -155,7 +170,7 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{where}: larger than {MAX_CONFIG_BYTES} bytes")
     try:
         return tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[... nested
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
 
 
@@ -164,14 +179,29 @@ def load_node_config(path: Path) -> NodeConfig:
     where = str(path)
     table = read_config(path)
     base = path.parent.resolve()
-    known = {"bic", "data_dir", "key", "directory", "operator_key", "scenario", "nats", "ledger", "cards", "digital"}
+    known = {
+        "bic",
+        "data_dir",
+        "key",
+        "directory",
+        "operator_key",
+        "scenario",
+        "nats",
+        "ledger",
+        "cards",
+        "digital",
+        "tls",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    nats = _table(table, "nats", {"url", "stream", "subject_prefix", "rpc_prefix"}, where)
+    nats = _table(table, "nats", {"url", "stream", "subject_prefix", "rpc_prefix", "replicas"}, where)
+    replicas = nats.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 5:
+        raise ConfigError(f"{where} [nats]: replicas must be an integer from 1 to 5, not {replicas!r}")
     try:
         operator_key = base64.b64decode(_string(table, "operator_key", where), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character that is not ASCII
         raise ConfigError(f"{where}: operator_key is not base64") from None
     if len(operator_key) != 32:
         raise ConfigError(f"{where}: operator_key must be a 32-byte Ed25519 public key, got {len(operator_key)} bytes")
@@ -179,11 +209,7 @@ def load_node_config(path: Path) -> NodeConfig:
     ledger_url = None if "url" not in ledger else _string(ledger, "url", f"{where} [ledger]")
     if ledger_url is not None and not ledger_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{where} [ledger]: url must be postgresql://... (leave [ledger] out for SQLite)")
-    if (
-        ledger_url is not None
-        and "@" in ledger_url.split("//", 1)[1].split("/", 1)[0]
-        and ":" in ledger_url.split("//", 1)[1].split("@", 1)[0]
-    ):
+    if ledger_url is not None and url_holds_password(ledger_url):
         raise ConfigError(f"{where} [ledger]: url must not hold a password (use the server's auth or PGPASSFILE)")
     schema = None if "schema" not in ledger else _string(ledger, "schema", f"{where} [ledger]")
     if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
@@ -210,6 +236,7 @@ def load_node_config(path: Path) -> NodeConfig:
         stream=_string(nats, "stream", f"{where} [nats]", DEFAULT_STREAM),
         subject_prefix=_string(nats, "subject_prefix", f"{where} [nats]", DEFAULT_SUBJECT_PREFIX),
         rpc_prefix=_string(nats, "rpc_prefix", f"{where} [nats]", DEFAULT_RPC_PREFIX),
+        nats_replicas=replicas,
         ledger_url=ledger_url,
         ledger_schema=schema,
         card_issuer=endpoints["issuer"],
@@ -219,7 +246,48 @@ def load_node_config(path: Path) -> NodeConfig:
         card_gateway=endpoints["gateway"],
         merchant_keys=merchant_keys,
         digital_keys=digital_keys,
+        tls=read_tls(table, base, where),
     )
+
+
+def tls_toml(tls: TlsFiles | None, path: Any) -> list[str]:
+    """The `[tls]` table's lines (paths written by `path`), or none."""
+    if tls is None:
+        return []
+    lines = ["", "[tls]", f"cert = {path(tls.cert)}", f"key = {path(tls.key)}"]
+    if tls.ca is not None:
+        lines.append(f"ca = {path(tls.ca)}")
+    if tls.require_client_cert:
+        lines.append("require_client_cert = true")
+    return lines
+
+
+def read_tls(table: dict[str, Any], base: Path, where: str) -> TlsFiles | None:
+    """The `[tls]` table: paths to the certificate, key and CA bundle, never their contents (nor a password)."""
+    if "tls" not in table:
+        return None
+    tls = _table(table, "tls", {"cert", "key", "ca", "require_client_cert"}, where)
+    at = f"{where} [tls]"
+    required = tls.get("require_client_cert", False)
+    if not isinstance(required, bool):
+        raise ConfigError(f"{at}: require_client_cert must be true or false")
+    try:
+        return TlsFiles(
+            cert=base / _string(tls, "cert", at),
+            key=base / _string(tls, "key", at),
+            ca=None if "ca" not in tls else base / _string(tls, "ca", at),
+            require_client_cert=required,
+        )
+    except TlsError as exc:
+        raise ConfigError(f"{at}: {exc}") from None
+
+
+def url_holds_password(url: str) -> bool:
+    """Whether a URL carries a password (`scheme://user:password@host/...`): one must never sit in a config file or
+    on a command line (where any local user sees it in the process list). A PostgreSQL password comes from the
+    server's own authentication, PGPASSFILE or PGPASSWORD instead."""
+    authority = url.split("//", 1)[1].split("/", 1)[0] if "//" in url else ""
+    return "@" in authority and ":" in authority.rsplit("@", 1)[0]
 
 
 def _table(table: dict[str, Any], name: str, fields: set[str], where: str) -> dict[str, Any]:
@@ -238,6 +306,6 @@ def _endpoint(table: dict[str, Any], key: str, where: str) -> Endpoint | None:
         return None
     text = _string(table, key, where)
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit() and len(port) <= 5) or not 0 < int(port) < 65536:
         raise ConfigError(f"{where}: {key} must be host:port with a port from 1 to 65535, not {text!r}")
     return host, int(port)

@@ -29,7 +29,14 @@ from corridor.network.identity import load_or_create_secret
 from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import connect_bounded
 from corridor.node.cardnet import load_issuer_keys
-from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, Endpoint, NodeConfig, load_node_config
+from corridor.node.config import (
+    DEFAULT_NATS_URL,
+    DEFAULT_STREAM,
+    Endpoint,
+    NodeConfig,
+    load_node_config,
+    url_holds_password,
+)
 from corridor.node.network import FINAL_STATES, build_directory, load_or_create_key
 from corridor.node.platformkeys import write_public_keys
 from corridor.node.rpc import RpcClient, RpcError
@@ -59,6 +66,7 @@ def init_network(
     postgres: str | None = None,
     schema_prefix: str = "corridor",
     card_port_base: int | None = None,
+    nats_replicas: int = 1,
 ) -> dict[str, Path]:
     """Keys, signed directory and one config per participant; existing keys are kept. Returns BIC -> config path.
 
@@ -70,7 +78,12 @@ def init_network(
     `card_port_base` (the switch first), or without it on ports free at the time; each issuing bank's card keys
     (`keys/cards-<BIC>.json`, 0600, kept if present); the merchants' API keys the gateways authenticate them by
     (`keys/merchant-keys.json`, 0600, kept if present) and the gateways' idempotency secret beside them
-    (`keys/api-idempotency.key`); and the scheme process's config (`scheme/scheme.toml`, scheme_config_path)."""
+    (`keys/api-idempotency.key`); and the scheme process's config (`scheme/scheme.toml`, scheme_config_path).
+
+    `nats_url` may name a cluster's servers, comma-separated; `nats_replicas` is how many of them keep the stream
+    (3 on a three-server cluster survives the loss of any one)."""
+    if postgres is not None and url_holds_password(postgres):
+        raise ValueError("the PostgreSQL URL holds a password: give it in PGPASSFILE or PGPASSWORD, not in node.toml")
     data_dir = data_dir.resolve()
     scenario = load_scenario(scenario_path)
     keys_dir = data_dir / "keys"
@@ -104,6 +117,7 @@ def init_network(
             stream=stream,
             subject_prefix=subject_prefix,
             rpc_prefix=rpc_prefix,
+            nats_replicas=nats_replicas,
             ledger_url=postgres,
             ledger_schema=None if postgres is None else f"{schema_prefix}_{spec.bic.lower()}",
             digital_keys=keys_dir / "digital" if spec.bic in operators else None,

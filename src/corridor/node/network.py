@@ -149,15 +149,16 @@ class EmbeddedNetwork:
         return await self.nodes[bic].wait_for(uetr, states, timeout_s)
 
     async def quiesce(self, timeout_s: float = 30) -> None:
-        """Wait until no node has a message to send and the transport has nothing queued."""
+        """Wait until no node is handling a message or has one to send, and the transport has nothing queued (a
+        message being handled was neither: under load, its handler could outlast the second look)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            busy = any(node.has_unsent() for node in self.nodes.values())
+            busy = any(node.busy() for node in self.nodes.values())
             pending = getattr(self.transport, "pending", lambda: 0)()
             if not busy and not pending:
                 await asyncio.sleep(0.05)
                 if (
-                    not any(node.has_unsent() for node in self.nodes.values())
+                    not any(node.busy() for node in self.nodes.values())
                     and not getattr(self.transport, "pending", lambda: 0)()
                 ):
                     return

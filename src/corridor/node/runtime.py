@@ -216,6 +216,10 @@ class Node:
         """Whether the outbox holds a message the relay has not handed to the transport yet."""
         return bool(self.store.unsent(1, after=self._published_through))
 
+    def busy(self) -> bool:
+        """Whether a message or action is being handled, or one is still to be sent: the node is not quiet."""
+        return self.batcher.running > 0 or self.has_unsent()
+
     def _lock(self, key: str) -> KeyHold:
         return self._locks.hold(key)
 
@@ -234,7 +238,7 @@ class Node:
     async def _receive(self, delivery: Delivery, ticket: Ticket) -> None:
         now = self.services.clock()
         try:
-            opened = open_envelope(delivery.data, self.services.directory, self.bic)
+            opened = open_envelope(delivery.data, self.services.directory, self.bic, now_ns=now)
         except EnvelopeRejected as exc:
             await self._refuse(exc, exc.header if exc.authenticated else None, delivery)
             return

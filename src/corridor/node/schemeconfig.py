@@ -14,6 +14,12 @@
     url = "nats://127.0.0.1:4222"
     rpc_prefix = "corridor.rpc"              # the members' control interface, and its own
 
+    [tls]                                    # optional: TLS on the switch's ISO 8583 links (node.toml's [tls])
+    cert = "../tls/scheme.crt"
+    key = "../tls/scheme.key"
+    ca = "../tls/ca.crt"
+    require_client_cert = true
+
 Relative paths are taken from the file's folder, as in node.toml (node/config.py, whose checks it shares); like it,
 the file holds no secret, only where the secret is.
 """
@@ -34,7 +40,10 @@ from corridor.node.config import (
     _string,
     _table,
     read_config,
+    read_tls,
+    tls_toml,
 )
+from corridor.tls import TlsFiles
 
 DEFAULT_NAME = "SCHEME"
 
@@ -49,6 +58,8 @@ class SchemeConfig:
     scenario: Path | None = None
     nats_url: str = DEFAULT_NATS_URL
     rpc_prefix: str = DEFAULT_RPC_PREFIX
+    tls: TlsFiles | None = None
+    """TLS on the switch's server and its links to the issuers (corridor/tls.py); None: plain TCP."""
 
     def to_toml(self, base: Path) -> str:
         """The file's text, with paths relative to `base`, the folder it will be written to."""
@@ -65,6 +76,7 @@ class SchemeConfig:
         lines += [f"advice_key = {path(self.advice_key)}", f"switch = {at(self.switch)}", "", "[issuers]"]
         lines += [f"{bic} = {at(endpoint)}" for bic, endpoint in sorted(self.issuers.items())]
         lines += ["", "[nats]", f"url = {_quote(self.nats_url)}", f"rpc_prefix = {_quote(self.rpc_prefix)}"]
+        lines += tls_toml(self.tls, path)
         return "\n".join(lines) + "\n"
 
 
@@ -72,7 +84,7 @@ def load_scheme_config(path: Path) -> SchemeConfig:
     """Read and check a scheme configuration; every error names the file and the field."""
     where = str(path)
     table = read_config(path)
-    unknown = sorted(set(table) - {"name", "data_dir", "scenario", "advice_key", "switch", "issuers", "nats"})
+    unknown = sorted(set(table) - {"name", "data_dir", "scenario", "advice_key", "switch", "issuers", "nats", "tls"})
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
     base = path.parent.resolve()
@@ -98,4 +110,5 @@ def load_scheme_config(path: Path) -> SchemeConfig:
         scenario=None if scenario is None else base / _string(table, "scenario", where),
         nats_url=_string(nats, "url", f"{where} [nats]", DEFAULT_NATS_URL),
         rpc_prefix=_string(nats, "rpc_prefix", f"{where} [nats]", DEFAULT_RPC_PREFIX),
+        tls=read_tls(table, base, where),
     )

@@ -60,7 +60,12 @@ class SchemeHost:
         self.clearing = Clearing(scheme, banks, self.log, folder / "clearing.db")
         self.disputes = Disputes(self.clearing)
         self.switch = make_switch(
-            scenario, config.issuers, advices=self.advices, authorization_log=self.log, clock=time.time
+            scenario,
+            config.issuers,
+            advices=self.advices,
+            authorization_log=self.log,
+            clock=time.time,
+            tls=None if config.tls is None else config.tls.client_context(),
         )
         self.members = RemoteMembers(rpc)
         self._day = asyncio.Lock()
@@ -74,7 +79,8 @@ class SchemeHost:
         }
 
     async def start(self) -> None:
-        self._server = await serve(self.switch.handle, *self.config.switch)
+        tls = None if self.config.tls is None else self.config.tls.server_context()
+        self._server = await serve(self.switch.handle, *self.config.switch, ssl=tls)
         self._delivering = asyncio.get_running_loop().create_task(self.switch.keep_delivering())
 
     async def stop(self) -> None:

@@ -18,13 +18,14 @@ from corridor.fx.provider import QuoteRequest
 from corridor.fx.quotes import Quote
 from corridor.money import Money, currency
 from corridor.network.directory import Directory, DirectoryError
-from corridor.network.identity import SigningKey
+from corridor.network.identity import KeyRing, SigningKey
 from corridor.network.transport.nats import NatsTransport
 from corridor.node import actions, explorer
 from corridor.node.auditfacts import record_start
 from corridor.node.compliancehost import compliance_methods
 from corridor.node.config import ConfigError, NodeConfig
 from corridor.node.hosted import Hosted, hosted_services
+from corridor.node.keyrotation import DirectoryWatcher, signing_key
 from corridor.node.network import wall_clock
 from corridor.node.roles import make_role
 from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control, watch_lifeline
@@ -340,7 +341,7 @@ def load_parts(config: NodeConfig) -> tuple[Scenario, SigningKey, Directory]:
     except (OSError, ScenarioError) as exc:
         raise ConfigError(f"scenario: {exc}") from None
     try:
-        key = SigningKey.load(config.key)
+        ring = KeyRing.load(config.key)  # its key file, and the keys a rotation keeps beside it (keyrotation.py)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"key {config.key}: cannot load ({type(exc).__name__})") from None
     try:
@@ -350,8 +351,10 @@ def load_parts(config: NodeConfig) -> tuple[Scenario, SigningKey, Directory]:
     me = directory.get(config.bic)
     if me is None:
         raise ConfigError(f"{config.bic} is not in the directory {config.directory}")
-    if me.public_key != key.public_key:
-        raise ConfigError(f"key {config.key} is not the key the directory lists for {config.bic}")
+    try:
+        key = signing_key(ring, directory, config.bic, wall_clock())
+    except KeyError:
+        raise ConfigError(f"key {config.key} is not the key the directory lists for {config.bic}") from None
     return scenario, key, directory
 
 
@@ -365,7 +368,9 @@ async def serve(
     stop = stop or asyncio.Event()
     if lifeline:
         watch_lifeline(stop)
-    transport = NatsTransport(config.nats_url, stream=config.stream, subject_prefix=config.subject_prefix)
+    transport = NatsTransport(
+        config.nats_url, stream=config.stream, subject_prefix=config.subject_prefix, replicas=config.nats_replicas
+    )
     control = await connect_control(config.nats_url, stop)
     rpc = RpcClient(control, config.rpc_prefix)
     node = Node(
@@ -379,7 +384,7 @@ async def serve(
         ledger_url=config.ledger_url,
         ledger_schema=config.ledger_schema,
     )
-    extras = hosted_services(config, node, scenario, rpc)
+    extras: list[Hosted] = [*hosted_services(config, node, scenario, rpc), DirectoryWatcher(node.services, config)]
     methods = methods_for(node, scenario, role)
     for extra in extras:
         methods |= extra.methods

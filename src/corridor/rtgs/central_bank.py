@@ -610,7 +610,11 @@ class CentralBankRole:
                     f"instructed amount {instructed} is not the quote's {quote.sell} or {quote.buy}", "AM09"
                 )
             quote.check(
-                provider.public_key, uetr=uetr, sell=transfer.settlement_amount, buy=quote.buy, now_ns=ctx.now_ns
+                provider.verifying_keys(ctx.now_ns),  # its keys, several while it rotates one
+                uetr=uetr,
+                sell=transfer.settlement_amount,
+                buy=quote.buy,
+                now_ns=ctx.now_ns,
             )
         except QuoteError as exc:
             ctx.save(uetr, "rejected", self._record("cb_debtor", sender, transfer, reason=exc.code))

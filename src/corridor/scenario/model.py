@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -30,7 +31,7 @@ ACCOUNT_STATUSES = ("active", "closed", "blocked")
 MAX_SCENARIO_BYTES = 1024 * 1024
 MAX_RATE_DIGITS = 100
 """An FX rate's digits, and its exponent, at most: what money.convert takes."""
-_DOB = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DOB = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,17 @@ class Scenario:
         raise KeyError(name)
 
 
+def _is_date(text: str) -> bool:
+    """YYYY-MM-DD in ASCII digits, and a day the calendar has."""
+    if not _DOB.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def default_scenario_path() -> Path:
     return Path(str(resources.files("corridor.scenario").joinpath("files", "ru-ve.toml")))
 
@@ -224,8 +236,8 @@ def parse_scenario(data: dict[str, Any], base_dir: Path | None = None) -> Scenar
             raise ScenarioError(f"{where}.opening: {opening} is not a non-negative amount in the bank's currency")
         tier = get_field(table, "kyc_tier", int, where, None)
         dob = get_field(table, "dob", str, where, None)
-        if dob is not None and not _DOB.fullmatch(dob):
-            raise ScenarioError(f"{where}.dob: YYYY-MM-DD, got {dob!r}")
+        if dob is not None and not _is_date(dob):
+            raise ScenarioError(f"{where}.dob: a date as YYYY-MM-DD, got {dob!r}")
         name = get_field(table, "name", str, where)
         accounts.append(AccountSpec(bank, number, name, kind, opening, status, tier, dob))
     numbers = [a.number for a in accounts]
@@ -254,8 +266,14 @@ def parse_scenario(data: dict[str, Any], base_dir: Path | None = None) -> Scenar
             raise ScenarioError(f"{where}.mid: must be a positive decimal")
         _, digits, exponent = mid.as_tuple()
         if max(len(digits), abs(int(exponent))) > MAX_RATE_DIGITS:  # 1E+999999999: exact arithmetic would never end
-            raise ScenarioError(f"{where}.mid: at most {MAX_RATE_DIGITS} digits and an exponent within ±{MAX_RATE_DIGITS}")
-        rates.append(FxRate(get_field(table, "base", str, where), get_field(table, "quote", str, where), mid))
+            raise ScenarioError(
+                f"{where}.mid: at most {MAX_RATE_DIGITS} digits and an exponent within ±{MAX_RATE_DIGITS}"
+            )
+        base, quote = get_field(table, "base", str, where), get_field(table, "quote", str, where)
+        for side, code in (("base", base), ("quote", quote)):
+            if code not in {c.currency for c in countries}:
+                raise ScenarioError(f"{where}.{side}: {code!r} is not the currency of a country of this scenario")
+        rates.append(FxRate(base, quote, mid))
     spread = get_field(fx_table, "spread_bp", int, "fx", 0)
     if not 0 <= spread < 10_000:
         raise ScenarioError("fx.spread_bp: between 0 and 9999 basis points")

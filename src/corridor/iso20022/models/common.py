@@ -579,12 +579,12 @@ def read_timestamp(element: etree._Element, path: str) -> datetime:
         raise MessageError(
             "timestamp", f"{path}: {written} has no time zone; write it in UTC with a Z or with an offset", code="FF01"
         )
-    zone = UTC
-    if match["tz"] != "Z":
-        sign = -1 if match["tz"][0] == "-" else 1
-        hours, minutes = int(match["tz"][1:3]), int(match["tz"][4:6])
-        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
+        zone = UTC
+        if match["tz"] != "Z":
+            sign = -1 if match["tz"][0] == "-" else 1
+            hours, minutes = int(match["tz"][1:3]), int(match["tz"][4:6])
+            zone = timezone(sign * timedelta(hours=hours, minutes=minutes))  # ValueError from 24 hours on
         day = date.fromisoformat(match["date"])
         moment = datetime(
             day.year,
@@ -595,10 +595,10 @@ def read_timestamp(element: etree._Element, path: str) -> datetime:
             int(match["s"]),
             int((match["frac"] or "0")[:6].ljust(6, "0")),
             tzinfo=zone,
-        )
-    except ValueError as exc:
+        ).astimezone(UTC)  # OverflowError when UTC falls outside years 1 to 9999 (0001-01-01T00:00:00+14:00)
+    except (ValueError, OverflowError) as exc:
         raise MessageError("timestamp", f"{path}: {written} is not a usable time: {exc}", code="FF01") from None
-    return moment.astimezone(UTC)
+    return moment
 
 
 def write_date(parent: etree._Element, tag: str, day: date) -> etree._Element:

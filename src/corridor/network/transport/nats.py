@@ -68,6 +68,15 @@ MIN_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 2.0
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 5.0
+JETSTREAM_READY_TIMEOUT_S = 60.0
+"""How long `start` and `subscribe` keep asking JetStream's API when a connected server does not answer it. A cluster
+that has just lost a server answers no API request until it has elected new leaders (about ten seconds on nats-server
+2.9, found by `corridor chaos`), and a node started meanwhile (say, restarted after its own crash) should wait for
+that rather than exit."""
+_JETSTREAM_NOT_READY = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError)
+"""What JetStream's API raises while the cluster has no leader for the request: worth asking again."""
+MAX_REPLICAS = 5
+"""JetStream's own bound on a stream's replicas."""
 STREAM_NAME_IN_USE = 10058
 """JetStream's err_code for creating a stream that exists with another configuration."""
 
@@ -104,9 +113,15 @@ class NatsTransport:
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         max_in_flight: int = MAX_IN_FLIGHT,
         fetch_interval_s: float = FETCH_INTERVAL_S,
+        replicas: int = 1,
+        jetstream_ready_timeout_s: float = JETSTREAM_READY_TIMEOUT_S,
     ) -> None:
+        """`url`: one server, or several separated by commas (a cluster: the client moves to another when its server
+        dies). `replicas`: how many servers of a JetStream cluster keep the stream (3 survives one server's loss)."""
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
+        if not 1 <= replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas must be from 1 to {MAX_REPLICAS}")
         self._url = url
         self._stream = stream
         self._prefix = subject_prefix
@@ -119,6 +134,8 @@ class NatsTransport:
         self._js: JetStreamContext | None = None
         self._max_in_flight = max_in_flight
         self._fetch_interval_s = fetch_interval_s
+        self._replicas = replicas
+        self._jetstream_ready_s = jetstream_ready_timeout_s
         self._tasks: list[asyncio.Task[None]] = []
         """Fetch loops and keep-alive tickers, one of each per subscription."""
         self._running: set[asyncio.Task[None]] = set()
@@ -143,7 +160,7 @@ class NatsTransport:
         try:
             await connect_bounded(nc, self._url, reconnect=True, closing=self._is_closed)
             js = nc.jetstream(timeout=self._request_timeout_s)
-            await self._ensure_stream(js)
+            await self._until_ready("the stream", lambda: self._ensure_stream(js))
         except (*_NatsFailure, TransportError) as exc:
             with contextlib.suppress(Exception):
                 await nc.close()
@@ -151,6 +168,23 @@ class NatsTransport:
                 raise
             raise TransportError(f"cannot start the NATS transport at {self._url}: {exc!r}") from exc
         self._nc, self._js = nc, js
+
+    async def _until_ready(self, what: str, request: Callable[[], Awaitable[object]]) -> None:
+        """Make a JetStream API request, asking again while the cluster cannot answer it yet (no leader), within
+        JETSTREAM_READY_TIMEOUT_S; any other failure, or one past that bound, is raised."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._jetstream_ready_s
+        pause = MIN_BACKOFF_S
+        while True:
+            try:
+                await request()
+                return
+            except _JETSTREAM_NOT_READY as exc:
+                if self._closed or loop.time() + pause >= deadline:
+                    raise
+                log.warning("JetStream did not answer for %s (%r); asking again in %.1f s", what, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_BACKOFF_S)
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         """Create the stream, or accept an existing one that at least covers our subjects.
@@ -165,6 +199,7 @@ class NatsTransport:
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=self._duplicate_window_s,
+            num_replicas=self._replicas,
         )
         try:
             await js.add_stream(config)
@@ -280,7 +315,9 @@ class NatsTransport:
     async def _bind(self, token: str) -> JetStreamContext.PullSubscription:
         """Create (or update, or find unchanged) the participant's durable consumer and attach a pull inbox to it."""
         js = self._require_js()
-        await js.add_consumer(self._stream, self._consumer_config(token))
+        await self._until_ready(
+            f"consumer {token}", lambda: js.add_consumer(self._stream, self._consumer_config(token))
+        )
         return await js.pull_subscribe_bind(durable=token, stream=self._stream)
 
     async def subscribe(self, recipient: str, handler: Handler) -> None:
@@ -407,7 +444,7 @@ class NatsTransport:
         (the envelopes in it are what is signed, not the bundle, so nothing authentic is lost with it).
         """
         try:
-            parts = bundle.unpack(data, int(count) if count.isdigit() else 0)
+            parts = bundle.unpack(data, int(count) if count.isascii() and count.isdigit() else 0)
         except bundle.BundleError as exc:
             log.warning("dropped malformed bundle %s for %s: %s", name, recipient, exc)
             return
@@ -475,8 +512,18 @@ async def delete_stream(url: str, stream: str) -> None:
         await nc.close()
 
 
+def servers_of(url: str) -> list[str]:
+    """The servers a NATS url names: one, or a cluster's written as comma-separated urls (as the nats tools take
+    them), so that one config field can name a whole cluster."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ValueError(f"no NATS server in {url!r}")
+    return servers
+
+
 async def connect_bounded(nc: Client, url: str, *, reconnect: bool, closing: Callable[[], bool] = lambda: True) -> None:
-    """Connect within CONNECT_TIMEOUT_S.
+    """Connect within CONNECT_TIMEOUT_S, to `url` or to any of several comma-separated urls (a cluster's servers,
+    servers_of): the client reconnects to another of them when its server goes.
 
     nats-py retries the *first* connection too (60 attempts 2 s apart by default, forever with unlimited reconnects),
     even with allow_reconnect=False, so only an outer timeout bounds it. The caller closes `nc` on failure.
@@ -495,7 +542,7 @@ async def connect_bounded(nc: Client, url: str, *, reconnect: bool, closing: Cal
 
     await asyncio.wait_for(
         nc.connect(
-            servers=[url],
+            servers=servers_of(url),
             name="corridor",
             allow_reconnect=reconnect,
             max_reconnect_attempts=-1,
