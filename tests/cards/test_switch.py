@@ -208,7 +208,7 @@ async def switch_with_issuer_down(tmp_path: Path, test: StandInTest, issuer: Han
         advices.close()
 
 
-def test_with_its_issuer_down_the_switch_approves_within_the_stand_in_limit_and_owes_the_issuer_an_advice(
+def test_with_its_issuer_down_the_switch_approves_within_the_stand_in_limit_and_owes_the_issuer_its_advices(
     tmp_path: Path,
 ) -> None:
     seen: list[Fields] = []
@@ -222,8 +222,10 @@ def test_with_its_issuer_down_the_switch_approves_within_the_stand_in_limit_and_
         assert (await acquirer.request(with_pin, timeout_s=5))["39"] == Response.ISSUER_UNAVAILABLE
         assert await switch.deliver_advices() == 0  # still down: nothing delivered, nothing lost
         await start_issuer()
-        assert await switch.deliver_advices() == 1 and await switch.deliver_advices() == 0
-        assert [(m["t"], m["11"], m["38"]) for m in seen] == [("0120", "000001", within["38"])]
+        assert await switch.deliver_advices() == 3 and await switch.deliver_advices() == 0
+        # the stand-in approval's advice, then a reversal of each request the issuer may have held and not answered
+        assert [(m["t"], m["11"]) for m in seen] == [("0120", "000001"), ("0420", "000002"), ("0420", "000003")]
+        assert seen[0]["38"] == within["38"]
 
     asyncio.run(switch_with_issuer_down(tmp_path, check, recording(seen)))
 

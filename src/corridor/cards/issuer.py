@@ -542,18 +542,47 @@ class Issuer:
         auth = self._store.authorization(key)
         if auth is None:
             # The reversal overtook its original (the acquirer gave up waiting while the original was still on its
-            # way): keep a refusal under the original's key, so that if it comes after all it holds nothing.
+            # way), or the original's run was killed between its hold and its record: release what such a run left
+            # in the ledger (its id is derived from the request's key), then keep a refusal under the original's
+            # key, so that if it comes after all it holds nothing.
+            released = await self._release_unrecorded(key)
             tombstone = Authorization(
                 key, "", None, 0, self.currency.code, _day(self._clock()), Response.DO_NOT_HONOUR.value, None, REVERSED
             )
             await self._store.record(tombstone, self._at())
-            return {"39": Response.ORIGINAL_NOT_FOUND}
+            return {"39": released or Response.ORIGINAL_NOT_FOUND}
         async with self._card_locks.hold(auth.lookup):  # no increment is added to it meanwhile
             for increment in self._store.increments(key):  # reversing an authorization releases what was added
                 released = await self._release(increment.request_key, increment)
                 if released is not Response.APPROVED:
                     return {"39": released}
             return {"39": await self._release(key, auth)}
+
+    async def _release_unrecorded(self, key: str) -> Response | None:
+        """Void the hold, or undo the purchase, a killed run of request `key` made without recording it; None when
+        the ledger holds nothing of it. Found by the id every run of the request derives (found by chaos runs: the
+        cardholder's money otherwise stayed held until the hold's timeout)."""
+        hold_id = ledger_id(self.bic, "card-hold", key)
+        left = self._ledger.view_transfer(hold_id)
+        if left is None:
+            return None
+        if left.flags & TransferFlags.PENDING:
+            void = Transfer(
+                id=ledger_id(self.bic, "card-void", key), pending_id=hold_id, flags=TransferFlags.VOID_PENDING_TRANSFER
+            )
+            result = await self._apply(void)
+            done = (R.ok, R.exists, R.pending_transfer_already_voided, R.pending_transfer_expired)
+            return Response.APPROVED if result in done else Response.SYSTEM_ERROR
+        undo = Transfer(
+            id=ledger_id(self.bic, "card-undo", key),
+            debit_account_id=left.credit_account_id,
+            credit_account_id=left.debit_account_id,
+            amount=left.amount,
+            ledger=left.ledger,
+            code=CARD_HOLD,
+        )
+        result = await self._apply(undo)
+        return Response.APPROVED if result in (R.ok, R.exists) else Response.SYSTEM_ERROR
 
     async def _release(self, key: str, auth: Authorization) -> Response:
         """Undo one authorization: void its hold, or post the opposite of a purchase or refund (once). One already

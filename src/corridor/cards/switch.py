@@ -31,7 +31,7 @@ from typing import Final
 from corridor.cards.advices import AdviceQueue
 from corridor.cards.authlog import AuthorizationLog, log_answer
 from corridor.cards.billing import conversion_rate, convert, mid_rate
-from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, FINANCIAL, REVERSAL, REVERSAL_ADVICE, Fields
+from corridor.cards.iso8583 import ADVICE, AUTHORIZATION, FINANCIAL, REVERSAL, REVERSAL_ADVICE, Fields, original_data
 from corridor.cards.link import Client, LinkClosed, ResponseTimeout
 from corridor.cards.responses import Response
 from corridor.money import Currency, currency
@@ -107,6 +107,8 @@ class Switch:
             log.warning("issuer %s unavailable: %s", issuer.bank, exc)
             await self._drop(issuer.bank)
             response = await self._stand_in(issuer.bank, request, forward)
+            if request["t"] in (AUTHORIZATION, FINANCIAL) and response.get("39") != Response.APPROVED:
+                await self._owe_reversal(issuer.bank, forward)
         else:
             response = {key: value for key, value in answer.items() if key not in ("p", "1", "t")}
             for key in ("6", "10", "51"):
@@ -115,6 +117,16 @@ class Switch:
         if self._log is not None:
             await log_answer(self._log, forward, response, issuer.bank, self._at())
         return response
+
+    async def _owe_reversal(self, bank: str, forward: Fields) -> None:
+        """A request forwarded and not answered may have reached the issuer and held the cardholder's money (an
+        issuer killed between its hold and its answer): the acquirer was told it was declined (91) and will not
+        reverse it, so the switch owes the issuer a reversal advice, delivered once it is back; an issuer that never
+        saw the request keeps only a refusal under its key (found by `corridor chaos`)."""
+        if self._advices is None:
+            return
+        reversal = forward | {"t": REVERSAL_ADVICE, "90": original_data(forward)}
+        await asyncio.to_thread(self._advices.add, bank, reversal, self._at())
 
     async def _stand_in(self, bank: str, request: Fields, forward: Fields) -> Fields:
         """Approve within the scheme's stand-in limit and owe the issuer an advice, or answer 91."""

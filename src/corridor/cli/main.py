@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from corridor import __version__
-from corridor.cli import audit_cmd, bench_cmd, ledger_cmd, node_cmd, scheme_cmd, wallet_cmd
+from corridor.cli import audit_cmd, bench_cmd, chaos_cmd, ledger_cmd, node_cmd, scheme_cmd, wallet_cmd
 from corridor.cli.demo import demo as ledger_demo
 from corridor.cli.network_demo import demo
 from corridor.cli.track_cmd import track
@@ -27,6 +27,7 @@ app.add_typer(wallet_cmd.app, name="wallet")
 app.add_typer(audit_cmd.app, name="audit")
 app.command("node")(node_cmd.node)
 app.command("scheme")(scheme_cmd.scheme)
+app.command("chaos")(chaos_cmd.chaos)
 app.command()(demo)
 app.command()(track)
 app.command()(up)
