@@ -46,6 +46,7 @@ from typing import Any
 
 import pytest
 
+from corridor.chaos.network import scenario_toml
 from corridor.fx.quotes import Quote
 from corridor.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
 from corridor.money import Money
@@ -88,45 +89,6 @@ HALF_WAY = ("reserved", "accepted")
 # -- the NATS server and one test's network -----------------------------------------------------------------------
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
-def to_toml(data: dict[str, Any]) -> str:
-    """The scenario dict as TOML: tables, arrays of tables and scalars, which is all a scenario file holds."""
-    lines: list[str] = []
-
-    def table(name: str, body: dict[str, Any], array: bool) -> None:
-        lines.append(f"[[{name}]]" if array else f"[{name}]")
-        nested: list[tuple[str, dict[str, Any], bool]] = []
-        for key, value in body.items():
-            if isinstance(value, dict):
-                nested.append((f"{name}.{key}", value, False))
-            elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-                nested += [(f"{name}.{key}", item, True) for item in value]
-            else:
-                lines.append(f"{key} = {_toml_value(value)}")
-        lines.append("")
-        for entry in nested:
-            table(*entry)
-
-    for name, value in data.items():
-        if isinstance(value, dict):
-            table(name, value, False)
-        else:
-            for item in value:
-                table(name, item, True)
-    return "\n".join(lines)
-
-
 def write_scenario(path: Path) -> Path:
     data = scenario_data()
     data["scenario"]["payment_timeout_s"] = PAYMENT_TIMEOUT_S
@@ -135,7 +97,7 @@ def write_scenario(path: Path) -> Path:
     data["account"] = [a for a in data["account"] if a["bank"] not in OFF_PATH]
     data.pop("cards", None)  # the card scheme names banks this network leaves out
     data.pop("digital", None)  # credit transfers only: no token platform to reopen at every restart
-    path.write_text(to_toml(data), encoding="utf-8")
+    path.write_text(scenario_toml(data), encoding="utf-8")
     return path
 
 
