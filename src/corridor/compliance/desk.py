@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS reports (
 """
     + AUDIT_SCHEMA
 )
+log = logging.getLogger(__name__)
 PASS = "pass"
 OPEN, RELEASED, REJECTED = "open", "released", "rejected"
 RELEASE, REJECT = "release", "reject"
@@ -313,7 +316,8 @@ class ComplianceDesk:
             )
         )
         if verdict.outcome == PASS and not any(f.action == REPORT for f in findings):
-            self._db.write_later(writes)  # see the module's note on what a passed check keeps
+            # see the module's note on what a passed check keeps; a failed write is logged, not lost unseen
+            self._db.write_later(writes).add_done_callback(_log_failed_write)
         else:
             await self._db.write_all(writes)
         return verdict
@@ -398,6 +402,12 @@ class ComplianceDesk:
         return [
             Report(seq, k, subject, account, at, json.loads(details)) for seq, k, subject, account, at, details in rows
         ]
+
+
+def _log_failed_write(done: Future[None]) -> None:
+    failure = done.exception()
+    if failure is not None:
+        log.error("a passed compliance check's record was not written: %s", type(failure).__name__)
 
 
 _INSERT_REPORT = "INSERT OR IGNORE INTO reports (kind, subject, account, at, details) VALUES (?, ?, ?, ?, ?)"
