@@ -25,6 +25,7 @@ from corridor.cards.link import Client
 from corridor.cards.pan import issue_pan
 from corridor.cards.responses import Response
 from corridor.cards.security import cvv2
+from corridor.chaos.network import scenario_toml
 from corridor.ledger import Ledger
 from corridor.network.context import ledger_id
 from corridor.network.transport.nats import delete_stream
@@ -35,7 +36,6 @@ from corridor.node.rpc import RpcError
 from corridor.node.schemeconfig import load_scheme_config
 
 from .conftest import balance, ledgers_quiet, require_nats, scenario_data, using
-from .test_node_kill import to_toml
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*TripleDES.*:cryptography.utils.CryptographyDeprecationWarning"),
@@ -258,7 +258,7 @@ def test_network_init_without_a_card_scheme_writes_no_scheme(tmp_path: Path) -> 
     data = scenario_data()
     data.pop("cards")
     path = tmp_path / "scenario.toml"
-    path.write_text(to_toml(data), encoding="utf-8")
+    path.write_text(scenario_toml(data), encoding="utf-8")
     configs = init_network(tmp_path / "net", scenario_path=path)
     assert not scheme_config_path(tmp_path / "net").exists()
     assert all(load_node_config(c).card_issuer is None for c in configs.values())
