@@ -371,6 +371,13 @@ def test_an_app_header_without_a_related_message_validates() -> None:
     assert b"<Rltd>" not in model.to_xml()
 
 
+def test_an_app_header_marked_as_a_possible_duplicate_validates_and_reads_back_marked() -> None:
+    model = replace(header(), possible_duplicate=True)
+    assert b"<PssblDplct>true</PssblDplct>" in model.to_xml()
+    assert round_trip(model) == model
+    assert b"PssblDplct" not in header().to_xml()
+
+
 def test_an_app_header_with_a_wrong_bic_is_refused() -> None:
     with pytest.raises(MessageError, match="not a BIC") as caught:
         replace(header(), sender_bic="not-a-bic")

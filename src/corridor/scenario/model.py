@@ -90,6 +90,9 @@ class Scenario:
     """How long the payer's central bank lets a cross-border payment run before telling the payer's bank that it
     passed the checks (pacs.002 ACTC); 0 tells it at once. A payment settled sooner hears only its ACSC, which
     says as much and more."""
+    chase_after_s: int
+    """How long a participant waits for an answer about a payment before sending its last message again as a
+    possible duplicate (network/chase.py); then twice as long each time, up to eight times this."""
     countries: tuple[Country, ...]
     participants: tuple[ParticipantSpec, ...]
     accounts: tuple[AccountSpec, ...]
@@ -285,6 +288,9 @@ def parse_scenario(data: dict[str, Any], base_dir: Path | None = None) -> Scenar
     actc_after = get_field(head, "actc_after_ms", int, "scenario", 1000)
     if actc_after < 0:
         raise ScenarioError("scenario: actc_after_ms must not be negative (0 sends ACTC at once)")
+    chase_after = get_field(head, "chase_after_s", int, "scenario", 10)
+    if not 1 <= chase_after <= 3600:
+        raise ScenarioError("scenario: chase_after_s must be between 1 and 3600 seconds")
     cards = None
     if "cards" in data:
         context = CardsContext(
@@ -320,6 +326,7 @@ def parse_scenario(data: dict[str, Any], base_dir: Path | None = None) -> Scenar
         payment_timeout_s=timeout,
         settlement_cycle_s=cycle,
         actc_after_ms=actc_after,
+        chase_after_s=chase_after,
         countries=tuple(countries),
         participants=tuple(participants),
         accounts=tuple(accounts),

@@ -4,9 +4,10 @@ As the debtor's agent it reserves the payer's funds (a pending transfer to its n
 account at the central bank), sends the pacs.008 to its central bank, and posts or voids the reservation when the
 final pacs.002 (ACSC or RJCT) comes back. As the creditor's agent it checks the payee's account, reserves the
 credit, votes with a pacs.002 ACSP (or RJCT with the reason) and posts when the settlement is confirmed (ACSC).
-A domestic payment arrives already settled by the RTGS, so it is credited at once, or returned (pacs.004) if the
-account cannot take it. Returns, recalls (camt.056 answered by camt.029) and liquidity notices (pacs.009) complete
-the set.
+A domestic payment arrives already settled by the RTGS, so it is credited at once (and the central bank told so:
+pacs.002 ACCC), or returned (pacs.004) if the account cannot take it. Returns, recalls (camt.056 answered by
+camt.029) and liquidity notices (pacs.009) complete the set. An answer it waits for and does not get is asked for
+again (network/chase.py).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from corridor.iso20022.models.header import AppHeader
 from corridor.iso20022.xml import XmlRejected
 from corridor.ledger import Account, AccountFlags, CreateTransferResult, Transfer, TransferFlags
 from corridor.money import Money, currency
+from corridor.network.chase import next_chase_ns
 from corridor.network.context import Context, NodeServices, TransferFailed, iso_time, ledger_id
 from corridor.scenario.model import AccountSpec, Scenario
-from corridor.transfers.codes import ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
+from corridor.transfers.codes import ACCC, ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
 from corridor.transfers.records import CBDC_PREFIX, dump_money, ledger_of, load_money, payment_key, status_uetr
 from corridor.transfers.replies import refuse_with_status
 from corridor.transfers.statements import notification, statement
@@ -110,6 +112,7 @@ class BankRole:
         self.compliance: ComplianceDesk | None = None
         """Screens and checks every payment this bank sends (None when the scenario has no [compliance])."""
         self._review_poll_ns = 5 * 1_000_000_000
+        self._chase_ns = scenario.chase_after_s * 1_000_000_000
         policy = scenario.compliance
         if policy is not None:
             assert services.records is not None and services.audit is not None, "a desk keeps its cases in the node"
@@ -313,7 +316,7 @@ class BankRole:
             "end_to_end_id": end_to_end,
             "settlement_date": message.settlement_date.isoformat(),
         }
-        ctx.save(uetr, "reserved", record)
+        ctx.save(uetr, "reserved", record, deadline_ns=next_chase_ns(ctx.now_ns, self._chase_ns, 0))
         ctx.event(
             uetr, "RESERVED", f"{debit} reserved on {debtor.spec.name}'s account; pacs.008 sent to {self.central_bank}"
         )
@@ -506,7 +509,10 @@ class BankRole:
 
     async def _incoming(self, ctx: Context, header: AppHeader, transfer: CreditTransfer) -> None:
         uetr = transfer.uetr
-        if self.s.store.payment(uetr) is not None:
+        found = self.s.store.payment(uetr)
+        if found is not None:
+            if header.possible_duplicate:
+                self._answer_again(ctx, header.sender_bic, transfer, *found)
             return
         debtor_agent = self.s.directory.get(transfer.debtor_agent)
         domestic = (
@@ -550,6 +556,7 @@ class BankRole:
                 ctx.save(uetr, "completed", record)
                 self._notify(ctx, record["creditor_account"], record["credit_id"])
                 ctx.event(uetr, "CREDITED", f"{transfer.settlement_amount} credited to {transfer.creditor.name}")
+                self._status(ctx, header.sender_bic, transfer, ACCC, None)
             else:
                 ctx.save(uetr, "completed", record)
                 ctx.event(uetr, "RETURNING", f"cannot credit {transfer.creditor.account}: {describe(problem)}", problem)
@@ -560,30 +567,68 @@ class BankRole:
             ctx.event(uetr, RJCT, f"creditor account {transfer.creditor.account}: {describe(problem)}", problem)
             self._status(ctx, header.sender_bic, transfer, RJCT, problem)
             return
-        ctx.save(uetr, "accepted", record)
+        ctx.save(uetr, "accepted", record, deadline_ns=next_chase_ns(ctx.now_ns, self._chase_ns, 0))
         ctx.event(
             uetr, ACSP, f"{transfer.settlement_amount} reserved for {transfer.creditor.name}; awaiting settlement"
         )
         self._status(ctx, header.sender_bic, transfer, ACSP, None)
 
-    def _status(self, ctx: Context, to: str, transfer: CreditTransfer, status: str, reason: str | None) -> None:
+    def _status(
+        self,
+        ctx: Context,
+        to: str,
+        transfer: CreditTransfer,
+        status: str,
+        reason: str | None,
+        *,
+        again: bool = False,
+    ) -> None:
+        self._status_of(ctx, to, transfer.uetr, transfer.message_id, transfer.end_to_end_id, status, reason, again)
+
+    def _status_of(
+        self,
+        ctx: Context,
+        to: str,
+        uetr: str,
+        message_id: str,
+        end_to_end_id: str | None,
+        status: str,
+        reason: str | None,
+        again: bool = False,
+    ) -> None:
+        """A pacs.002 about one payment, answering message `message_id`; `again` marks a possible duplicate."""
         ctx.send(
             to,
             PaymentStatus(
                 message_id=ctx.new_message_id(),
                 created=ctx.now,
-                original_message_id=transfer.message_id,
-                original_message_type=transfer.MESSAGE_TYPE,
-                original_end_to_end_id=transfer.end_to_end_id,
-                original_uetr=transfer.uetr,
+                original_message_id=message_id,
+                original_message_type=CreditTransfer.MESSAGE_TYPE,
+                original_end_to_end_id=end_to_end_id,
+                original_uetr=uetr,
                 status=status,
                 reason_code=reason,
                 additional_info=describe(reason) or None,
                 instructing_agent=self.s.bic,
                 instructed_agent=to,
             ),
-            uetr=transfer.uetr,
+            uetr=uetr,
+            possible_duplicate=again,
         )
+
+    def _answer_again(
+        self, ctx: Context, sender: str, transfer: CreditTransfer, state: str, record: dict[str, Any]
+    ) -> None:
+        """A pacs.008 we have had before, sent again by a central bank that has not heard our answer: answer again
+        (our vote, our ACCC, or our return), marked as a possible duplicate. Nothing is done twice."""
+        if record.get("role") != "creditor_agent" or record.get("from", sender) != sender:
+            return
+        if state in ("rejected", "aborted"):
+            self._status(ctx, sender, transfer, RJCT, record.get("reason") or "AB05", again=True)
+        elif state == "returned" and record.get("domestic") and record.get("return_message"):
+            ctx.resend(record["return_message"], transfer.uetr)
+        elif state in ("accepted", "completed", "returned"):
+            self._status(ctx, sender, transfer, ACCC if record.get("domestic") else ACSP, None, again=True)
 
     async def return_payment(self, ctx: Context, uetr: str, reason: str = "CUST") -> None:
         """Send a completed incoming payment back to its payer (pacs.004), e.g. after an agreed recall."""
@@ -623,10 +668,10 @@ class BankRole:
             instructed_agent=self.central_bank,
             additional_info=describe(reason) or None,
         )
-        ctx.send(self.central_bank, message, uetr=uetr)
+        sent = ctx.send(self.central_bank, message, uetr=uetr)
         if "credit_id" in record:
             self._notify(ctx, record["creditor_account"], ledger_id(self.s.bic, uetr, "return"))
-        ctx.save(uetr, "returned", record | {"return_reason": reason})
+        ctx.save(uetr, "returned", record | {"return_reason": reason, "return_message": sent})
         ctx.event(
             uetr, "RETURNED", f"{amount} returned to the payer's bank ({describe(reason)}); pacs.004 sent", reason
         )
@@ -852,7 +897,32 @@ class BankRole:
         refuse_with_status(ctx, header, error)
 
     async def on_deadline(self, ctx: Context, uetr: str) -> None:
-        await self.follow_case(ctx, uetr)
+        found = self.s.store.payment(uetr)
+        if found is None:
+            return
+        state, record = found
+        if state == "held":
+            await self.follow_case(ctx, uetr)
+        elif state in ("reserved", "accepted"):
+            self._chase(ctx, state, record)
+        else:
+            ctx.save(uetr, state, record)  # nothing to wait for any more
+
+    def _chase(self, ctx: Context, state: str, record: dict[str, Any]) -> None:
+        """No final answer from our central bank yet: send our last message about the payment again, as a possible
+        duplicate (network/chase.py): our pacs.008 as its payer's bank, our ACSP vote as its payee's."""
+        uetr, chases = record["uetr"], record.get("chases", 0)
+        if record["role"] == "debtor_agent":
+            to, what = self.central_bank, "pacs.008"
+            if ctx.resend(record["message"], uetr) is None:
+                what = ""  # not in our outbox (cannot be: it was sent from there); the chase is only rescheduled
+        else:
+            to, what = record["from"], "pacs.002 ACSP"
+            self._status_of(ctx, to, uetr, record["message"], record["end_to_end_id"], ACSP, None, again=True)
+        record = record | {"chases": chases + 1}
+        ctx.save(uetr, state, record, deadline_ns=next_chase_ns(ctx.now_ns, self._chase_ns, chases + 1))
+        if what:
+            ctx.event(uetr, "CHASE", f"no final answer from {to} yet: {what} sent again as a possible duplicate")
 
 
 def card_sale_id(bic: str, cycle: str, merchant_account: str, request_key: str) -> int:

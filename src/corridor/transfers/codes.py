@@ -1,7 +1,8 @@
 """The ISO 20022 codes Corridor answers with, and the ledger refusals they translate.
 
 Status codes (pacs.002 TxSts): ACTC accepted after technical checks, ACSP accepted and settlement in process,
-ACSC settlement completed, PDNG pending, RJCT rejected. Reason codes are the ISO external code list's
+ACSC settlement completed, ACCC settlement completed and the creditor's account credited (the payee's bank to the
+RTGS, for a domestic payment), PDNG pending, RJCT rejected. Reason codes are the ISO external code list's
 (ExternalStatusReason1Code / ExternalReturnReason1Code); each use below is the code's published meaning.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from corridor.ledger import CreateTransferResult
 
-ACTC, ACSP, ACSC, PDNG, RJCT = "ACTC", "ACSP", "ACSC", "PDNG", "RJCT"
+ACTC, ACSP, ACSC, ACCC, PDNG, RJCT = "ACTC", "ACSP", "ACSC", "ACCC", "PDNG", "RJCT"
 
 REASONS = {
     "AC01": "incorrect account number",

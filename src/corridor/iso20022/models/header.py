@@ -55,6 +55,9 @@ class AppHeader(Message):
     message_type: str
     created: datetime
     business_service: str | None = None
+    possible_duplicate: bool = False
+    """PssblDplct: this message may repeat one sent before (a payment's chase, transfers/chase.py). A receiver that
+    got the original processes nothing twice and answers again; one that did not processes it as the original."""
     related_message_id: str | None = None
     related_message_type: str | None = None
     related_created: datetime | None = None
@@ -88,6 +91,8 @@ class AppHeader(Message):
         if self.business_service is not None:
             parts.append(f"<BizSvc>{escape(self.business_service)}</BizSvc>")
         parts.append(timestamp_xml("CreDt", self.created))
+        if self.possible_duplicate:
+            parts.append("<PssblDplct>true</PssblDplct>")
         if self.related_message_id is not None and self.related_message_type is not None and self.related_created:
             parts += (
                 f"<Rltd>{_parties_xml(self.recipient_bic, self.sender_bic)}",
@@ -111,10 +116,16 @@ class AppHeader(Message):
             message_type=text(header, "MsgDefIdr"),
             created=read_timestamp(need(header, "CreDt"), "CreDt"),
             business_service=text_or_none(header, "BizSvc"),
+            possible_duplicate=_yes(text_or_none(header, "PssblDplct")),
             related_message_id=None if related is None else text(related, "BizMsgIdr", where="Rltd"),
             related_message_type=None if related is None else text(related, "MsgDefIdr", where="Rltd"),
             related_created=None if related is None else read_timestamp(need(related, "CreDt"), "Rltd/CreDt"),
         )
+
+
+def _yes(indicator: str | None) -> bool:
+    """An xs:boolean YesNoIndicator (the schema has checked its spelling): true or 1."""
+    return indicator in ("true", "1")
 
 
 def _parties_xml(sender: str, recipient: str) -> str:

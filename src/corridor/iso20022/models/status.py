@@ -42,7 +42,7 @@ from corridor.iso20022.models.common import (
 
 __all__ = ["TRANSACTION_STATUSES", "PaymentStatus"]
 
-TRANSACTION_STATUSES = ("ACTC", "ACCP", "ACSP", "ACSC", "ACWC", "PDNG", "RJCT")
+TRANSACTION_STATUSES = ("ACTC", "ACCP", "ACSP", "ACSC", "ACCC", "ACWC", "PDNG", "RJCT")
 
 
 @dataclass(frozen=True, slots=True)
