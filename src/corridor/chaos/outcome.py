@@ -129,6 +129,8 @@ class NodeRecords:
     parked: int
     unsent: int = 0
     """Outbox rows not marked sent: after a clean stop, messages the node never handed to the transport."""
+    chases: int = 0
+    """Times the node asked again for an answer about a payment (network/chase.py): each a CHASE event."""
 
 
 def read_records(node_dir: Path) -> NodeRecords:
@@ -140,9 +142,10 @@ def read_records(node_dir: Path) -> NodeRecords:
         kv = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM kv")}
         parked = int(conn.execute("SELECT count(*) FROM parked").fetchone()[0])
         unsent = int(conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0])
+        chases = int(conn.execute("SELECT count(*) FROM events WHERE status = 'CHASE'").fetchone()[0])
     finally:
         conn.close()
-    return NodeRecords(payments, kv, parked, unsent)
+    return NodeRecords(payments, kv, parked, unsent, chases)
 
 
 class Books:
@@ -503,6 +506,8 @@ class Accounting:
             left = ledger.pending_transfers(limit=20)
             if left:
                 self.report.unbalanced(f"{name}: {len(left)}{'+' if len(left) == 20 else ''} transfers still pending")
+        chases = {bic: records.chases for bic, records in sorted(self.books.records.items()) if records.chases}
+        self.report.figures["chases"] = chases
         for bic, records in self.books.records.items():
             if records.parked:
                 self.report.unbalanced(f"{bic}: {records.parked} received transactions still parked")

@@ -89,6 +89,8 @@ class ChaosConfig:
     rate: float = RATE
     keep: Path | None = None
     """A folder to keep the run's files in (logs, node stores, the NATS stores); None: a temporary one, removed."""
+    nats_server: str | None = None
+    """The nats-server binary the cluster runs; None: `cluster.nats_server_binary()`."""
 
 
 @dataclass
@@ -121,7 +123,7 @@ async def run_chaos(config: ChaosConfig) -> dict[str, Any]:
     folder = config.keep or Path(tempfile.mkdtemp(prefix="corridor-chaos-"))
     folder.mkdir(parents=True, exist_ok=True)
     phases = Phases()
-    cluster = NatsCluster(folder / "nats", name=f"chaos-{tag}")
+    cluster = NatsCluster(folder / "nats", name=f"chaos-{tag}", binary=config.nats_server)
     network: ChaosNetwork | None = None
     payments: list[Payment] = []
     faults: Faults | None = None

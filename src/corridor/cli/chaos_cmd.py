@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +56,10 @@ def chaos(
     keep: Annotated[
         Path | None, typer.Option("--keep", help="Keep the run's files (logs, stores) in this folder.")
     ] = None,
+    nats_server: Annotated[
+        Path | None,
+        typer.Option("--nats-server", help="The nats-server binary to run (default: the one beside Python, or PATH)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
     """Run the network under random SIGKILLs of its processes and of one NATS server, then account for every
@@ -69,7 +74,9 @@ def chaos(
     problem = postgres_problem(postgres)
     if problem is not None:
         fail(redact(problem), EXIT_FAILED)
-    if nats_server_binary() is None:
+    if nats_server is not None and not (nats_server.is_file() and os.access(nats_server, os.X_OK)):
+        fail(f"--nats-server: {nats_server} is not an executable file")
+    if nats_server is None and nats_server_binary() is None:
         fail("nats-server is not installed: the chaos run starts a cluster of its own", EXIT_FAILED)
     config = ChaosConfig(
         payments=payments,
@@ -81,6 +88,7 @@ def chaos(
         nats_kills=not no_nats_kills,
         nats_gated=not hasty_nats_kills,
         keep=keep.resolve() if keep is not None else None,
+        nats_server=str(nats_server) if nats_server is not None else None,
     )
     try:
         result = asyncio.run(run_chaos(config))
