@@ -17,7 +17,7 @@ from corridor.node.network import EmbeddedNetwork
 from corridor.scenario.model import Scenario
 from corridor.transfers.bank import PaymentRefused
 
-from .conftest import RU_IMPORTER, changed_scenario, customer_balance, nothing_pending, running_network
+from .conftest import RU_IMPORTER, VE_EXPORTER, changed_scenario, customer_balance, nothing_pending, running_network
 
 LISTED = "VE0134020000000000049"  # a customer of Banco de los Andes whose name is on the demo watch-list
 
@@ -86,6 +86,28 @@ def test_a_released_payment_is_sent_and_completes(tmp_path: Path) -> None:
             assert await net.settle(uetr, "VOLGRUMM") == "completed"
             assert await net.settle(uetr, "ANDSVECA") == "completed"
             assert held_on_payer(net) == 0
+
+    asyncio.run(run())
+
+
+def test_a_payment_within_one_bank_to_a_listed_name_is_held_then_booked_once_released(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with running_network(tmp_path, scenario()) as net:
+            payee_before = customer_balance(net, LISTED)
+            uetr = await net.pay(
+                debtor_account=VE_EXPORTER,
+                creditor_account=LISTED,
+                amount=Money.of("100.00", "VES"),
+                idempotency_key="on-us-held",
+            )
+            andes = net.nodes["ANDSVECA"]
+            found = andes.store.payment(uetr)
+            assert found is not None and found[0] == "held"
+            assert customer_balance(net, LISTED) == payee_before
+            await actions.decide_case(andes, str(found[1]["case"]), "release", "reviewer-1")
+            assert await net.settle(uetr, "ANDSVECA") == "completed"
+            assert customer_balance(net, LISTED) == payee_before + Money.of("100.00", "VES")
+            assert nothing_pending(andes.ledger)
 
     asyncio.run(run())
 

@@ -205,6 +205,8 @@ class BankRole:
             raise PaymentRefused(
                 "AM03", f"{amount} must be a positive amount in {self.currency.code} or {creditor_currency.code}"
             )
+        if creditor_agent == self.s.bic:
+            return await self._pay_on_us(ctx, uetr, debtor, creditor_account, creditor_name, amount, remittance)
         quote: Quote | None = None
         if creditor_currency == self.currency:
             debit = amount
@@ -260,15 +262,18 @@ class BankRole:
             fresh=True,  # pay() found no record of it
         )
 
-    async def _reserve(self, ctx: Context, uetr: str, debtor: Customer, debit: Money, step: str = "reserve") -> int:
-        """Hold the payer's funds (a pending transfer to the nostro) until the payment settles or fails."""
+    async def _reserve(
+        self, ctx: Context, uetr: str, debtor: Customer, debit: Money, step: str = "reserve", *, to: int | None = None
+    ) -> int:
+        """Hold the payer's funds (a pending transfer to the nostro, or to the payee's account for a payment within
+        the bank) until the payment settles or fails."""
         reserve = ledger_id(self.s.bic, uetr, step)
         try:
             await ctx.transfer(
                 Transfer(
                     id=reserve,
                     debit_account_id=debtor.account_id,
-                    credit_account_id=self.nostro,
+                    credit_account_id=self.nostro if to is None else to,
                     amount=debit.minor,
                     ledger=self.ledger_no,
                     code=CUSTOMER,
@@ -280,6 +285,67 @@ class BankRole:
             code = reason_for(exc.result)
             raise PaymentRefused(code, f"{debtor.spec.name} cannot pay {debit}: {describe(code)}") from None
         return reserve
+
+    async def _pay_on_us(
+        self,
+        ctx: Context,
+        uetr: str,
+        debtor: Customer,
+        creditor_account: str,
+        creditor_name: str,
+        amount: Money,
+        remittance: str | None,
+    ) -> dict[str, Any]:
+        """A payment between two of our own customers: booked in our own ledger, nothing sent. Central bank money
+        does not move when a bank's customers pay each other, so the RTGS (which cannot settle an account with
+        itself) never sees it. Screened and checked like any payment; a hit holds it, the funds reserved on the way
+        to the payee."""
+        creditor = self.customers.get(creditor_account)
+        if creditor is None:
+            raise PaymentRefused("AC01", f"{creditor_account} is not an account at {self.s.bic}")
+        if creditor.spec.status != "active":
+            code = "AC06" if creditor.spec.status == "blocked" else "AC04"
+            raise PaymentRefused(code, f"{creditor_account} is {creditor.spec.status}")
+        if creditor is debtor:
+            raise PaymentRefused("AG01", f"{creditor_account} cannot pay itself")
+        reserve = await self._reserve(ctx, uetr, debtor, amount, to=creditor.account_id)
+        verdict = await self._check(uetr, debtor, amount, creditor_name, self.country)
+        if verdict.outcome == REFUSE:
+            await ctx.resolve(reserve, post=False, step="void")
+            raise PaymentRefused(verdict.reason or "RR04", f"{debtor.spec.name} cannot pay {amount}: {verdict.detail}")
+        record = {
+            "uetr": uetr,
+            "role": "debtor_agent",
+            "on_us": True,
+            "debtor_account": debtor.spec.number,
+            "debit": dump_money(amount),
+            "instructed": dump_money(amount),
+            "creditor_agent": self.s.bic,
+            "creditor_account": creditor_account,
+            "creditor_name": creditor_name,
+            "reserve": reserve,
+            "remittance": remittance,
+        }
+        if verdict.outcome == HOLD:
+            record["case"] = verdict.case_id
+            ctx.save(uetr, "held", record, deadline_ns=ctx.now_ns + self._review_poll_ns)
+            ctx.event(
+                uetr, PDNG, f"{amount} reserved on {debtor.spec.name}'s account; {verdict.detail}", verdict.reason
+            )
+            return record
+        return await self._book_on_us(ctx, record)
+
+    async def _book_on_us(self, ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
+        """Post the reservation of a payment within the bank: the payer debited and the payee credited at once."""
+        uetr = record["uetr"]
+        if await ctx.resolve(record["reserve"], post=True, step="post"):
+            posted = ctx.resolution_id(record["reserve"], "post")
+            self._notify(ctx, record["debtor_account"], posted)
+            self._notify(ctx, record["creditor_account"], posted)
+        ctx.save(uetr, "completed", record)
+        amount = load_money(record["debit"])
+        ctx.event(uetr, ACSC, f"{amount} booked to {record['creditor_name']} within {self.s.bic}; nothing to settle")
+        return record
 
     def _send(self, ctx: Context, record: dict[str, Any], quote: Quote | None) -> dict[str, Any]:
         """Send the reserved payment's pacs.008 to our central bank and record it as reserved (in flight)."""
@@ -343,6 +409,10 @@ class BankRole:
             ctx.save(uetr, "rejected", record | {"reason": "RR04"})
             ctx.event(uetr, RJCT, "rejected after compliance review; reservation released", "RR04")
             return "rejected"
+        if record.get("on_us"):
+            ctx.event(uetr, "RELEASED", f"released after compliance review (case {record['case']})")
+            await self._book_on_us(ctx, record)
+            return "completed"
         quote = Quote.from_token(record["quote"]) if record.get("quote") else None
         if quote is not None and quote.expires_ns <= ctx.now_ns:
             try:
@@ -381,6 +451,8 @@ class BankRole:
         found = self.s.store.payment(uetr)
         if found is None or found[1]["role"] != "debtor_agent" or found[0] != "completed":
             raise PaymentRefused("NOAS", f"{uetr} is not a completed payment sent by {self.s.bic}")
+        if found[1].get("on_us"):
+            raise PaymentRefused("NOAS", f"{uetr} was paid within {self.s.bic}: nothing to recall from another bank")
         record = found[1]
         request = CancellationRequest(
             assignment_id=ctx.new_message_id(),

@@ -16,6 +16,7 @@ REASONS = {
     "AC01": "incorrect account number",
     "AC04": "closed account number",
     "AC06": "blocked account",
+    "AG01": "transaction forbidden",
     "AM03": "currency not allowed",
     "AM04": "insufficient funds",
     "AM09": "wrong amount",
