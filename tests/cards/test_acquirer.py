@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from corridor.cards.acquirer import Acquirer
+from corridor.cards.authlog import AuthorizationLog
 from corridor.cards.iso8583 import Fields
 from corridor.cards.link import Client, serve
 from corridor.cards.responses import Response
@@ -186,3 +187,25 @@ def test_a_reversal_the_switch_could_not_deliver_is_sent_again_until_the_issuer_
             server.close()
 
     asyncio.run(main())
+
+
+def test_a_restarted_acquirer_hands_out_no_stan_or_rrn_it_handed_out_before(tmp_path: Path) -> None:
+    def requests(count: int) -> list[Fields]:
+        log = AuthorizationLog(tmp_path / "acquired.db")  # the same file each time: a process started again
+        acquirer = Acquirer(
+            institution_id="928002",
+            currency_code="VES",
+            merchants=[VE_MERCHANT],
+            switch=("127.0.0.1", 9),
+            authorization_log=log,
+            clock=lambda: 1_795_000_000.0,  # one instant: an RRN differs by its STAN alone
+        )
+        try:
+            return [acquirer.request_for(sale("2200110000000019", "000000010000"), VE_MERCHANT) for _ in range(count)]
+        finally:
+            log.close()
+
+    first = requests(3)
+    [again] = requests(1)
+    assert [f["11"] for f in first] == ["000001", "000002", "000003"]
+    assert again["11"] not in {f["11"] for f in first} and again["37"] not in {f["37"] for f in first}

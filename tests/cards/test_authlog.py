@@ -326,3 +326,13 @@ def test_what_is_logged_is_what_was_approved_each_kept_once_in_the_order_approve
 
     with tempfile.TemporaryDirectory() as directory:
         with_log(Path(directory), check)
+
+
+def test_stan_blocks_reserved_in_the_log_never_overlap_even_across_a_reopening(tmp_path: Path) -> None:
+    log = AuthorizationLog(tmp_path / "acquired.db")
+    first, second = log.reserve_stans(1000), log.reserve_stans(1000)
+    log.close()
+    reopened = AuthorizationLog(tmp_path / "acquired.db")
+    third = reopened.reserve_stans(1000)
+    reopened.close()
+    assert (first, second, third) == (0, 1000, 2000)

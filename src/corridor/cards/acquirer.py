@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import ssl
 import time
@@ -46,6 +45,9 @@ TERMINAL_FIELDS: Final = ("2", "3", "4", "14", "22", "48", "52", "55", "62")
 """What a terminal's request contributes; everything else the acquirer sets."""
 ECOMMERCE_ENTRY_MODE: Final = "810"
 """Field 22: PAN entered for an e-commerce transaction, no PIN."""
+STAN_BLOCK: Final = 1000
+"""STANs reserved in the authorization log at a time: one durable write per thousand requests, and at most a
+thousand numbers skipped by a restart."""
 
 
 class Acquirer:
@@ -82,7 +84,7 @@ class Acquirer:
         self._pause_s = reversal_first_pause_s
         self._clock = clock
         self._log = authorization_log
-        self._stans = itertools.count(1)
+        self._stan_next = self._stan_end = 0
         self._link: Client | None = None
         self._connecting = asyncio.Lock()
         self._reversals: set[asyncio.Task[None]] = set()
@@ -196,8 +198,15 @@ class Acquirer:
         return forward
 
     def _next_stan(self) -> str:
-        """The acquirer's next STAN: 000001 to 999999, then round again."""
-        return f"{next(self._stans) % 1_000_000 or 1:06d}"
+        """The acquirer's next STAN: 000001 to 999999, then round again. With an authorization log, numbers come in
+        blocks of STAN_BLOCK reserved there first (`AuthorizationLog.reserve_stans`), so that a restart never hands
+        out a STAN (and an RRN) again within the hour; without one, from 000001 in each process."""
+        if self._stan_next == self._stan_end:
+            start = self._log.reserve_stans(STAN_BLOCK) if self._log is not None else self._stan_end
+            self._stan_next, self._stan_end = start, start + (STAN_BLOCK if self._log is not None else 1_000_000)
+        number = self._stan_next
+        self._stan_next += 1
+        return f"{number % 999_999 + 1:06d}"
 
     def reverse_later(self, original: Fields) -> None:
         """Reverse `original` in the background until the issuer takes it (0400, then 0420 repeats)."""

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS approvals (
 );
 CREATE INDEX IF NOT EXISTS approvals_rrn ON approvals (rrn);
 CREATE INDEX IF NOT EXISTS approvals_increments ON approvals (original) WHERE original IS NOT NULL;
+CREATE TABLE IF NOT EXISTS stan_blocks (one INTEGER PRIMARY KEY CHECK (one = 1), next INTEGER NOT NULL);
 """
 
 Kind = Literal["authorization", "purchase", "refund"]
@@ -159,6 +160,17 @@ class AuthorizationLog:
         """The approval under `key` was reversed (no-op for one never approved); so are its increments."""
         statement = "UPDATE approvals SET reversed = 1 WHERE request_key = ? OR original = ?"
         await self._db.write_in_turn(statement, (key, key))
+
+    def reserve_stans(self, count: int) -> int:
+        """Reserve the next `count` of the acquirer's transaction numbers and return the first (a running count,
+        from 0, that the acquirer turns into STANs). Durable before it returns, so numbers handed out before a
+        crash are never handed out again: a restarted acquirer starts after its last block, not at 1, and its STANs
+        and RRNs (which carry the STAN) do not repeat (the issuer would take a repeated key for the request before)."""
+        assert count > 0
+        rows = self._db.read("SELECT next FROM stan_blocks WHERE one = 1")
+        first = int(rows[0][0]) if rows else 0
+        self._db.write_sync("INSERT OR REPLACE INTO stan_blocks (one, next) VALUES (1, ?)", (first + count,))
+        return first
 
     def get(self, key: str) -> Approval | None:
         rows = self._select("WHERE request_key = ?", (key,))
