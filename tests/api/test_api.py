@@ -537,6 +537,17 @@ def test_a_banks_cases_are_its_own_and_deciding_needs_the_review_scope(served: S
         assert decide(bank, "CASE-0000000000000000", "release").status_code == 404
 
 
+def test_a_bank_lists_its_watch_lists_and_reads_them_again_without_a_restart(served: Served) -> None:
+    with served.client("VOLGRUMM") as bank, served.client("observer") as observer:
+        [listed] = bank.get("/v1/compliance/watchlists").json()
+        reloaded = post(bank, "/v1/compliance/watchlists/reload", {"operator": "ops.petrov"}, f"r-{uuid.uuid4()}")
+        unnamed = post(bank, "/v1/compliance/watchlists/reload", {}, f"r-{uuid.uuid4()}")
+        assert observer.get("/v1/compliance/watchlists").status_code == 403
+    assert listed["file"] == "watchlist.toml" and listed["entries"] > 0 and len(listed["digest"]) == 64
+    assert reloaded.status_code == 200 and reloaded.json()["watchlists"] == [listed]  # the same file, read again
+    assert unnamed.status_code == 422 and unnamed.headers["content-type"] == PROBLEM
+
+
 def test_the_banks_filed_reports_are_listed(served: Served) -> None:
     with served.client("VOLGRUMM") as bank:
         listed = bank.get("/v1/compliance/reports", params={"kind": "large_value"})

@@ -322,3 +322,11 @@ def test_a_payment_held_by_its_banks_compliance_desk_is_released_through_the_api
         assert decided.status_code == 200 and decided.json()["status"] == "released", decided.text
         shown = followed(bank, uetr)
     assert shown["state"] == "completed", shown
+
+
+def test_a_bank_reads_its_watch_lists_again_in_its_node_process_through_the_api(up: UpConfig) -> None:
+    with up.client("ORINVECA") as bank:
+        [listed] = bank.get("/v1/compliance/watchlists").json()
+        reloaded = post(bank, "/v1/compliance/watchlists/reload", {"operator": "ops.mendez"}, "up-reload-1")
+    assert listed["file"] == "watchlist.toml" and listed["entries"] > 0
+    assert reloaded.status_code == 200 and reloaded.json()["watchlists"] == [listed], reloaded.text

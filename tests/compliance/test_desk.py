@@ -212,3 +212,80 @@ def test_activity_and_decisions_survive_a_restart(tmp_path: Path) -> None:
     run(before())
     clock.ns += 3600 * NS_PER_S
     run(after())
+
+
+LIST_V1 = """
+[[entry]]
+id = "P-1"
+name = "Жестоков Василий"
+aliases = ["Vasily Zhestokov"]
+countries = ["RU"]
+"""
+LIST_V2 = (
+    LIST_V1
+    + """
+[[entry]]
+id = "E-7"
+name = "Orinoco Cafe Trading"
+kind = "entity"
+countries = ["VE"]
+"""
+)
+
+
+def desk_on_file(path: Path) -> tuple[Desk, Path]:
+    from corridor.compliance.watchlist import load_watchlist
+
+    listed = path / "demo.toml"
+    listed.write_text(LIST_V1, encoding="utf-8")
+    db, audit = open_records(path / "compliance.db")
+    policy = CompliancePolicy(watchlists=(load_watchlist(listed),))
+    return Desk("VOLGRUMM", policy, db, audit, clock=Clock(), at=iso_time), listed
+
+
+def test_a_reloaded_watch_list_screens_the_next_payment_without_a_restart(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        d, listed = desk_on_file(tmp_path)
+        cafe = (Party("debtor", "Irina Petrova", "RU"), Party("creditor", "Orinoco Cafe Trading", "VE"))
+        assert (await check(d, "before", cafe)).outcome == "pass"
+        listed.write_text(LIST_V2, encoding="utf-8")
+        [reloaded] = await d.reload_watchlists("VOLGRUMM/ops")
+        assert reloaded["entries"] == 2 and reloaded["file"] == "demo.toml"
+        assert (await check(d, "after", cafe)).outcome == "hold"
+        assert (await check(d, "before", cafe)).outcome == "pass"  # a payment keeps its verdict
+        d.close()
+
+    run(scenario())
+
+
+def test_a_watch_list_that_cannot_be_read_again_changes_nothing_and_names_its_fault(tmp_path: Path) -> None:
+    from corridor.compliance.watchlist import WatchListError
+
+    async def scenario() -> None:
+        d, listed = desk_on_file(tmp_path)
+        before = d.watchlists()
+        listed.write_text(LIST_V2 + '\n[[entry]]\nid = "E-8"\n', encoding="utf-8")  # an entry without a name
+        with pytest.raises(WatchListError, match="entry\\[2\\]"):
+            await d.reload_watchlists("VOLGRUMM/ops")
+        assert d.watchlists() == before
+        assert [e.action for e in d.audit.entries()] == []
+        assert (await check(d, "u1", LISTED)).outcome == "hold"
+        d.close()
+
+    run(scenario())
+
+
+def test_a_reload_is_recorded_in_the_audit_trail_with_each_lists_digest_before_and_after(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        d, listed = desk_on_file(tmp_path)
+        [old] = d.watchlists()
+        listed.write_text(LIST_V2, encoding="utf-8")
+        [new] = await d.reload_watchlists("VOLGRUMM/ops")
+        [entry] = d.audit.entries()
+        assert (entry.actor, entry.action, entry.subject) == ("VOLGRUMM/ops", "watchlists.reloaded", "demo")
+        lists = entry.to_json()["details"]["lists"]
+        assert lists == [{"name": "demo", "entries": 2, "digest": new["digest"], "was": old["digest"]}]
+        d.close()
+        assert verify_file(tmp_path / "compliance.db").ok
+
+    run(scenario())

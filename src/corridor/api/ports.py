@@ -19,6 +19,7 @@ from corridor.cards.issuer import Issuer
 from corridor.compliance import CaseError, ComplianceDesk, Verdict
 from corridor.compliance.check import PaymentCheck
 from corridor.compliance.desk import PASSED
+from corridor.compliance.watchlist import WatchListError
 from corridor.digital import tx as txmod
 from corridor.digital.reserves import published
 from corridor.digital.tx import SignedTx
@@ -580,6 +581,12 @@ class CompliancePort(Protocol):
         """The bank's desk's verdict on a payment it passes on (a token transaction a customer signed)."""
         ...
 
+    async def watchlists(self, bank: str) -> list[dict[str, Any]]: ...
+
+    async def reload_watchlists(self, bank: str, actor: str) -> list[dict[str, Any]]:
+        """Every list read again from its file; WatchListError (and nothing changed) if one cannot be read."""
+        ...
+
 
 class EmbeddedCompliance:
     def __init__(self, corridor: EmbeddedCorridor) -> None:
@@ -608,6 +615,14 @@ class EmbeddedCompliance:
     async def check(self, bank: str, check: PaymentCheck) -> Verdict:
         desk = self._desk(bank)
         return PASSED if desk is None else await check.run(desk)
+
+    async def watchlists(self, bank: str) -> list[dict[str, Any]]:
+        desk = self._desk(bank)
+        return [] if desk is None else desk.watchlists()
+
+    async def reload_watchlists(self, bank: str, actor: str) -> list[dict[str, Any]]:
+        desk = self._desk(bank)
+        return [] if desk is None else await desk.reload_watchlists(actor)
 
 
 class RemoteCompliance:
@@ -644,3 +659,18 @@ class RemoteCompliance:
     async def check(self, bank: str, check: PaymentCheck) -> Verdict:
         found = await self.network.call(bank, "compliance_check", check.to_json())
         return Verdict.from_json(found["verdict"])
+
+    async def watchlists(self, bank: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await self.network.call(bank, "compliance_watchlists", {}))["watchlists"]
+        return found
+
+    async def reload_watchlists(self, bank: str, actor: str) -> list[dict[str, Any]]:
+        try:
+            found: list[dict[str, Any]] = (await self.network.call(bank, "compliance_reload", {"actor": actor}))[
+                "watchlists"
+            ]
+        except RpcError as exc:
+            if exc.code == "bad_list":
+                raise WatchListError(exc.message) from None
+            raise
+        return found

@@ -24,7 +24,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from corridor.compliance.audit import AuditTrail
 from corridor.compliance.policy import CompliancePolicy
 from corridor.compliance.rules import HOLD, NS_PER_S, REFUSE, REPORT, Activity, Finding, assess
 from corridor.compliance.screening import Hit, Party, Screener
+from corridor.compliance.watchlist import WatchList, load_watchlist
 from corridor.keylocks import KeyLocks
 from corridor.sqlwriter import GroupWriter, Write
 
@@ -171,6 +172,10 @@ def open_records(path: Path) -> tuple[GroupWriter, AuditTrail]:
     kept in memory."""
     db = GroupWriter(path, SCHEMA)
     return db, AuditTrail(db)
+
+
+def _read_again(lists: Sequence[WatchList]) -> tuple[WatchList, ...]:
+    return tuple(load_watchlist(Path(w.source)) for w in lists)
 
 
 class ComplianceDesk:
@@ -389,6 +394,37 @@ class ComplianceDesk:
         decided = self.case(case_id)
         assert decided is not None and decided.status == status
         return decided
+
+    # -- the lists ------------------------------------------------------------------------------------------------
+
+    def watchlists(self) -> list[dict[str, Any]]:
+        """The lists screened against now: name, entries, the file's name and its SHA-256."""
+        return [
+            {"name": w.name, "entries": len(w.entries), "file": Path(w.source).name, "digest": w.digest}
+            for w in self.policy.watchlists
+        ]
+
+    async def reload_watchlists(self, actor: str) -> list[dict[str, Any]]:
+        """Read every watch-list again from its file and screen against the new versions from then on, without a
+        restart (a sanctions list changes daily). All or nothing: a list that cannot be read raises WatchListError
+        naming it, and the lists in use stay as they were. Recorded in the audit trail, each list's digest before
+        and after; payments checked before keep their verdicts, and decisions stay with the entries they name."""
+        async with self._deciding:
+            before = self.policy.watchlists
+            lists = await asyncio.to_thread(_read_again, before)
+            screener = await asyncio.to_thread(Screener, lists, self.policy.screening)
+            was = {w.name: w.digest for w in before}
+            details = {
+                "lists": [
+                    {"name": w.name, "entries": len(w.entries), "digest": w.digest, "was": was.get(w.name)}
+                    for w in lists
+                ]
+            }
+            subject = ",".join(w.name for w in lists)
+            await self.audit.record(self._at(self._clock()), actor, "watchlists.reloaded", subject, details)
+            self.policy = replace(self.policy, watchlists=lists)
+            self.screener = screener
+        return self.watchlists()
 
     # -- reports --------------------------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ its cases, a reviewer's decision (the held payment acts on it at once), and the 
 | `compliance_decide` | `id`, `decision` (release, reject), `reviewer`, `note` | the case as decided |
 | `compliance_reports` | `kind` (large_value, structuring; optional), `limit` | the reports filed, newest first |
 | `compliance_check` | a payment check (compliance/check.py) | the desk's verdict on a payment it did not make itself |
+| `compliance_watchlists` | | the lists screened against: name, entries, file, digest |
+| `compliance_reload` | `actor` | the lists read again from their files (audited), or `bad_list` naming what is wrong |
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from corridor.compliance.check import CheckError, PaymentCheck
 from corridor.compliance.desk import OPEN, PASSED, REJECTED, RELEASED, Report
+from corridor.compliance.watchlist import WatchListError
 from corridor.node import actions
 from corridor.node.rpc import Method, RpcError
 from corridor.node.runtime import Node
@@ -79,8 +82,23 @@ def compliance_methods(node: Node) -> dict[str, Method]:
         verdict = PASSED if desk is None else await asked.run(desk)
         return {"verdict": verdict.to_json()}
 
+    async def watchlists(params: dict[str, Any]) -> dict[str, Any]:
+        desk = desk_of()
+        return {"watchlists": [] if desk is None else desk.watchlists()}
+
+    async def reload(params: dict[str, Any]) -> dict[str, Any]:
+        desk = desk_of()
+        if desk is None:
+            return {"watchlists": []}
+        try:
+            return {"watchlists": await desk.reload_watchlists(_text(params, "actor"))}
+        except WatchListError as exc:
+            raise RpcError("bad_list", str(exc)) from None
+
     return {
         "compliance_check": check,
+        "compliance_watchlists": watchlists,
+        "compliance_reload": reload,
         "compliance_cases": cases,
         "compliance_case": case,
         "compliance_decide": decide,

@@ -21,6 +21,7 @@ from corridor.api.ports import CompliancePort, TokensPort
 from corridor.api.problems import Problem
 from corridor.api.tokenscreen import TOKEN
 from corridor.compliance import CaseError
+from corridor.compliance.watchlist import WatchListError
 
 CaseId = Annotated[str, Path(pattern=r"^CASE-[0-9A-F]{16}$", description="The case's id, as listed")]
 Status = Literal["open", "released", "rejected"]
@@ -51,6 +52,27 @@ class Decision(BaseModel):
     reviewer: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
     """Who decides (recorded in the audit trail)."""
     note: str | None = Field(default=None, max_length=500)
+
+
+class WatchList(BaseModel):
+    name: str
+    entries: int
+    file: str
+    """The file's name (its folder is the node's business)."""
+    digest: str
+    """SHA-256 of the file's bytes: which version of the list screens payments now."""
+
+
+class Reload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operator: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    """Who asks for the lists to be read again (recorded in the audit trail)."""
+
+
+class Reloaded(BaseModel):
+    watchlists: list[WatchList]
+    """The lists now screened against."""
 
 
 class Report(BaseModel):
@@ -106,6 +128,24 @@ def router(api: Api, port: CompliancePort, tokens: TokensPort | None = None) -> 
 
         request = ("compliance-decision", case_id, body.decision, body.reviewer, body.note)
         return await api.once(caller, idempotency_key, request, work)
+
+    @r.get("/v1/compliance/watchlists", response_model=list[WatchList], responses=problems())
+    async def watchlists(caller: Caller = read) -> list[WatchList]:
+        return [WatchList(**found) for found in await port.watchlists(caller.participant)]
+
+    @r.post("/v1/compliance/watchlists/reload", response_model=Reloaded, responses=problems(400, 422))
+    async def reload(body: Reload, idempotency_key: IdempotencyKey = None, caller: Caller = review) -> Any:
+        """Read every watch-list again from its file, without a restart: all of them, or (422) none."""
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            actor = f"{caller.participant}/{body.operator}"
+            try:
+                lists = await port.reload_watchlists(caller.participant, actor)
+            except WatchListError as exc:
+                raise Problem(422, "bad-watchlist", "A watch-list cannot be read", str(exc)) from None
+            return 200, Reloaded(watchlists=[WatchList(**found) for found in lists]).model_dump()
+
+        return await api.once(caller, idempotency_key, ("compliance-reload", body.operator), work)
 
     @r.get("/v1/compliance/reports", response_model=list[Report], responses=problems())
     async def reports(
