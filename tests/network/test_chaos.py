@@ -109,7 +109,12 @@ def test_a_seed_names_the_plan_and_the_rails_share_it(scenario: Scenario) -> Non
     assert set(rails) == {"transfer", "card", "token", "pvp"} and rails["transfer"] > rails["card"] > rails["pvp"]
     assert len({p.key for p in first}) == len(first)
     transfers = [p for p in first if p.rail == "transfer"]
-    assert all(scenario.account(p.debtor).bank != scenario.account(p.creditor).bank for p in transfers)
+    on_us = [p for p in transfers if p.route.endswith("on-us")]
+    assert all(scenario.account(p.debtor).bank == scenario.account(p.creditor).bank for p in on_us)
+    assert all(
+        scenario.account(p.debtor).bank != scenario.account(p.creditor).bank for p in transfers if p not in on_us
+    )
+    assert all(p.debtor != p.creditor for p in on_us) and 0 < len(on_us) < len(transfers) / 4
     assert {p.rail for p in plan(scenario, SEED, 50, "t", ("token",))} == {"token"}
 
 

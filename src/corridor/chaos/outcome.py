@@ -274,6 +274,8 @@ class Accounting:
     def _hops(self, payment: Payment) -> list[str]:
         payer = self.scenario.account(payment.debtor).bank
         payee = self.scenario.account(payment.creditor).bank
+        if payer == payee:
+            return [payer]  # on-us: booked within the bank
         cb_payer = self.scenario.central_bank(self.scenario.participant(payer).country).bic
         cb_payee = self.scenario.central_bank(self.scenario.participant(payee).country).bic
         return [payer, cb_payer, payee] if cb_payer == cb_payee else [payer, cb_payer, cb_payee, payee]
@@ -315,7 +317,7 @@ class Accounting:
 
     def _moved(self, payment: Payment, hops: list[str]) -> None:
         """What a completed credit transfer moved, by its quote for a cross-border one."""
-        if len(hops) == 3:
+        if len(hops) <= 3:  # domestic, or on-us
             minor = Money.parse(payment.amount).minor
             self.expected[payment.debtor] -= minor
             self.expected[payment.creditor] += minor

@@ -55,6 +55,8 @@ RAILS = ("transfer", "card", "token", "pvp")
 MIX = {"transfer": 0.48, "card": 0.24, "token": 0.25, "pvp": 0.03}
 """Each rail's share of the payments (PvP at most PVP_MAX)."""
 PVP_MAX = 200
+ON_US_SHARE = 0.25
+"""Of the domestic credit transfers, those between two customers of one bank (docs/network.md §7)."""
 """PvPs in one run at most: one coordinator drives them all through one importer's and one FX provider's wallets,
 one step per wallet per pass, so more would only queue."""
 TRANSIENT = frozenset({"unreachable", "timeout", "internal", "unavailable"})
@@ -156,6 +158,7 @@ def plan(scenario: Scenario, seed: int, count: int, tag: str, rails: Sequence[st
     """`count` payments on `rails`, each rail's share of them, in a seeded random order and with seeded random
     parties and amounts; each with an idempotency key of the run's own."""
     rng = random.Random(f"{seed}:plan")
+    on_us = random.Random(f"{seed}:on-us")  # its own draws: a seed's other payments are what they were before
     who = parties(scenario)
     ccy = {c.code: c.currency for c in scenario.countries}
     rails = [r for r in RAILS if r in rails and _available(r, who)]
@@ -180,6 +183,12 @@ def plan(scenario: Scenario, seed: int, count: int, tag: str, rails: Sequence[st
             )
             code = ccy[rng.choice((home, away))]
             route = home if home == away else f"{home}>{away}"
+            if home == away and on_us.random() < ON_US_SHARE:  # within one bank: booked there, nothing sent
+                bank = scenario.account(debtor).bank
+                creditor = on_us.choice(
+                    [a for a in who.customers[home] if a != debtor and scenario.account(a).bank == bank]
+                )
+                route = f"{home} on-us"
             payments.append(Payment(key, rail, route, debtor, creditor, _amount(rng, code)))
         elif rail == "card":
             holder, issuer, _ = rng.choice(who.cards)
