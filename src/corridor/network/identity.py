@@ -151,6 +151,20 @@ def _public_key(raw: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+def read_secret(path: Path) -> bytes:
+    """A secret `load_or_create_secret` made, read back; ValueError naming the file if it is missing or not hex."""
+    try:
+        text = path.read_text().strip()
+        secret = bytes.fromhex(text)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the secret: {exc.strerror}") from None
+    except ValueError:
+        raise ValueError(f"{path}: not a secret written as hex") from None
+    if len(secret) < 16:
+        raise ValueError(f"{path}: a secret of at least 16 bytes is needed, got {len(secret)}")
+    return secret
+
+
 def load_or_create_secret(path: Path, size: int = 32) -> bytes:
     """A random secret of `size` bytes kept in `path` as hex (0600), made the first time."""
     if not path.exists():

@@ -39,6 +39,7 @@ the config only points at it.
     replicas = 3                            # optional, default 1: servers of a JetStream cluster keeping the stream
     subject_prefix = "corridor.inbox"       # optional
     rpc_prefix = "corridor.rpc"             # optional
+    control_secret = "../../keys/control.secret"  # optional: signs the control interface's requests (0600)
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ class NodeConfig:
     rpc_prefix: str = DEFAULT_RPC_PREFIX
     nats_replicas: int = 1
     """How many servers of a JetStream cluster keep the stream, when this node is the one that creates it."""
+    control_secret: Path | None = None
+    """The network's control secret (node/rpc.py): requests to this node must be signed with it, and its own are;
+    None: its control interface answers unsigned requests."""
     ledger_url: str | None = None
     """A PostgreSQL URL (no password in it: use the server's own auth or PGPASSFILE); None: SQLite in data_dir."""
     ledger_schema: str | None = None
@@ -123,6 +127,8 @@ class NodeConfig:
         ]
         if self.nats_replicas != 1:
             lines.append(f"replicas = {self.nats_replicas}")
+        if self.control_secret is not None:
+            lines.append(f"control_secret = {path(self.control_secret)}")
         if self.ledger_url is not None:
             lines += ["", "[ledger]", f"url = {_quote(self.ledger_url)}"]
             if self.ledger_schema is not None:
@@ -195,7 +201,8 @@ def load_node_config(path: Path) -> NodeConfig:
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    nats = _table(table, "nats", {"url", "stream", "subject_prefix", "rpc_prefix", "replicas"}, where)
+    nats = _table(table, "nats", {"url", "stream", "subject_prefix", "rpc_prefix", "replicas", "control_secret"}, where)
+    control_secret = None if "control_secret" not in nats else base / _string(nats, "control_secret", f"{where} [nats]")
     replicas = nats.get("replicas", 1)
     if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 5:
         raise ConfigError(f"{where} [nats]: replicas must be an integer from 1 to 5, not {replicas!r}")
@@ -237,6 +244,7 @@ def load_node_config(path: Path) -> NodeConfig:
         subject_prefix=_string(nats, "subject_prefix", f"{where} [nats]", DEFAULT_SUBJECT_PREFIX),
         rpc_prefix=_string(nats, "rpc_prefix", f"{where} [nats]", DEFAULT_RPC_PREFIX),
         nats_replicas=replicas,
+        control_secret=control_secret,
         ledger_url=ledger_url,
         ledger_schema=schema,
         card_issuer=endpoints["issuer"],

@@ -25,7 +25,7 @@ from typing import IO, Any, ClassVar
 import nats.errors
 from nats.aio.client import Client
 
-from corridor.network.identity import load_or_create_secret
+from corridor.network.identity import load_or_create_secret, read_secret
 from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import connect_bounded
 from corridor.node.cardnet import load_issuer_keys
@@ -48,6 +48,10 @@ STOP_TIMEOUT_S = 15.0
 CARD_HOST = "127.0.0.1"
 """Where init_network puts the card endpoints (ISO 8583 over TCP): loopback, every process on one machine."""
 END_OF_DAY_TIMEOUT_S = 120.0
+
+
+CONTROL_SECRET_FILE = "control.secret"
+"""The network's control secret, in its keys folder (node/rpc.py)."""
 
 
 def scheme_config_path(data_dir: Path) -> Path:
@@ -91,6 +95,8 @@ def init_network(
     keys = {p.bic: load_or_create_key(keys_dir / f"{p.bic}.pem") for p in scenario.participants}
     directory_path = data_dir / "directory.json"
     build_directory(scenario, keys, operator).save(directory_path)
+    control_secret = keys_dir / CONTROL_SECRET_FILE
+    load_or_create_secret(control_secret)  # 0600, once: every process signs its control requests with it
     cards = _card_endpoints(scenario, card_port_base)
     # Here, not at the top: a node process imports this module, and needs none of the web stack to run.
     from corridor.api.gateway_server import GATEWAY_SECRET_FILE, MERCHANT_KEYS_FILE
@@ -118,6 +124,7 @@ def init_network(
             subject_prefix=subject_prefix,
             rpc_prefix=rpc_prefix,
             nats_replicas=nats_replicas,
+            control_secret=control_secret,
             ledger_url=postgres,
             ledger_schema=None if postgres is None else f"{schema_prefix}_{spec.bic.lower()}",
             digital_keys=keys_dir / "digital" if spec.bic in operators else None,
@@ -134,7 +141,7 @@ def init_network(
         path.write_text(config.to_toml(node_dir))
         configs[spec.bic] = path
     if cards.switch is not None:
-        _write_scheme_config(data_dir, cards, scenario_path, nats_url, rpc_prefix)
+        _write_scheme_config(data_dir, cards, scenario_path, nats_url, rpc_prefix, control_secret)
     else:  # a scenario without a scheme: no scheme process, even where an earlier init wrote one
         scheme_config_path(data_dir).unlink(missing_ok=True)
     return configs
@@ -180,7 +187,12 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _write_scheme_config(
-    data_dir: Path, cards: _CardEndpoints, scenario_path: Path | None, nats_url: str, rpc_prefix: str
+    data_dir: Path,
+    cards: _CardEndpoints,
+    scenario_path: Path | None,
+    nats_url: str,
+    rpc_prefix: str,
+    control_secret: Path,
 ) -> None:
     """The card scheme process's config, its folder, and its advice queue's key (0600, kept if present)."""
     assert cards.switch is not None
@@ -196,6 +208,7 @@ def _write_scheme_config(
         scenario=scenario_path.resolve() if scenario_path else None,
         nats_url=nats_url,
         rpc_prefix=rpc_prefix,
+        control_secret=control_secret,
     )
     scheme_config_path(data_dir).write_text(scheme.to_toml(scheme_dir))
 
@@ -293,9 +306,12 @@ class DistributedNetwork:
         nats_url: str,
         rpc_prefix: str,
         scheme_config: Path | None = None,
+        control_secret: bytes | None = None,
     ):
-        """`scheme_config`: the card scheme process's config, to run it beside the nodes (`scheme`)."""
+        """`scheme_config`: the card scheme process's config, to run it beside the nodes (`scheme`);
+        `control_secret`: what the control requests are signed with (node/rpc.py)."""
         self.data_dir = data_dir
+        self.control_secret = control_secret
         self.scenario = scenario
         self.nats_url = nats_url
         self.rpc_prefix = rpc_prefix
@@ -304,14 +320,14 @@ class DistributedNetwork:
         if scheme_config is not None:
             self.scheme = SchemeProcess(load_scheme_config(scheme_config).name, scheme_config)
         self._nc = Client()
-        self.rpc = RpcClient(self._nc, rpc_prefix)
+        self.rpc = RpcClient(self._nc, rpc_prefix, secret=control_secret)
 
     async def connect(self) -> None:
         """Open the control connection only (to use a network whose nodes run elsewhere); TransportError if NATS
         does not answer in time. Again after `disconnect`: a new connection (one for each event loop a caller runs)."""
         if self._nc.is_closed:
             self._nc = Client()
-            self.rpc = RpcClient(self._nc, self.rpc_prefix)
+            self.rpc = RpcClient(self._nc, self.rpc_prefix, secret=self.control_secret)
         try:
             await connect_bounded(self._nc, self.nats_url, reconnect=True, closing=lambda: self._nc.is_closed)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
@@ -416,6 +432,13 @@ def open_distributed(data_dir: Path, scenario_path: Path | None = None) -> Distr
     first = load_node_config(next(iter(configs.values())))
     scenario = load_scenario(first.scenario if scenario_path is None else scenario_path)
     scheme = scheme_config_path(data_dir)
+    secret = None if first.control_secret is None else read_secret(first.control_secret)
     return DistributedNetwork(
-        data_dir, configs, scenario, first.nats_url, first.rpc_prefix, scheme if scheme.exists() else None
+        data_dir,
+        configs,
+        scenario,
+        first.nats_url,
+        first.rpc_prefix,
+        scheme if scheme.exists() else None,
+        control_secret=secret,
     )

@@ -13,6 +13,7 @@
     [nats]
     url = "nats://127.0.0.1:4222"
     rpc_prefix = "corridor.rpc"              # the members' control interface, and its own
+    control_secret = "../keys/control.secret"  # optional: signs the control requests, its own and to members
 
     [tls]                                    # optional: TLS on the switch's ISO 8583 links (node.toml's [tls])
     cert = "../tls/scheme.crt"
@@ -60,6 +61,8 @@ class SchemeConfig:
     rpc_prefix: str = DEFAULT_RPC_PREFIX
     tls: TlsFiles | None = None
     """TLS on the switch's server and its links to the issuers (corridor/tls.py); None: plain TCP."""
+    control_secret: Path | None = None
+    """The network's control secret (node/rpc.py); None: unsigned control requests."""
 
     def to_toml(self, base: Path) -> str:
         """The file's text, with paths relative to `base`, the folder it will be written to."""
@@ -76,6 +79,8 @@ class SchemeConfig:
         lines += [f"advice_key = {path(self.advice_key)}", f"switch = {at(self.switch)}", "", "[issuers]"]
         lines += [f"{bic} = {at(endpoint)}" for bic, endpoint in sorted(self.issuers.items())]
         lines += ["", "[nats]", f"url = {_quote(self.nats_url)}", f"rpc_prefix = {_quote(self.rpc_prefix)}"]
+        if self.control_secret is not None:
+            lines.append(f"control_secret = {path(self.control_secret)}")
         lines += tls_toml(self.tls, path)
         return "\n".join(lines) + "\n"
 
@@ -99,7 +104,8 @@ def load_scheme_config(path: Path) -> SchemeConfig:
         endpoint = _endpoint(issuers_table, bic, f"{where} [issuers]")
         assert endpoint is not None
         issuers[bic] = endpoint
-    nats = _table(table, "nats", {"url", "rpc_prefix"}, where)
+    nats = _table(table, "nats", {"url", "rpc_prefix", "control_secret"}, where)
+    secret = None if "control_secret" not in nats else base / _string(nats, "control_secret", f"{where} [nats]")
     scenario = table.get("scenario")
     return SchemeConfig(
         data_dir=base / _string(table, "data_dir", where),
@@ -111,4 +117,5 @@ def load_scheme_config(path: Path) -> SchemeConfig:
         nats_url=_string(nats, "url", f"{where} [nats]", DEFAULT_NATS_URL),
         rpc_prefix=_string(nats, "rpc_prefix", f"{where} [nats]", DEFAULT_RPC_PREFIX),
         tls=read_tls(table, base, where),
+        control_secret=secret,
     )

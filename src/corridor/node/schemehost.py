@@ -29,7 +29,15 @@ from corridor.network.context import iso_time
 from corridor.network.identity import load_or_create_secret
 from corridor.node.cardnet import make_switch
 from corridor.node.config import ConfigError
-from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control, watch_lifeline
+from corridor.node.rpc import (
+    Method,
+    RpcClient,
+    RpcError,
+    RpcServer,
+    connect_control,
+    load_control_secret,
+    watch_lifeline,
+)
 from corridor.node.schemeconfig import SchemeConfig
 from corridor.node.schemeday import DayClosed, close_day
 from corridor.node.schemeremote import RemoteMembers
@@ -169,13 +177,14 @@ async def serve_scheme(
     stop = stop or asyncio.Event()
     if lifeline:
         watch_lifeline(stop)
+    secret = load_control_secret(config.control_secret)
     control = await connect_control(config.nats_url, stop)
     try:
-        host = SchemeHost(config, scenario, RpcClient(control, config.rpc_prefix))
+        host = SchemeHost(config, scenario, RpcClient(control, config.rpc_prefix, secret=secret))
     except BaseException:
         await control.close()
         raise
-    server = RpcServer(control, config.rpc_prefix, config.name, host.methods)
+    server = RpcServer(control, config.rpc_prefix, config.name, host.methods, secret=secret)
     try:
         await host.start()
         await server.start()

@@ -28,7 +28,15 @@ from corridor.node.hosted import Hosted, hosted_services
 from corridor.node.keyrotation import DirectoryWatcher, signing_key
 from corridor.node.network import wall_clock
 from corridor.node.roles import make_role
-from corridor.node.rpc import Method, RpcClient, RpcError, RpcServer, connect_control, watch_lifeline
+from corridor.node.rpc import (
+    Method,
+    RpcClient,
+    RpcError,
+    RpcServer,
+    connect_control,
+    load_control_secret,
+    watch_lifeline,
+)
 from corridor.node.runtime import Node
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.model import Scenario, ScenarioError, load_scenario
@@ -364,6 +372,7 @@ async def serve(
     """Run the node until `stop` is set (or SIGTERM/SIGINT arrives, or with `lifeline` its standard input closes:
     rpc.watch_lifeline); print one JSON line once it serves."""
     scenario, key, directory = load_parts(config)
+    secret = load_control_secret(config.control_secret)
     role = directory[config.bic].role
     stop = stop or asyncio.Event()
     if lifeline:
@@ -372,7 +381,7 @@ async def serve(
         config.nats_url, stream=config.stream, subject_prefix=config.subject_prefix, replicas=config.nats_replicas
     )
     control = await connect_control(config.nats_url, stop)
-    rpc = RpcClient(control, config.rpc_prefix)
+    rpc = RpcClient(control, config.rpc_prefix, secret=secret)
     node = Node(
         bic=config.bic,
         key=key,
@@ -388,7 +397,7 @@ async def serve(
     methods = methods_for(node, scenario, role)
     for extra in extras:
         methods |= extra.methods
-    server = RpcServer(control, config.rpc_prefix, config.bic, methods)
+    server = RpcServer(control, config.rpc_prefix, config.bic, methods, secret=secret)
     started: list[Hosted] = []
     try:
         await transport.start()
