@@ -469,3 +469,9 @@ def test_a_ledger_url_with_a_password_on_the_command_line_is_refused_without_ech
     result = ledger_cmd("verify", "postgresql://corridor:s3cret-pw@127.0.0.1:5432/test")
     assert result.exit_code == 2
     assert "PGPASSWORD" in result.output and "s3cret-pw" not in result.output
+
+
+def test_a_chaos_postgres_url_with_a_password_on_the_command_line_is_refused_without_echoing_it() -> None:
+    result = corridor("chaos", "--payments", "1", "--postgres", "postgresql://corridor:s3cret-pw@127.0.0.1:5432/test")
+    assert result.exit_code == 2
+    assert "PGPASSWORD" in result.output and "s3cret-pw" not in result.output

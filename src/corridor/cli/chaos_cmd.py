@@ -27,7 +27,7 @@ from corridor.chaos.cluster import ClusterError, nats_server_binary
 from corridor.chaos.network import DEFAULT_POSTGRES, postgres_problem
 from corridor.chaos.run import ChaosConfig, run_chaos
 from corridor.chaos.traffic import RAILS
-from corridor.cli.common import EXIT_FAILED, console, fail, redact
+from corridor.cli.common import EXIT_FAILED, console, fail, redact, refuse_password_argument
 
 
 def chaos(
@@ -71,6 +71,7 @@ def chaos(
         fail(f"--rails: {', '.join(unknown) or 'none given'}; choose from {', '.join(RAILS)}")
     if not postgres.startswith(("postgresql://", "postgres://")):
         fail("--postgres: a postgresql://host:port/database URL")
+    refuse_password_argument(postgres, "--postgres")
     problem = postgres_problem(postgres)
     if problem is not None:
         fail(redact(problem), EXIT_FAILED)
