@@ -158,9 +158,13 @@ def test_a_gateway_needs_its_acquirer_and_its_merchants_keys(tmp_path: Path) -> 
         load_node_config(path)
 
 
-def test_the_gateway_server_imports_nothing_of_the_node_layer() -> None:
-    """node/cardhost.py imports api/gateway_server.py: the other way round would be a cycle."""
-    probe = "import sys, corridor.api.gateway_server; print([m for m in sys.modules if m.startswith('corridor.node')])"
+def test_a_node_process_loads_the_web_stack_only_to_serve_a_gateway() -> None:
+    """The node layer is below the API (tests/test_layers.py): `corridor node` hands its e-commerce gateway's factory
+    in, and imports the API's module only when a config asks for a gateway."""
+    probe = (
+        "import sys, corridor.cli.node_cmd, corridor.node.service; "
+        "print([m for m in sys.modules if m.startswith('corridor.api') or m in ('fastapi', 'uvicorn')])"
+    )
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert found.stdout.strip() == "[]"
 

@@ -46,6 +46,7 @@ from corridor.api.problems import install
 from corridor.api.proxy import mount_remote_acquiring
 from corridor.api.routes import activity, cards, compliance, invoices, network, payments, settlement, tokens
 from corridor.network.identity import load_or_create_secret
+from corridor.node.config import MERCHANT_KEYS_FILE
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import DistributedNetwork
 from corridor.node.rpc import RpcError
@@ -201,7 +202,7 @@ def mount_acquiring(app: FastAPI, corridor: EmbeddedCorridor, secret: bytes) -> 
     if cards is None:
         return []
     terminals = [m.terminal for m in cards.scheme.merchants]
-    merchant_keys = load_or_create_keys(corridor.data_dir / "keys" / "merchant-keys.json", terminals)
+    merchant_keys = load_or_create_keys(corridor.data_dir / "keys" / MERCHANT_KEYS_FILE, terminals)
     stores = []
     for bic, acquirer in cards.acquirers.items():
         mine = merchants_of(corridor.scenario, bic, merchant_keys)

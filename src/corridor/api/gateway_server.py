@@ -27,13 +27,10 @@ from corridor.api.idempotency import IdempotencyStore
 from corridor.api.keys import load_or_create_keys
 from corridor.cards.acquirer import Acquirer
 from corridor.network.identity import load_or_create_secret
+from corridor.node.config import GATEWAY_SECRET_FILE
 from corridor.scenario.model import Scenario
 from corridor.tls import TlsFiles
 
-MERCHANT_KEYS_FILE = "merchant-keys.json"
-"""The merchants' API keys (terminal id -> key, 0600), in a network's or a corridor's keys folder."""
-GATEWAY_SECRET_FILE = "api-idempotency.key"
-"""The idempotency fingerprints' HMAC secret, beside the merchants' keys."""
 STORE_FILE = "acquiring.db"
 """The gateway's idempotency store, in the node's own folder."""
 START_TIMEOUT_S = 10.0

@@ -11,18 +11,16 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import json
-import os
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from corridor.network.identity import API_KEY_PREFIX, load_or_create_api_keys
 from corridor.scenario.model import Scenario
 
 OBSERVER = "observer"
 """The dashboard's key: reads what a central bank analyst sees, changes nothing."""
-KEY_PREFIX = "cor_"
+KEY_PREFIX = API_KEY_PREFIX
 
 
 class Scope(enum.StrEnum):
@@ -121,21 +119,7 @@ def participant_roles(scenario: Scenario) -> dict[str, str]:
 
 def load_or_create_keys(path: Path, participants: Iterable[str]) -> dict[str, str]:
     """Participant -> its API key, kept in `path` (0600); keys missing from the file are made and added."""
-    keys: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    wanted = list(participants)
-    missing = [p for p in wanted if p not in keys]
-    if missing:
-        for participant in missing:
-            keys[participant] = f"{KEY_PREFIX}{participant.lower()}_{secrets.token_hex(32)}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(keys, out, indent=2)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-    return {p: keys[p] for p in wanted}
+    return load_or_create_api_keys(path, participants)
 
 
 def _digest(key: str) -> bytes:

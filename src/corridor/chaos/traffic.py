@@ -43,7 +43,7 @@ from corridor.digital.wallet import Wallet
 from corridor.money import Money
 from corridor.network.context import uetr_for
 from corridor.node.cardnet import load_issuer_keys
-from corridor.node.config import load_node_config
+from corridor.node.config import MERCHANT_KEYS_FILE, load_node_config
 from corridor.node.network import FINAL_STATES, load_or_create_key
 from corridor.node.platformhost import receipt_from_json
 from corridor.node.rpc import RpcError
@@ -338,7 +338,7 @@ class Traffic:
 
     async def _cards(self, payments: list[Payment]) -> None:
         data_dir = self.network.data_dir
-        keys: dict[str, str] = json.loads((data_dir / "keys" / "merchant-keys.json").read_text())
+        keys: dict[str, str] = json.loads((data_dir / "keys" / MERCHANT_KEYS_FILE).read_text())
         gateways: dict[str, str] = {}
         for bic, path in self.network.configs.items():
             at = load_node_config(path).card_gateway

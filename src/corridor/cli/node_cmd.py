@@ -16,22 +16,48 @@ import typer
 from rich.markup import escape
 
 from corridor import logs
+from corridor.cards.acquirer import Acquirer
 from corridor.cards.cardkeys import CardKeysError, card_key_ids, retire_card_keys, rotate_card_keys
 from corridor.cli.common import EXIT_FAILED, console, fail
 from corridor.network.directory import DirectoryError
 from corridor.network.transport.base import TransportError
-from corridor.node.config import DEFAULT_NATS_URL, DEFAULT_STREAM, ConfigError, load_node_config, url_holds_password
+from corridor.node.cardhost import Gateway
+from corridor.node.config import (
+    DEFAULT_NATS_URL,
+    DEFAULT_STREAM,
+    ConfigError,
+    Endpoint,
+    load_node_config,
+    url_holds_password,
+)
 from corridor.node.keyrotation import DEFAULT_ACTIVATE_AFTER, DEFAULT_OVERLAP, rotate_node_key
 from corridor.node.launcher import init_network, open_distributed, scheme_config_path
 from corridor.node.network import FINAL_STATES
 from corridor.node.rpc import RpcError
 from corridor.node.service import serve
-from corridor.scenario.model import ScenarioError
+from corridor.scenario.model import Scenario, ScenarioError
+from corridor.tls import TlsFiles
 from corridor.transfers.codes import describe
 
 app = typer.Typer(no_args_is_help=True, help="A network of node processes on NATS JetStream (distributed mode).")
 
 DataDirOption = Annotated[Path, typer.Option("--data-dir", help="The network's data directory.")]
+
+
+def make_gateway(
+    acquirer: Acquirer,
+    scenario: Scenario,
+    bic: str,
+    at: Endpoint,
+    merchant_keys: Path,
+    data_dir: Path,
+    tls: TlsFiles | None,
+) -> Gateway:
+    """An acquiring bank's e-commerce gateway for its node process (node/cardhost.py asks for it by this factory:
+    the node layer does not import the API's). The web stack is imported only by a process that serves one."""
+    from corridor.api.gateway_server import GatewayServer
+
+    return GatewayServer(acquirer, scenario, bic, at, merchant_keys=merchant_keys, data_dir=data_dir, tls=tls)
 
 
 def node(
@@ -50,7 +76,7 @@ def node(
         fail("--log-level: one of debug, info, warning, error")
     logs.configure(json=log_json, level=level)
     try:
-        asyncio.run(serve(load_node_config(config), lifeline=lifeline))
+        asyncio.run(serve(load_node_config(config), lifeline=lifeline, gateway=make_gateway))
     except ConfigError as exc:
         fail(str(exc), EXIT_FAILED)
     except (TransportError, OSError) as exc:

@@ -11,8 +11,10 @@ import contextlib
 import functools
 import glob
 import hashlib
+import json
 import logging
 import os
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -149,6 +151,30 @@ def _public_key(raw: bytes) -> Ed25519PublicKey:
     """The key object for 32 raw bytes, made once: a network has few keys, and making one cost a tenth of a
     verification. Bounded, because keys also come from outside (a ValueError is not remembered)."""
     return Ed25519PublicKey.from_public_bytes(raw)
+
+
+API_KEY_PREFIX = "cor_"
+"""How every bearer key Corridor makes begins (participants' and merchants' API keys), so a scanner can tell one."""
+
+
+def load_or_create_api_keys(path: Path, holders: Iterable[str]) -> dict[str, str]:
+    """Holder -> its API key, kept in `path` (JSON, 0600); keys missing from the file are made and added. Here, below
+    the API that checks them, because `network init` makes the merchants' keys its gateways will check."""
+    keys: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    wanted = list(holders)
+    missing = [holder for holder in wanted if holder not in keys]
+    if missing:
+        for holder in missing:
+            keys[holder] = f"{API_KEY_PREFIX}{holder.lower()}_{secrets.token_hex(32)}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(keys, out, indent=2)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    return {holder: keys[holder] for holder in wanted}
 
 
 def read_secret(path: Path) -> bytes:

@@ -7,8 +7,9 @@ its node files and its card keys from `[cards] keys`, serving the switch over IS
 acquirer`) its terminal gateway, with the log of what its terminals were approved for in `acquired.db`, sending to
 the switch at `[cards] switch`, and, with `[cards] gateway` set, its merchants' e-commerce gateway over HTTP
 (api/gateway_server.py: `ecommerce_app` over the same acquirer, its merchants' keys from `[cards] merchant_keys`,
-its idempotency keys in `acquiring.db`), which `corridor up --config` serves at `/acquiring/<BIC>/` (api/proxy.py);
-api/gateway_server.py imports nothing of node/, so this import from the layer above makes no cycle. The scheme's
+its idempotency keys in `acquiring.db`), which `corridor up --config` serves at `/acquiring/<BIC>/` (api/proxy.py).
+The gateway is the API layer's, above this one: the process's entry point (`corridor node`) hands in the factory
+that makes it (`GatewayFactory`), so nothing here imports the web stack. The scheme's
 process (node/schemehost.py) reaches them over the node's control interface for its end of day
 (node/schemeday.py): `card_to_present` and `card_presented` (an acquirer's batch), `card_complete` (an issuer's
 cleared holds), `card_pay_merchants` (an acquiring bank's payout) and `card_settle` (a central bank's settlement of
@@ -24,8 +25,9 @@ import dataclasses
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from corridor.cards.acquirer import Acquirer
 from corridor.cards.authlog import AuthorizationLog
@@ -40,10 +42,20 @@ from corridor.node.schemeday import MerchantLines, presentment
 from corridor.rtgs.central_bank import CentralBankRole
 from corridor.scenario.cards import CardSchemeSpec
 from corridor.scenario.model import Scenario
+from corridor.tls import TlsFiles
 from corridor.transfers.bank import BankRole
 
-if TYPE_CHECKING:
-    from corridor.api.gateway_server import GatewayServer
+
+class Gateway(Protocol):
+    """An acquiring bank's e-commerce gateway over its acquirer (api/gateway_server.py's GatewayServer)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+GatewayFactory = Callable[[Acquirer, Scenario, str, Endpoint, Path, Path, TlsFiles | None], Gateway]
+"""(acquirer, scenario, bank, where it listens, the merchants' keys file, the node's folder, TLS) -> its gateway."""
 
 TO_PRESENT, PRESENTED, COMPLETE = "card_to_present", "card_presented", "card_complete"
 PAY_MERCHANTS, SETTLE = "card_pay_merchants", "card_settle"
@@ -58,9 +70,12 @@ _BATCH_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CYCLE = re.compile(r"[A-Za-z0-9._-]{1,40}")
 
 
-def card_services(config: NodeConfig, node: Node, scenario: Scenario, rpc: RpcClient) -> list[Any]:
+def card_services(
+    config: NodeConfig, node: Node, scenario: Scenario, rpc: RpcClient, gateway: GatewayFactory | None = None
+) -> list[Any]:
     """The card services this participant's process runs: its issuer processor and acquirer gateway when its config
-    gives their endpoints, and the end-of-day methods of its role (a central bank settles, an acquirer pays out)."""
+    gives their endpoints, and the end-of-day methods of its role (a central bank settles, an acquirer pays out).
+    `gateway`: what makes an e-commerce gateway, for a config that sets `[cards] gateway`."""
     scheme = scenario.cards
     if scheme is None:
         if config.card_issuer or config.card_acquirer or config.card_gateway:
@@ -70,7 +85,7 @@ def card_services(config: NodeConfig, node: Node, scenario: Scenario, rpc: RpcCl
     if config.card_issuer is not None:
         services.append(IssuerHost(config, node, scenario, scheme, config.card_issuer))
     if config.card_acquirer is not None:
-        services.append(AcquirerHost(config, node, scenario, scheme, config.card_acquirer))
+        services.append(AcquirerHost(config, node, scenario, scheme, config.card_acquirer, gateway))
     elif config.card_gateway is not None:
         raise ConfigError(f"{config.bic}: [cards] gateway is set but [cards] acquirer (the bank's acquirer) is not")
     if isinstance(node.role, CentralBankRole):
@@ -179,7 +194,15 @@ class AcquirerHost:
     """An acquiring bank's terminal gateway, serving its terminals at its endpoint, and its merchants' e-commerce
     gateway (HTTP) at `[cards] gateway` when set; its batches for clearing."""
 
-    def __init__(self, config: NodeConfig, node: Node, scenario: Scenario, scheme: CardSchemeSpec, at: Endpoint):
+    def __init__(
+        self,
+        config: NodeConfig,
+        node: Node,
+        scenario: Scenario,
+        scheme: CardSchemeSpec,
+        at: Endpoint,
+        gateway: GatewayFactory | None = None,
+    ):
         spec = next((a for a in scheme.acquirers if a.bank == config.bic), None)
         if spec is None:
             raise ConfigError(f"{config.bic}: [cards] acquirer is set but {config.bic} acquires for no merchant")
@@ -187,6 +210,9 @@ class AcquirerHost:
             raise ConfigError(f"{config.bic}: [cards] acquirer is set but [cards] switch (where to send) is not")
         if config.card_gateway is not None and config.merchant_keys is None:
             raise ConfigError(f"{config.bic}: [cards] gateway is set but [cards] merchant_keys (their API keys) is not")
+        if config.card_gateway is not None and gateway is None:
+            raise ConfigError(f"{config.bic}: [cards] gateway is set but this process was given no HTTP gateway")
+        self._make_gateway = gateway
         self._switch: Endpoint = config.card_switch
         self._gateway_at, self._merchant_keys = config.card_gateway, config.merchant_keys
         self._tls = config.tls
@@ -195,7 +221,7 @@ class AcquirerHost:
         self._node, self._scenario, self._at = node, scenario, at
         self._log: AuthorizationLog | None = None
         self._server: asyncio.Server | None = None
-        self.gateway: GatewayServer | None = None
+        self.gateway: Gateway | None = None
         self.acquirer: Acquirer | None = None
         self.methods: dict[str, Method] = {
             TO_PRESENT: self._to_present,
@@ -216,19 +242,11 @@ class AcquirerHost:
         )
         self._server = await serve(self.acquirer.handle, *self._at, ssl=None if tls is None else tls.server_context())
         if self._gateway_at is not None:
-            assert self._merchant_keys is not None
-            # Imported here: only an acquiring bank with a gateway loads the web stack (a node starts faster).
-            from corridor.api.gateway_server import GatewayServer
-
-            gateway = GatewayServer(
-                self.acquirer,
-                self._scenario,
-                self._node.bic,
-                self._gateway_at,
-                merchant_keys=self._merchant_keys,
-                data_dir=self._node.data_dir,
-                tls=tls,
-            )
+            assert self._merchant_keys is not None and self._make_gateway is not None
+            gateway = self._make_gateway(
+                self.acquirer, self._scenario, self._node.bic, self._gateway_at, self._merchant_keys,
+                self._node.data_dir, tls,
+            )  # fmt: skip
             await gateway.start()
             self.gateway = gateway
 

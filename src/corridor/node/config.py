@@ -61,6 +61,11 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_STREAM = "CORRIDOR"
 DEFAULT_SUBJECT_PREFIX = "corridor.inbox"
 DEFAULT_RPC_PREFIX = "corridor.rpc"
+MERCHANT_KEYS_FILE = "merchant-keys.json"
+"""The merchants' API keys (terminal id -> key, 0600), in a network's or a corridor's keys folder: `[cards]
+merchant_keys` names it."""
+GATEWAY_SECRET_FILE = "api-idempotency.key"
+"""The e-commerce gateways' idempotency fingerprints' HMAC secret, beside the merchants' keys."""
 
 
 class ConfigError(ValueError):

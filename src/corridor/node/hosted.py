@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from corridor.node.cardhost import card_services
+from corridor.node.cardhost import GatewayFactory, card_services
 from corridor.node.config import NodeConfig
 from corridor.node.platformhost import platform_services
 from corridor.node.rpc import Method, RpcClient
@@ -26,9 +26,12 @@ class Hosted(Protocol):
     async def stop(self) -> None: ...
 
 
-def hosted_services(config: NodeConfig, node: Node, scenario: Scenario, rpc: RpcClient) -> list[Hosted]:
-    """The services this node's process runs for its participant (none for most)."""
+def hosted_services(
+    config: NodeConfig, node: Node, scenario: Scenario, rpc: RpcClient, gateway: GatewayFactory | None = None
+) -> list[Hosted]:
+    """The services this node's process runs for its participant (none for most); `gateway` makes an acquiring
+    bank's e-commerce gateway (the API layer's, handed in by the process's entry point)."""
     services: list[Hosted] = []
-    services += card_services(config, node, scenario, rpc)
+    services += card_services(config, node, scenario, rpc, gateway)
     services += platform_services(config, node, scenario, rpc)
     return services

@@ -25,13 +25,15 @@ from typing import IO, Any, ClassVar
 import nats.errors
 from nats.aio.client import Client
 
-from corridor.network.identity import load_or_create_secret, read_secret
+from corridor.network.identity import load_or_create_api_keys, load_or_create_secret, read_secret
 from corridor.network.transport.base import TransportError
 from corridor.network.transport.nats import connect_bounded
 from corridor.node.cardnet import load_issuer_keys
 from corridor.node.config import (
     DEFAULT_NATS_URL,
     DEFAULT_STREAM,
+    GATEWAY_SECRET_FILE,
+    MERCHANT_KEYS_FILE,
     Endpoint,
     NodeConfig,
     load_node_config,
@@ -98,14 +100,10 @@ def init_network(
     control_secret = keys_dir / CONTROL_SECRET_FILE
     load_or_create_secret(control_secret)  # 0600, once: every process signs its control requests with it
     cards = _card_endpoints(scenario, card_port_base)
-    # Here, not at the top: a node process imports this module, and needs none of the web stack to run.
-    from corridor.api.gateway_server import GATEWAY_SECRET_FILE, MERCHANT_KEYS_FILE
-    from corridor.api.keys import load_or_create_keys
-
     merchant_keys = keys_dir / MERCHANT_KEYS_FILE
     if cards.gateways and scenario.cards is not None:
         # Made here once (0600), so that the gateways' node processes and `corridor up` read the same files.
-        load_or_create_keys(merchant_keys, [m.terminal for m in scenario.cards.merchants])
+        load_or_create_api_keys(merchant_keys, [m.terminal for m in scenario.cards.merchants])
         load_or_create_secret(keys_dir / GATEWAY_SECRET_FILE)
     configs: dict[str, Path] = {}
     operators = set() if scenario.digital is None else set(write_public_keys(scenario, keys_dir / "digital"))

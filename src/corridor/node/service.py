@@ -22,6 +22,7 @@ from corridor.network.identity import KeyRing, SigningKey
 from corridor.network.transport.nats import NatsTransport
 from corridor.node import actions, explorer
 from corridor.node.auditfacts import record_start
+from corridor.node.cardhost import GatewayFactory
 from corridor.node.compliancehost import compliance_methods
 from corridor.node.config import ConfigError, NodeConfig
 from corridor.node.hosted import Hosted, hosted_services
@@ -367,10 +368,16 @@ def load_parts(config: NodeConfig) -> tuple[Scenario, SigningKey, Directory]:
 
 
 async def serve(
-    config: NodeConfig, *, stop: asyncio.Event | None = None, announce: bool = True, lifeline: bool = False
+    config: NodeConfig,
+    *,
+    stop: asyncio.Event | None = None,
+    announce: bool = True,
+    lifeline: bool = False,
+    gateway: GatewayFactory | None = None,
 ) -> None:
     """Run the node until `stop` is set (or SIGTERM/SIGINT arrives, or with `lifeline` its standard input closes:
-    rpc.watch_lifeline); print one JSON line once it serves."""
+    rpc.watch_lifeline); print one JSON line once it serves. `gateway`: what makes its e-commerce gateway, if its
+    config sets one."""
     scenario, key, directory = load_parts(config)
     secret = load_control_secret(config.control_secret)
     role = directory[config.bic].role
@@ -393,7 +400,8 @@ async def serve(
         ledger_url=config.ledger_url,
         ledger_schema=config.ledger_schema,
     )
-    extras: list[Hosted] = [*hosted_services(config, node, scenario, rpc), DirectoryWatcher(node.services, config)]
+    hosted = hosted_services(config, node, scenario, rpc, gateway)
+    extras: list[Hosted] = [*hosted, DirectoryWatcher(node.services, config)]
     methods = methods_for(node, scenario, role)
     for extra in extras:
         methods |= extra.methods
