@@ -494,24 +494,17 @@ def node_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeRun]:
     folder = tmp_path_factory.mktemp("node-processes")
     tag = uuid.uuid4().hex[:12]
     stream = f"CORRIDOR_TEST_{tag}"
-    init_network(
+    ca = make_ca(folder / "tls")
+    for name in ("VOLGRUMM", "ORINVECA", "KAMARUMM", "ANDSVECA", "scheme"):  # the card members' and the scheme's
+        ca.issue(name)
+    init_network(  # `corridor network init --tls`: a [tls] table, mutual, in each of their configs
         folder,
         nats_url=nats_url,
         stream=stream,
         subject_prefix=f"corridor.test.{tag}.inbox",
         rpc_prefix=f"corridor.test.{tag}.rpc",
+        tls_dir=folder / "tls",
     )
-    ca = make_ca(folder / "tls")
-    for name, config in (
-        (BANK, f"nodes/{BANK}/node.toml"),
-        ("KAMARUMM", "nodes/KAMARUMM/node.toml"),
-        ("scheme", "scheme/scheme.toml"),
-    ):
-        files = ca.files(name, require_client_cert=True)
-        with (folder / config).open("a") as out:
-            out.write(
-                f'\n[tls]\ncert = "{files.cert}"\nkey = "{files.key}"\nca = "{files.ca}"\nrequire_client_cert = true\n'
-            )
     shop = ca.files("shop").client_context()
     network = open_distributed(folder)
     assert network.scheme is not None

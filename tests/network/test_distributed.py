@@ -139,6 +139,34 @@ def test_network_init_writes_a_config_per_participant_that_loads_and_verifies(tm
     load_parts(config)  # key matches the directory, directory signed by the operator
 
 
+def test_network_init_with_a_tls_folder_gives_every_card_participant_mutual_tls(tmp_path: Path) -> None:
+    from corridor.node.schemeconfig import load_scheme_config
+    from tests.tls_certs import make_ca
+
+    ca = make_ca(tmp_path / "pki")
+    for name in ("VOLGRUMM", "ORINVECA", "KAMARUMM", "ANDSVECA", "scheme"):
+        ca.issue(name)
+    result = CliRunner().invoke(app, ["network", "init", "--data-dir", str(tmp_path / "net"), "--tls", str(ca.folder)])
+    assert result.exit_code == 0, result.output
+    configs = {path.parent.name: load_node_config(path) for path in (tmp_path / "net" / "nodes").glob("*/node.toml")}
+    volga = configs["VOLGRUMM"].tls
+    assert volga is not None and volga.require_client_cert and volga.cert.name == "VOLGRUMM.crt"
+    assert configs["CBXRRUMM"].tls is None  # no card link, no TLS to configure
+    scheme = load_scheme_config(tmp_path / "net" / "scheme" / "scheme.toml").tls
+    assert scheme is not None and scheme.key.name == "scheme.key" and scheme.ca is not None
+    scheme.server_context(), volga.client_context()  # the files load as TLS contexts
+
+
+def test_network_init_with_a_tls_folder_missing_files_names_them_and_writes_nothing(tmp_path: Path) -> None:
+    from tests.tls_certs import make_ca
+
+    ca = make_ca(tmp_path / "pki")
+    ca.issue("VOLGRUMM")
+    result = CliRunner().invoke(app, ["network", "init", "--data-dir", str(tmp_path / "net"), "--tls", str(ca.folder)])
+    assert result.exit_code != 0 and "ORINVECA.crt" in result.output and "scheme.key" in result.output
+    assert not (tmp_path / "net").exists()
+
+
 def test_a_node_refuses_a_directory_signed_by_another_operator(tmp_path: Path) -> None:
     path = init_network(tmp_path)["CBXRRUMM"]
     text = path.read_text()

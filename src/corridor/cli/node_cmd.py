@@ -93,6 +93,14 @@ def init(
         str | None,
         typer.Option("--postgres", help="Keep each node's ledger in this PostgreSQL server, a schema per node."),
     ] = None,
+    tls: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls",
+            help="A folder with ca.crt and <BIC>.crt/.key for each card participant and scheme.crt/.key: "
+            "mutual TLS on the card links and gateways.",
+        ),
+    ] = None,
 ) -> None:
     """Write keys, the signed directory and one node.toml per participant (existing keys are kept)."""
     if postgres is not None and not postgres.startswith(("postgresql://", "postgres://")):
@@ -103,8 +111,10 @@ def init(
             "list); give it in PGPASSFILE or PGPASSWORD"
         )
     try:
-        configs = init_network(data_dir, scenario_path=scenario, nats_url=nats_url, stream=stream, postgres=postgres)
-    except (ScenarioError, OSError) as exc:
+        configs = init_network(
+            data_dir, scenario_path=scenario, nats_url=nats_url, stream=stream, postgres=postgres, tls_dir=tls
+        )
+    except (ScenarioError, OSError, ValueError) as exc:
         fail(str(exc), EXIT_FAILED)
     for bic, path in configs.items():
         console.print(f"{bic}: corridor node --config {escape(str(path))}")

@@ -44,6 +44,7 @@ from corridor.node.platformkeys import write_public_keys
 from corridor.node.rpc import RpcClient, RpcError
 from corridor.node.schemeconfig import SchemeConfig, load_scheme_config
 from corridor.scenario.model import Scenario, load_scenario
+from corridor.tls import TlsFiles
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -73,6 +74,7 @@ def init_network(
     schema_prefix: str = "corridor",
     card_port_base: int | None = None,
     nats_replicas: int = 1,
+    tls_dir: Path | None = None,
 ) -> dict[str, Path]:
     """Keys, signed directory and one config per participant; existing keys are kept. Returns BIC -> config path.
 
@@ -87,11 +89,17 @@ def init_network(
     (`keys/api-idempotency.key`); and the scheme process's config (`scheme/scheme.toml`, scheme_config_path).
 
     `nats_url` may name a cluster's servers, comma-separated; `nats_replicas` is how many of them keep the stream
-    (3 on a three-server cluster survives the loss of any one)."""
+    (3 on a three-server cluster survives the loss of any one).
+
+    `tls_dir`: a folder of PEM files from the operator's PKI, `ca.crt` and `<name>.crt` with `<name>.key` for every
+    participant with card endpoints and for `scheme`; each of those then gets a `[tls]` table (mutual TLS on its
+    ISO 8583 links and its e-commerce gateway: docs/security.md §4). ValueError naming every file missing."""
     if postgres is not None and url_holds_password(postgres):
         raise ValueError("the PostgreSQL URL holds a password: give it in PGPASSFILE or PGPASSWORD, not in node.toml")
     data_dir = data_dir.resolve()
     scenario = load_scenario(scenario_path)
+    cards = _card_endpoints(scenario, card_port_base)
+    tls = _tls_files(tls_dir, cards) if tls_dir is not None else {}  # checked before anything is written
     keys_dir = data_dir / "keys"
     operator = load_or_create_key(keys_dir / "operator.pem")
     keys = {p.bic: load_or_create_key(keys_dir / f"{p.bic}.pem") for p in scenario.participants}
@@ -99,7 +107,6 @@ def init_network(
     build_directory(scenario, keys, operator).save(directory_path)
     control_secret = keys_dir / CONTROL_SECRET_FILE
     load_or_create_secret(control_secret)  # 0600, once: every process signs its control requests with it
-    cards = _card_endpoints(scenario, card_port_base)
     merchant_keys = keys_dir / MERCHANT_KEYS_FILE
     if cards.gateways and scenario.cards is not None:
         # Made here once (0600), so that the gateways' node processes and `corridor up` read the same files.
@@ -132,6 +139,7 @@ def init_network(
             card_keys=keys_dir / f"cards-{spec.bic}.json" if spec.bic in cards.issuers else None,
             card_gateway=cards.gateways.get(spec.bic),
             merchant_keys=merchant_keys if spec.bic in cards.gateways else None,
+            tls=tls.get(spec.bic),
         )
         if config.card_keys is not None:
             load_issuer_keys(config.card_keys)  # made here (0600) once: the card bureau and the issuer share them
@@ -139,7 +147,7 @@ def init_network(
         path.write_text(config.to_toml(node_dir))
         configs[spec.bic] = path
     if cards.switch is not None:
-        _write_scheme_config(data_dir, cards, scenario_path, nats_url, rpc_prefix, control_secret)
+        _write_scheme_config(data_dir, cards, scenario_path, nats_url, rpc_prefix, control_secret, tls.get(SCHEME_TLS))
     else:  # a scenario without a scheme: no scheme process, even where an earlier init wrote one
         scheme_config_path(data_dir).unlink(missing_ok=True)
     return configs
@@ -175,6 +183,24 @@ def _card_endpoints(scenario: Scenario, port_base: int | None) -> _CardEndpoints
     )
 
 
+SCHEME_TLS = "scheme"
+"""The name of the card scheme's certificate and key in an init's TLS folder (`scheme.crt`, `scheme.key`)."""
+
+
+def _tls_files(folder: Path, cards: _CardEndpoints) -> dict[str, TlsFiles]:
+    """Each card participant's (and the scheme's) TLS files in `folder`, mutual; ValueError naming what is missing."""
+    folder = folder.resolve()
+    names = sorted({*cards.issuers, *cards.acquirers}) + ([SCHEME_TLS] if cards.switch is not None else [])
+    wanted = [folder / "ca.crt", *(folder / f"{name}.{kind}" for name in names for kind in ("crt", "key"))]
+    missing = [path.name for path in wanted if not path.is_file()]
+    if missing:
+        raise ValueError(f"{folder}: missing {', '.join(missing)} (a CA bundle, and a certificate and key for each)")
+    return {
+        name: TlsFiles(folder / f"{name}.crt", folder / f"{name}.key", folder / "ca.crt", require_client_cert=True)
+        for name in names
+    }
+
+
 def _free_ports(count: int) -> list[int]:
     """`count` distinct loopback ports nothing listens on now (held open together while chosen, so distinct)."""
     with contextlib.ExitStack() as stack:
@@ -191,6 +217,7 @@ def _write_scheme_config(
     nats_url: str,
     rpc_prefix: str,
     control_secret: Path,
+    tls: TlsFiles | None,
 ) -> None:
     """The card scheme process's config, its folder, and its advice queue's key (0600, kept if present)."""
     assert cards.switch is not None
@@ -207,6 +234,7 @@ def _write_scheme_config(
         nats_url=nats_url,
         rpc_prefix=rpc_prefix,
         control_secret=control_secret,
+        tls=tls,
     )
     scheme_config_path(data_dir).write_text(scheme.to_toml(scheme_dir))
 
