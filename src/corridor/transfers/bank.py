@@ -216,11 +216,7 @@ class BankRole:
             fixed = {"buy": amount} if amount.currency == creditor_currency else {"sell": amount}
             quote = await self.quote_service(uetr, self.currency.code, creditor_currency.code, **fixed)
             debit = quote.sell
-        reserve = await self._reserve(ctx, uetr, debtor, debit)
-        verdict = await self._check(uetr, debtor, debit, creditor_name, creditor_bank.country)
-        if verdict.outcome == REFUSE:
-            await ctx.resolve(reserve, post=False, step="void")
-            raise PaymentRefused(verdict.reason or "RR04", f"{debtor.spec.name} cannot pay {debit}: {verdict.detail}")
+        reserve, verdict = await self._reserve_and_check(ctx, uetr, debtor, debit, creditor_name, creditor_bank.country)
         record = {
             "uetr": uetr,
             "role": "debtor_agent",
@@ -234,12 +230,37 @@ class BankRole:
             "remittance": remittance,
         }
         if verdict.outcome == HOLD:
-            record["case"] = verdict.case_id
             record["quote"] = quote.token() if quote else None  # sent later: kept for then
-            ctx.save(uetr, "held", record, deadline_ns=ctx.now_ns + self._review_poll_ns)
-            ctx.event(uetr, PDNG, f"{debit} reserved on {debtor.spec.name}'s account; {verdict.detail}", verdict.reason)
-            return record
+            return self._hold(ctx, record, verdict, debtor)
         return self._send(ctx, record, quote)
+
+    async def _reserve_and_check(
+        self,
+        ctx: Context,
+        uetr: str,
+        debtor: Customer,
+        debit: Money,
+        creditor_name: str,
+        creditor_country: str,
+        *,
+        to: int | None = None,
+    ) -> tuple[int, Verdict]:
+        """The payer's funds reserved, then the compliance desk's verdict; a refusal voids the reservation and
+        raises PaymentRefused with the desk's reason."""
+        reserve = await self._reserve(ctx, uetr, debtor, debit, to=to)
+        verdict = await self._check(uetr, debtor, debit, creditor_name, creditor_country)
+        if verdict.outcome == REFUSE:
+            await ctx.resolve(reserve, post=False, step="void")
+            raise PaymentRefused(verdict.reason or "RR04", f"{debtor.spec.name} cannot pay {debit}: {verdict.detail}")
+        return reserve, verdict
+
+    def _hold(self, ctx: Context, record: dict[str, Any], verdict: Verdict, debtor: Customer) -> dict[str, Any]:
+        """Keep a payment the desk holds for review, its funds reserved; its case is looked at every review poll."""
+        uetr, debit = record["uetr"], load_money(record["debit"])
+        record["case"] = verdict.case_id
+        ctx.save(uetr, "held", record, deadline_ns=ctx.now_ns + self._review_poll_ns)
+        ctx.event(uetr, PDNG, f"{debit} reserved on {debtor.spec.name}'s account; {verdict.detail}", verdict.reason)
+        return record
 
     async def _check(
         self, uetr: str, debtor: Customer, debit: Money, creditor_name: str, creditor_country: str
@@ -308,11 +329,9 @@ class BankRole:
             raise PaymentRefused(code, f"{creditor_account} is {creditor.spec.status}")
         if creditor is debtor:
             raise PaymentRefused("AG01", f"{creditor_account} cannot pay itself")
-        reserve = await self._reserve(ctx, uetr, debtor, amount, to=creditor.account_id)
-        verdict = await self._check(uetr, debtor, amount, creditor_name, self.country)
-        if verdict.outcome == REFUSE:
-            await ctx.resolve(reserve, post=False, step="void")
-            raise PaymentRefused(verdict.reason or "RR04", f"{debtor.spec.name} cannot pay {amount}: {verdict.detail}")
+        reserve, verdict = await self._reserve_and_check(
+            ctx, uetr, debtor, amount, creditor_name, self.country, to=creditor.account_id
+        )
         record = {
             "uetr": uetr,
             "role": "debtor_agent",
@@ -327,12 +346,7 @@ class BankRole:
             "remittance": remittance,
         }
         if verdict.outcome == HOLD:
-            record["case"] = verdict.case_id
-            ctx.save(uetr, "held", record, deadline_ns=ctx.now_ns + self._review_poll_ns)
-            ctx.event(
-                uetr, PDNG, f"{amount} reserved on {debtor.spec.name}'s account; {verdict.detail}", verdict.reason
-            )
-            return record
+            return self._hold(ctx, record, verdict, debtor)
         return await self._book_on_us(ctx, record)
 
     async def _book_on_us(self, ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
