@@ -13,6 +13,7 @@ from typing import Any
 
 from corridor.money import Money
 from corridor.network.chase import next_chase_ns
+from corridor.network.context import ledger_id
 from corridor.network.transport import MemoryTransport
 from corridor.node.network import EmbeddedNetwork
 from corridor.scenario.model import Scenario
@@ -22,6 +23,7 @@ from tests.network.conftest import (
     RU_IMPORTER,
     VE_EXPORTER,
     VE_IMPORTER,
+    balance,
     changed_scenario,
     customer_balance,
     nothing_pending,
@@ -257,5 +259,37 @@ def test_a_domestic_return_lost_on_its_way_to_the_central_bank_is_sent_again_and
             assert transport.lost and "CHASE" in events(net, "CBXRRUMM", uetr)
             assert customer_balance(net, RU_IMPORTER) == payer_before
             assert not waiting(net, "CBXRRUMM", uetr)
+
+    asyncio.run(scenario())
+
+
+def test_a_liquidity_pacs009_lost_on_its_way_to_the_bank_is_sent_again_until_the_bank_confirms_it(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        transport = LosingTransport()
+        async with running_network(tmp_path, SCENARIO, transport=transport) as net:
+            nostro = ledger_id("ORINVECA", "nostro")
+            before = balance(net.nodes["ORINVECA"].ledger, nostro)
+            transport.lose.append(("ORINVECA", (b"<MsgDefIdr>pacs.009.001.08</MsgDefIdr>",)))
+            cb = net.central_bank("CBXVVECA")
+            uetr = await net.act("CBXVVECA", lambda ctx: cb.inject(ctx, "ORINVECA", Money.of("250", "VES"), "lost-1"))
+            for _ in range(200):
+                if not waiting(net, "CBXVVECA", uetr):
+                    break
+                await asyncio.sleep(0.1)
+            await net.quiesce()
+            assert transport.lost and "CHASE" in events(net, "CBXVVECA", uetr)
+            assert not waiting(net, "CBXVVECA", uetr)
+            assert balance(net.nodes["ORINVECA"].ledger, nostro) == before - 25_000  # an asset: debited once, by 250.00
+
+    asyncio.run(scenario())
+
+
+def test_every_pacs009_of_the_opening_liquidity_is_confirmed_and_leaves_nothing_waiting(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_network(tmp_path, SCENARIO) as net:
+            for bic in ("CBXRRUMM", "CBXVVECA"):
+                assert net.nodes[bic].store.due_payments(NEVER) == []
 
     asyncio.run(scenario())

@@ -18,7 +18,7 @@ from corridor.money import Money
 from corridor.network.context import Context, NodeServices
 from corridor.scenario.model import Scenario
 from corridor.transfers.records import uetr_of
-from corridor.transfers.replies import refuse_with_status
+from corridor.transfers.replies import confirm_institution_transfer, refuse_with_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,7 @@ class FxProviderRole:
         if isinstance(message, InstitutionCreditTransfer):
             way = "credited" if message.creditor == self.s.bic else "debited"
             ctx.event(message.uetr, "SETTLED", f"account at {header.sender_bic} {way} {message.settlement_amount}")
+            confirm_institution_transfer(ctx, header, message)
 
     async def on_refused(self, ctx: Context, header: AppHeader, error: XmlRejected) -> None:
         refuse_with_status(ctx, header, error)

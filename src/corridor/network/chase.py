@@ -14,7 +14,9 @@ Who waits for whom (the roles own the details: transfers/bank.py, rtgs/central_b
   aborts as before);
 - the creditor's central bank for its bank's vote, then, having voted, for the coordinator's decision;
 - the payee's bank, having voted ACSP, for the decision;
-- a central bank that settled a domestic payment for the payee's bank's ACCC (its customer credited) or return.
+- a central bank that settled a domestic payment for the payee's bank's ACCC (its customer credited) or return;
+- a central bank that moved a member's settlement account (liquidity, CBDC reserves, a card or netting cycle's leg)
+  for the member's ACSC to its pacs.009 (transfers/replies.py, `confirm_institution_transfer`).
 
 Chases come `first` after the message, then twice as far apart each time, at most CHASE_MAX_FACTOR times `first`:
 a participant that is down for a while is not flooded when it comes back, and one that stays down is still asked.

@@ -203,7 +203,7 @@ class CentralBankRole:
                 continue
             amount = Money(abs(position.minor), self.currency)
             message_id = ctx.new_message_id()
-            ctx.send(
+            sent = ctx.send(
                 provider,
                 InstitutionCreditTransfer(
                     message_id=message_id,
@@ -221,7 +221,7 @@ class CentralBankRole:
                 uetr=uetr,
             )
             record = {"uetr": uetr, "role": "cycle", "peer": peer.bic, "cycle": cycle, "position": dump_money(position)}
-            ctx.save(uetr, "completed", record)
+            self._save_advised(ctx, uetr, record, {provider: sent})
             ctx.event(uetr, ACSC, f"cycle {cycle}: {peer.bic}'s net position {position} settled with {provider}")
             settled.append((peer.bic, position))
         return settled
@@ -383,15 +383,17 @@ class CentralBankRole:
             reason = reason_for(exc.result)
             payer = bic if from_member else self.s.bic
             raise LiquidityRefused(reason, f"{payer} cannot cover {amount}: {describe(reason)}") from None
-        self._advise(ctx, uetr, bic, amount, end_to_end, credited=not from_member)
-        ctx.save(uetr, "completed", {"uetr": uetr, "role": role, "member": bic, "amount": dump_money(amount)})
+        sent = self._advise(ctx, uetr, bic, amount, end_to_end, credited=not from_member)
+        record = {"uetr": uetr, "role": role, "member": bic, "amount": dump_money(amount)}
+        self._save_advised(ctx, uetr, record, {bic: sent})
         ctx.event(uetr, ACSC, said)
 
-    def _advise(self, ctx: Context, uetr: str, bic: str, amount: Money, end_to_end: str, *, credited: bool) -> None:
-        """Tell a member (pacs.009) that its settlement account was credited or debited by `amount`."""
+    def _advise(self, ctx: Context, uetr: str, bic: str, amount: Money, end_to_end: str, *, credited: bool) -> str:
+        """Tell a member (pacs.009) that its settlement account was credited or debited by `amount`; the message's
+        id, which the member's ACSC will name."""
         message_id = ctx.new_message_id()
         debtor, creditor = (self.s.bic, bic) if credited else (bic, self.s.bic)
-        ctx.send(
+        return ctx.send(
             bic,
             InstitutionCreditTransfer(
                 message_id=message_id,
@@ -457,10 +459,11 @@ class CentralBankRole:
             except TransferFailed as exc:
                 code = reason_for(exc.result)
                 raise SettlementRefused(code, f"card cycle {cycle} not settled: {describe(code)}") from None
+        advised = {}
         for bic, amount in sorted(members.items()):
             if amount:
                 money = Money(abs(amount), self.currency)
-                self._advise(ctx, uetr, bic, money, f"CARDS{cycle}"[:35], credited=amount > 0)
+                advised[bic] = self._advise(ctx, uetr, bic, money, f"CARDS{cycle}"[:35], credited=amount > 0)
         record = {
             "uetr": uetr,
             "role": "card-settlement",
@@ -468,7 +471,7 @@ class CentralBankRole:
             "members": {bic: dump_money(Money(amount, self.currency)) for bic, amount in members.items()},
             "conversion": None if conversion is None else [conversion[0], conversion[1]],
         }
-        ctx.save(uetr, "completed", record)
+        self._save_advised(ctx, uetr, record, advised)
         ctx.event(uetr, ACSC, f"card cycle {cycle} settled: {len(chain)} postings")
         return uetr
 
@@ -746,7 +749,12 @@ class CentralBankRole:
             return
         state, record = found
         role = record["role"]
-        if status.status == ACCC and role == "rtgs" and sender == record.get("next"):
+        if status.original_message_type == InstitutionCreditTransfer.MESSAGE_TYPE:
+            if status.status == ACSC and sender in record.get("advised", {}):
+                del record["advised"][sender]
+                self._save_advised(ctx, uetr, record, record["advised"], state=state)
+                ctx.event(uetr, ACSC, f"{sender} booked its pacs.009")
+        elif status.status == ACCC and role == "rtgs" and sender == record.get("next"):
             if record.pop("unconfirmed", False):
                 ctx.save(uetr, state, record)
                 ctx.event(uetr, ACCC, f"{sender} credited its customer")
@@ -851,10 +859,24 @@ class CentralBankRole:
             await self._decide(ctx, uetr, record, commit=False, reason="AB05")
         elif state in ("reserved", "accepted") or (state == "completed" and record.get("unconfirmed")):
             self._chase(ctx, state, record)
+        elif record.get("advised"):
+            for bic, message_id in sorted(record["advised"].items()):
+                ctx.resend(message_id, uetr)
+                ctx.event(uetr, "CHASE", f"no ACSC from {bic} yet: pacs.009 sent again as a possible duplicate")
+            record["chases"] = record.get("chases", 0) + 1
+            self._save_advised(ctx, uetr, record, record["advised"], state=state)
         else:
             ctx.save(uetr, state, record)
 
     # -- asking again and answering again (network/chase.py) ------------------------------------------------------
+
+    def _save_advised(
+        self, ctx: Context, uetr: str, record: dict[str, Any], advised: dict[str, str], *, state: str = "completed"
+    ) -> None:
+        """Save a record whose pacs.009s (member -> message id) still wait for their ACSC: with a deadline to send
+        them again while any does (none once all have come)."""
+        record["advised"] = advised
+        ctx.save(uetr, state, record, deadline_ns=self._chase_at(ctx, record) if advised else None)
 
     def _chase_at(self, ctx: Context, record: dict[str, Any]) -> int:
         """When a payment waiting for an answer next asks for it again (a coordinator decides at `decide_by`)."""

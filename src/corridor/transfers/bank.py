@@ -43,7 +43,7 @@ from corridor.network.context import Context, NodeServices, TransferFailed, iso_
 from corridor.scenario.model import AccountSpec, Scenario
 from corridor.transfers.codes import ACCC, ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
 from corridor.transfers.records import CBDC_PREFIX, dump_money, ledger_of, load_money, payment_key, status_uetr
-from corridor.transfers.replies import refuse_with_status
+from corridor.transfers.replies import confirm_institution_transfer, refuse_with_status
 from corridor.transfers.statements import notification, statement
 
 QuoteService = Callable[..., Awaitable[Quote]]
@@ -784,6 +784,7 @@ class BankRole:
                 )
         elif isinstance(message, InstitutionCreditTransfer):
             await self._on_liquidity(ctx, message)
+            confirm_institution_transfer(ctx, header, message)
 
     async def _on_status(self, ctx: Context, status: PaymentStatus) -> None:
         uetr = status_uetr(status, self.s.store)
