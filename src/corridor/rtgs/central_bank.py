@@ -46,7 +46,7 @@ from corridor.network.context import Context, NodeServices, TransferFailed, ledg
 from corridor.scenario.model import Scenario
 from corridor.transfers.codes import ACCC, ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
 from corridor.transfers.records import CBDC_PREFIX, dump_money, ledger_of, load_money, payment_key, status_uetr
-from corridor.transfers.replies import refuse_with_status
+from corridor.transfers.replies import refuse_with_status, send_status
 
 ISSUANCE, SETTLEMENT, CARD_SCHEME, CBDC, LORO, SWAP_LINE = 1, 20, 21, 22, 30, 31
 
@@ -543,24 +543,7 @@ class CentralBankRole:
         """A pacs.002 about one payment; `original` is the (message id, end-to-end id) of the message it answers;
         `again` marks it as a possible duplicate of an answer sent before."""
         message_id, end_to_end = original
-        ctx.send(
-            to,
-            PaymentStatus(
-                message_id=ctx.new_message_id(),
-                created=ctx.now,
-                original_message_id=message_id,
-                original_message_type=answers,
-                original_end_to_end_id=end_to_end,
-                original_uetr=uetr,
-                status=status,
-                reason_code=reason,
-                additional_info=describe(reason) or None,
-                instructing_agent=self.s.bic,
-                instructed_agent=to,
-            ),
-            uetr=uetr,
-            possible_duplicate=again,
-        )
+        send_status(ctx, to, (message_id, answers, end_to_end), uetr, status, reason, again=again)
 
     def _record(self, role: str, sender: str, transfer: CreditTransfer, **more: Any) -> dict[str, Any]:
         return {

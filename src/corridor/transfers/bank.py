@@ -43,7 +43,7 @@ from corridor.network.context import Context, NodeServices, TransferFailed, iso_
 from corridor.scenario.model import AccountSpec, Scenario
 from corridor.transfers.codes import ACCC, ACSC, ACSP, ACTC, PDNG, RJCT, describe, reason_for
 from corridor.transfers.records import CBDC_PREFIX, dump_money, ledger_of, load_money, payment_key, status_uetr
-from corridor.transfers.replies import confirm_institution_transfer, refuse_with_status
+from corridor.transfers.replies import confirm_institution_transfer, refuse_with_status, send_status
 from corridor.transfers.statements import notification, statement
 
 QuoteService = Callable[..., Awaitable[Quote]]
@@ -683,24 +683,8 @@ class BankRole:
         again: bool = False,
     ) -> None:
         """A pacs.002 about one payment, answering message `message_id`; `again` marks a possible duplicate."""
-        ctx.send(
-            to,
-            PaymentStatus(
-                message_id=ctx.new_message_id(),
-                created=ctx.now,
-                original_message_id=message_id,
-                original_message_type=CreditTransfer.MESSAGE_TYPE,
-                original_end_to_end_id=end_to_end_id,
-                original_uetr=uetr,
-                status=status,
-                reason_code=reason,
-                additional_info=describe(reason) or None,
-                instructing_agent=self.s.bic,
-                instructed_agent=to,
-            ),
-            uetr=uetr,
-            possible_duplicate=again,
-        )
+        original = (message_id, CreditTransfer.MESSAGE_TYPE, end_to_end_id)
+        send_status(ctx, to, original, uetr, status, reason, again=again)
 
     def _answer_again(
         self, ctx: Context, sender: str, transfer: CreditTransfer, state: str, record: dict[str, Any]
