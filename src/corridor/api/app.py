@@ -24,7 +24,7 @@ from corridor.api.common import Api
 from corridor.api.ecommerce import ecommerce_app
 from corridor.api.gateway_server import merchants_of
 from corridor.api.idempotency import IdempotencyStore
-from corridor.api.keys import KeyRing, load_or_create_keys, participant_roles
+from corridor.api.keys import KeyRing, participant_roles
 from corridor.api.ports import (
     CardsPort,
     CompliancePort,
@@ -45,7 +45,7 @@ from corridor.api.ports import (
 from corridor.api.problems import install
 from corridor.api.proxy import mount_remote_acquiring
 from corridor.api.routes import activity, cards, compliance, invoices, network, payments, settlement, tokens
-from corridor.network.identity import load_or_create_secret
+from corridor.network.identity import load_or_create_api_keys, load_or_create_secret
 from corridor.node.config import MERCHANT_KEYS_FILE
 from corridor.node.embedded import EmbeddedCorridor
 from corridor.node.launcher import DistributedNetwork
@@ -189,7 +189,7 @@ def _keys_and_store(
 ) -> tuple[dict[str, str], dict[str, str], IdempotencyStore, bytes]:
     """The API keys (made on first use, 0600) and the roles they are for, the idempotency store, and its secret."""
     roles = participant_roles(scenario)
-    keys = load_or_create_keys(data_dir / "keys" / "api-keys.json", roles)
+    keys = load_or_create_api_keys(data_dir / "keys" / "api-keys.json", roles)
     secret = load_or_create_secret(data_dir / "keys" / "api-idempotency.key")
     return keys, roles, IdempotencyStore(data_dir / "api" / "idempotency.db", secret), secret
 
@@ -202,7 +202,7 @@ def mount_acquiring(app: FastAPI, corridor: EmbeddedCorridor, secret: bytes) -> 
     if cards is None:
         return []
     terminals = [m.terminal for m in cards.scheme.merchants]
-    merchant_keys = load_or_create_keys(corridor.data_dir / "keys" / MERCHANT_KEYS_FILE, terminals)
+    merchant_keys = load_or_create_api_keys(corridor.data_dir / "keys" / MERCHANT_KEYS_FILE, terminals)
     stores = []
     for bic, acquirer in cards.acquirers.items():
         mine = merchants_of(corridor.scenario, bic, merchant_keys)

@@ -24,9 +24,8 @@ import uvicorn
 
 from corridor.api.ecommerce import ecommerce_app
 from corridor.api.idempotency import IdempotencyStore
-from corridor.api.keys import load_or_create_keys
 from corridor.cards.acquirer import Acquirer
-from corridor.network.identity import load_or_create_secret
+from corridor.network.identity import load_or_create_api_keys, load_or_create_secret
 from corridor.node.config import GATEWAY_SECRET_FILE
 from corridor.scenario.model import Scenario
 from corridor.tls import TlsFiles
@@ -99,7 +98,7 @@ class GatewayServer:
     async def _start(self) -> None:
         scheme = self._scenario.cards
         terminals = [] if scheme is None else [m.terminal for m in scheme.merchants]
-        keys = load_or_create_keys(self._keys_path, terminals)
+        keys = load_or_create_api_keys(self._keys_path, terminals)
         secret = load_or_create_secret(self._keys_path.parent / GATEWAY_SECRET_FILE)
         self._socket = socket.create_server(self._at)
         self._store = IdempotencyStore(self._data_dir / STORE_FILE, secret)

@@ -11,16 +11,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from corridor.network.identity import API_KEY_PREFIX, load_or_create_api_keys
 from corridor.scenario.model import Scenario
 
 OBSERVER = "observer"
 """The dashboard's key: reads what a central bank analyst sees, changes nothing."""
-KEY_PREFIX = API_KEY_PREFIX
 
 
 class Scope(enum.StrEnum):
@@ -115,11 +112,6 @@ class KeyRing:
 
 def participant_roles(scenario: Scenario) -> dict[str, str]:
     return {p.bic: p.role for p in scenario.participants} | {OBSERVER: OBSERVER}
-
-
-def load_or_create_keys(path: Path, participants: Iterable[str]) -> dict[str, str]:
-    """Participant -> its API key, kept in `path` (0600); keys missing from the file are made and added."""
-    return load_or_create_api_keys(path, participants)
 
 
 def _digest(key: str) -> bytes:
